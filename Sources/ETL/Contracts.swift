@@ -1,0 +1,330 @@
+// The contracts where the pipeline meets storage: rows, uploads, reports,
+// and the ObjectStore / Warehouse protocols that the embedded and the
+// Google Cloud back ends implement. Pure Swift, no Foundation.
+
+/// An exact decimal with six places after the point, kept as an integer count
+/// of millionths. Money is never a binary float.
+public struct ExactDecimal: Sendable, Hashable, Comparable {
+    /// The value times 1,000,000.
+    public var micros: Int64
+    /// Millionths in one unit.
+    public static let scale: Int64 = 1_000_000
+    public static let zero = ExactDecimal(micros: 0)
+
+    public init(micros: Int64) { self.micros = micros }
+
+    public static func < (lhs: ExactDecimal, rhs: ExactDecimal) -> Bool { lhs.micros < rhs.micros }
+}
+
+/// A wall-clock date and time with no time zone, as the sales files write it:
+/// seconds since 1970-01-01T00:00:00 of that same wall clock.
+public struct LocalDateTime: Sendable, Hashable, Comparable {
+    public var secondsSinceEpoch: Int64
+    public init(secondsSinceEpoch: Int64) { self.secondsSinceEpoch = secondsSinceEpoch }
+    /// Days since 1970-01-01 (floor), the `invoice_date`.
+    public var dayNumber: Int64 {
+        secondsSinceEpoch >= 0 ? secondsSinceEpoch / 86_400 : (secondsSinceEpoch - 86_399) / 86_400
+    }
+    public static func < (lhs: LocalDateTime, rhs: LocalDateTime) -> Bool {
+        lhs.secondsSinceEpoch < rhs.secondsSinceEpoch
+    }
+}
+
+/// The 128-bit row key: the invoice time (big-endian) in the high half, a hash
+/// of the region and the normalized fields in the low half. Rendered as 32 hex digits.
+public struct RowKey: Sendable, Hashable, Comparable {
+    public var high: UInt64
+    public var low: UInt64
+    public init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
+    public static func < (lhs: RowKey, rhs: RowKey) -> Bool {
+        (lhs.high, lhs.low) < (rhs.high, rhs.low)
+    }
+}
+
+/// One cleaned, typed order line, ready for a warehouse.
+/// Per-upload constants (upload id, region, currency, source URI, load time) travel in `UploadContext`.
+public struct OrderRow: Sendable, Equatable {
+    public var rowKey: RowKey
+    public var invoiceNo: String
+    public var stockCode: String
+    /// Trimmed, inner runs of spaces collapsed; nil when blank.
+    public var description: String?
+    public var quantity: Int64
+    public var invoiceTime: LocalDateTime
+    public var unitPrice: ExactDecimal
+    /// quantity × unitPrice, exact.
+    public var revenue: ExactDecimal
+    /// nil when blank.
+    public var customerID: String?
+    public var country: String
+    public var isCancellation: Bool
+    public var isProduct: Bool
+    /// Physical line number in the file where the record starts (header = 1).
+    public var sourceLine: Int64
+
+    public init(
+        rowKey: RowKey, invoiceNo: String, stockCode: String, description: String?, quantity: Int64,
+        invoiceTime: LocalDateTime, unitPrice: ExactDecimal, revenue: ExactDecimal, customerID: String?,
+        country: String, isCancellation: Bool, isProduct: Bool, sourceLine: Int64
+    ) {
+        self.rowKey = rowKey
+        self.invoiceNo = invoiceNo
+        self.stockCode = stockCode
+        self.description = description
+        self.quantity = quantity
+        self.invoiceTime = invoiceTime
+        self.unitPrice = unitPrice
+        self.revenue = revenue
+        self.customerID = customerID
+        self.country = country
+        self.isCancellation = isCancellation
+        self.isProduct = isProduct
+        self.sourceLine = sourceLine
+    }
+}
+
+/// What every row of one upload shares.
+public struct UploadContext: Sendable, Equatable {
+    public var uploadID: String
+    public var region: String
+    /// ISO 4217 code from the region's configuration.
+    public var currency: String
+    /// `file://…` or `gs://bucket/object` of the stored raw file.
+    public var sourceURI: String
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    public var loadedAtMicros: Int64
+
+    public init(uploadID: String, region: String, currency: String, sourceURI: String, loadedAtMicros: Int64) {
+        self.uploadID = uploadID
+        self.region = region
+        self.currency = currency
+        self.sourceURI = sourceURI
+        self.loadedAtMicros = loadedAtMicros
+    }
+}
+
+/// A line that could not be loaded, with its reason code (`bad_field_count`,
+/// `bad_number`, `bad_date`, `missing_invoice_no`, … or a warehouse's own reason).
+public struct RejectedRow: Sendable, Equatable, Codable {
+    public var line: Int64
+    public var reason: String
+    public var message: String
+    public init(line: Int64, reason: String, message: String) {
+        self.line = line
+        self.reason = reason
+        self.message = message
+    }
+}
+
+/// What a warehouse did with one batch.
+public struct InsertResult: Sendable, Equatable {
+    /// Rows newly stored.
+    public var inserted: Int
+    /// Rows whose row key the warehouse already had (a re-load); not stored again.
+    public var alreadyPresent: Int
+    /// Rows the warehouse refused, with its reason.
+    public var rejected: [RejectedRow]
+    public init(inserted: Int, alreadyPresent: Int, rejected: [RejectedRow]) {
+        self.inserted = inserted
+        self.alreadyPresent = alreadyPresent
+        self.rejected = rejected
+    }
+}
+
+/// The life of an upload. Raw values are the API's `status` strings.
+public enum UploadStatus: String, Sendable, Codable, CaseIterable {
+    /// Bytes arriving / being stored.
+    case receiving
+    /// Raw file stored; rows not yet (fully) loaded. Resumed on start.
+    case stored
+    /// Rows being loaded.
+    case loading
+    case loaded
+    /// The same content for the same region was loaded before; nothing new.
+    case alreadyLoaded = "already_loaded"
+    /// The file as a whole could not be loaded (missing column, empty, not CSV…).
+    case rejected
+    /// An infrastructure failure; see `error`.
+    case failed
+
+    /// True once nothing more will happen to the upload.
+    public var isFinal: Bool {
+        switch self {
+        case .loaded, .alreadyLoaded, .rejected, .failed: true
+        case .receiving, .stored, .loading: false
+        }
+    }
+}
+
+/// Row counts of one upload.
+public struct RowCounts: Sendable, Equatable, Codable {
+    public var read: Int
+    public var loaded: Int
+    public var rejected: Int
+    public var duplicates: Int
+    public init(read: Int = 0, loaded: Int = 0, rejected: Int = 0, duplicates: Int = 0) {
+        self.read = read
+        self.loaded = loaded
+        self.rejected = rejected
+        self.duplicates = duplicates
+    }
+}
+
+/// Everything known about one upload: what the history and status API show.
+public struct UploadRecord: Sendable, Equatable {
+    public var id: String
+    public var region: String
+    /// The client's file name, as sent.
+    public var fileName: String
+    public var objectURI: String
+    public var sha256: String
+    public var sizeBytes: Int64
+    /// `utf-8` or `windows-1252`.
+    public var encoding: String
+    public var status: UploadStatus
+    public var rows: RowCounts
+    /// Loaded rows by the report definition (product lines, net of cancellations).
+    public var revenue: ExactDecimal
+    public var currency: String
+    /// The first rejected lines.
+    public var firstRejects: [RejectedRow]
+    public var rejectsURI: String?
+    /// Columns in the file that the table does not have.
+    public var extraColumns: [String]
+    /// Why the upload was rejected or failed.
+    public var errorCode: String?
+    public var errorMessage: String?
+    /// Bytes of the raw file read by the load so far (progress).
+    public var bytesProcessed: Int64
+    /// Microseconds since the Unix epoch, UTC.
+    public var createdAtMicros: Int64
+    public var updatedAtMicros: Int64
+
+    public init(
+        id: String, region: String, fileName: String, objectURI: String, sha256: String, sizeBytes: Int64,
+        encoding: String, status: UploadStatus, rows: RowCounts = RowCounts(), revenue: ExactDecimal = .zero,
+        currency: String, firstRejects: [RejectedRow] = [], rejectsURI: String? = nil, extraColumns: [String] = [],
+        errorCode: String? = nil, errorMessage: String? = nil, bytesProcessed: Int64 = 0,
+        createdAtMicros: Int64, updatedAtMicros: Int64
+    ) {
+        self.id = id
+        self.region = region
+        self.fileName = fileName
+        self.objectURI = objectURI
+        self.sha256 = sha256
+        self.sizeBytes = sizeBytes
+        self.encoding = encoding
+        self.status = status
+        self.rows = rows
+        self.revenue = revenue
+        self.currency = currency
+        self.firstRejects = firstRejects
+        self.rejectsURI = rejectsURI
+        self.extraColumns = extraColumns
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.bytesProcessed = bytesProcessed
+        self.createdAtMicros = createdAtMicros
+        self.updatedAtMicros = updatedAtMicros
+    }
+}
+
+/// Filters of every report: all optional, all ANDed. Dates are inclusive, on `invoice_date`.
+public struct ReportFilter: Sendable, Equatable {
+    public var region: String?
+    public var country: String?
+    /// A stock code (exact, case-insensitive) or text found in the description.
+    public var product: String?
+    /// Days since 1970-01-01, inclusive.
+    public var fromDay: Int64?
+    public var toDay: Int64?
+    public init(region: String? = nil, country: String? = nil, product: String? = nil, fromDay: Int64? = nil, toDay: Int64? = nil) {
+        self.region = region
+        self.country = country
+        self.product = product
+        self.fromDay = fromDay
+        self.toDay = toDay
+    }
+}
+
+/// The report numbers of DESIGN.md, one definition for every warehouse.
+public struct ReportSummary: Sendable, Equatable {
+    /// Sum of revenue over product lines, cancellations included (net).
+    public var revenue: ExactDecimal
+    /// Distinct (region, invoice_no) among non-cancellation rows.
+    public var orders: Int
+    /// Distinct (region, invoice_no) among cancellation rows.
+    public var cancellations: Int
+    /// Sum of quantity over product lines.
+    public var units: Int64
+    /// Distinct non-null customer_id.
+    public var customers: Int
+    public init(revenue: ExactDecimal, orders: Int, cancellations: Int, units: Int64, customers: Int) {
+        self.revenue = revenue
+        self.orders = orders
+        self.cancellations = cancellations
+        self.units = units
+        self.customers = customers
+    }
+}
+
+/// The rows of a warehouse and the record of every upload. Calls block: call
+/// them from worker threads, never from an event loop or Swift's cooperative pool.
+public protocol Warehouse: Sendable {
+    /// Creates tables, indexes and views that are missing.
+    func prepare() throws
+    /// Throws when the warehouse cannot be reached or written.
+    func checkReady() throws
+    /// Stores a batch; a row whose row key is already there is counted, not stored again.
+    func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult
+    /// Creates or replaces the record of an upload.
+    func saveUpload(_ record: UploadRecord) throws
+    func upload(id: String) throws -> UploadRecord?
+    /// Newest first.
+    func recentUploads(limit: Int) throws -> [UploadRecord]
+    /// A finished load of the same content for the same region, if any.
+    func loadedUpload(region: String, sha256: String) throws -> UploadRecord?
+    /// Uploads acknowledged but not finished (`stored`, `loading`): to resume on start.
+    func unfinishedUploads() throws -> [UploadRecord]
+    func summary(_ filter: ReportFilter) throws -> ReportSummary
+}
+
+/// A stored object: where it is and what it holds.
+public struct StoredObject: Sendable, Equatable {
+    /// `file://…` or `gs://bucket/name`.
+    public var uri: String
+    public var sizeBytes: Int64
+    public init(uri: String, sizeBytes: Int64) {
+        self.uri = uri
+        self.sizeBytes = sizeBytes
+    }
+}
+
+/// Streams one new object into a store. Not shared between threads.
+public protocol ObjectWriter: AnyObject {
+    /// Where the object will be once finished.
+    var uri: String { get }
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Makes the object durable and visible.
+    func finish() throws -> StoredObject
+    /// Discards what was written.
+    func abort()
+}
+
+/// Streams an object back. Not shared between threads.
+public protocol ObjectReader: AnyObject {
+    /// Fills the front of `buffer`; returns the count, 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+/// Where raw files and rejects are kept: a local folder, or a Cloud Storage bucket.
+/// Calls block: call them from worker threads.
+public protocol ObjectStore: Sendable {
+    /// Starts a new object named `name` (a relative path). Never overwrites an existing one.
+    func create(name: String, contentType: String) throws -> any ObjectWriter
+    /// Opens an object by the URI that `finish` returned.
+    func open(uri: String) throws -> any ObjectReader
+    /// Throws when the store cannot be reached or written.
+    func checkReady() throws
+}
