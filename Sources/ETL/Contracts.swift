@@ -118,13 +118,15 @@ public struct RejectedRow: Sendable, Equatable, Codable {
 
 /// What a warehouse did with one batch.
 public struct InsertResult: Sendable, Equatable {
-    /// Rows newly stored.
+    /// Rows of the batch that are stored as this upload's rows: newly stored, or
+    /// stored before by this same upload and line (a resumed load).
     public var inserted: Int
-    /// Rows whose row key the warehouse already had (a re-load); not stored again.
-    public var alreadyPresent: Int
+    /// Indexes into the batch of rows not stored because the warehouse already
+    /// holds their row key from another upload or another line: counted as duplicates.
+    public var alreadyPresent: [Int]
     /// Rows the warehouse refused, with its reason.
     public var rejected: [RejectedRow]
-    public init(inserted: Int, alreadyPresent: Int, rejected: [RejectedRow]) {
+    public init(inserted: Int, alreadyPresent: [Int], rejected: [RejectedRow]) {
         self.inserted = inserted
         self.alreadyPresent = alreadyPresent
         self.rejected = rejected
