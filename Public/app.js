@@ -1,0 +1,389 @@
+// Upload page: drag and drop, one request per file with its own progress bar,
+// a result row per file, and the recent uploads. No framework; the form works
+// without this script.
+"use strict";
+
+// Loaded in <head> so the page switches to its script layout before it paints.
+document.documentElement.classList.replace("no-js", "js");
+
+document.addEventListener("DOMContentLoaded", function () {
+  var UPLOAD_URL = "/api/uploads";
+  var REJECTS_SHOWN = 20;
+
+  // ---- formatting ---------------------------------------------------------
+
+  /**
+   * Formats a decimal string ("-1234567.5") with thousands separators and two
+   * places ("-1,234,567.50"), rounding half away from zero, without ever turning
+   * the amount into a binary float.
+   */
+  function formatMoney(text) {
+    var match = /^\s*([+-]?)(\d*)(?:\.(\d*))?\s*$/.exec(String(text));
+    if (!match || (match[2] === "" && !match[3])) return String(text);
+    var negative = match[1] === "-";
+    var whole = (match[2] || "0").replace(/^0+(?=\d)/, "");
+    var fraction = (match[3] || "") + "000";
+    var cents = fraction.slice(0, 2);
+    if (fraction.charAt(2) >= "5") {
+      var rounded = incrementDigits(whole + cents);
+      whole = rounded.slice(0, rounded.length - 2) || "0";
+      cents = rounded.slice(-2);
+    }
+    var grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    var zero = /^[0,]*$/.test(grouped) && cents === "00";
+    return (negative && !zero ? "-" : "") + grouped + "." + cents;
+  }
+
+  /** Adds one to a string of decimal digits. */
+  function incrementDigits(digits) {
+    var out = digits.split("");
+    for (var i = out.length - 1; i >= 0; i--) {
+      if (out[i] === "9") { out[i] = "0"; continue; }
+      out[i] = String.fromCharCode(out[i].charCodeAt(0) + 1);
+      return out.join("");
+    }
+    return "1" + out.join("");
+  }
+
+  function formatCount(value) {
+    if (value === undefined || value === null || value === "") return "–";
+    return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  function formatBytes(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  var STATUS_TEXT = {
+    loaded: "Loaded",
+    already_loaded: "Already loaded",
+    rejected: "Rejected",
+    failed: "Failed",
+    receiving: "Receiving",
+    stored: "Stored",
+    loading: "Loading",
+    uploading: "Uploading",
+    error: "Error"
+  };
+
+  function statusText(status) {
+    return STATUS_TEXT[status] || String(status || "Unknown");
+  }
+
+  function el(tag, attributes, children) {
+    var node = document.createElement(tag);
+    if (attributes) {
+      Object.keys(attributes).forEach(function (name) {
+        if (attributes[name] !== undefined && attributes[name] !== null) node.setAttribute(name, attributes[name]);
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function badge(status) {
+    return el("span", { "class": "badge badge-" + String(status || "unknown").replace(/_/g, "-") }, [statusText(status)]);
+  }
+
+  /** A link when the URI is reachable over HTTP; else the URI as text (file://, gs://). */
+  function uriNode(uri) {
+    if (/^(https?:\/\/|\/)/i.test(uri)) return el("a", { href: uri }, [uri]);
+    return el("code", { "class": "uri" }, [uri]);
+  }
+
+  // ---- the results table --------------------------------------------------
+
+  var table = document.getElementById("results");
+  var empty = document.getElementById("results-empty");
+  var live = document.getElementById("live");
+
+  function announce(text) {
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  /** One tbody per file: the summary row and a details row below it. */
+  function FileEntry(file) {
+    this.file = file;
+    this.body = el("tbody", { "class": "result", "data-status": "uploading" });
+    this.progress = el("progress", { max: "100", value: "0", "aria-label": "Upload of " + file.name });
+    this.progressText = el("span", { "class": "progress-text" }, ["Waiting…"]);
+    this.row = el("tr", { "class": "result-row" });
+    this.details = el("tr", { "class": "result-details", hidden: "" });
+    this.body.appendChild(this.row);
+    this.body.appendChild(this.details);
+    this.renderProgress(file.name);
+    table.appendChild(this.body);
+    table.hidden = false;
+    empty.hidden = true;
+  }
+
+  FileEntry.prototype.renderProgress = function (name) {
+    this.row.textContent = "";
+    this.row.appendChild(el("th", { scope: "row", "data-label": "File", "class": "file-name" }, [name]));
+    this.row.appendChild(el("td", { colspan: "7", "class": "progress-cell", "data-label": "Progress" },
+      [this.progress, this.progressText]));
+  };
+
+  FileEntry.prototype.onProgress = function (loaded, total) {
+    var percent = total ? Math.floor(loaded * 100 / total) : 0;
+    this.progress.value = percent;
+    this.progressText.textContent = percent + "% of " + formatBytes(total);
+  };
+
+  FileEntry.prototype.onSent = function () {
+    this.progress.removeAttribute("value");
+    this.progressText.textContent = "Loading rows…";
+    this.body.setAttribute("data-status", "loading");
+    announce(this.file.name + ": sent, loading rows.");
+  };
+
+  FileEntry.prototype.showResult = function (result) {
+    var rows = result.rows || {};
+    var status = result.status || "failed";
+    this.body.setAttribute("data-status", status);
+    this.row.textContent = "";
+    var cell = function (label, value, extra) {
+      return el("td", { "data-label": label, "class": extra || null }, [value]);
+    };
+    this.row.appendChild(el("th", { scope: "row", "data-label": "File", "class": "file-name" }, [result.file || this.file.name]));
+    this.row.appendChild(cell("Region", result.region || "–"));
+    this.row.appendChild(el("td", { "data-label": "Status" }, [badge(status)]));
+    this.row.appendChild(cell("Read", formatCount(rows.read), "num"));
+    this.row.appendChild(cell("Loaded", formatCount(rows.loaded), "num"));
+    this.row.appendChild(cell("Rejected", formatCount(rows.rejected), "num"));
+    this.row.appendChild(cell("Duplicates", formatCount(rows.duplicates), "num"));
+    var revenue = el("td", { "data-label": "Revenue", "class": "num revenue", "data-value": result.revenue || "" },
+      [result.revenue !== undefined && result.revenue !== null ? formatMoney(result.revenue) : "–"]);
+    if (result.currency && result.revenue !== undefined && result.revenue !== null) {
+      revenue.appendChild(el("span", { "class": "currency" }, [" " + result.currency]));
+    }
+    this.row.appendChild(revenue);
+    this.showDetails(result);
+    announce((result.file || this.file.name) + ": " + statusText(status) +
+      (rows.loaded !== undefined ? ", " + rows.loaded + " rows loaded" : "") +
+      (rows.rejected ? ", " + rows.rejected + " rejected" : "") + ".");
+  };
+
+  FileEntry.prototype.showDetails = function (result) {
+    var parts = [];
+    if (result.error || result.message) {
+      parts.push(el("p", { "class": "error", role: "alert" },
+        [el("strong", null, [result.error ? result.error + ": " : "Error: "]), result.message || ""]));
+    }
+    if (result.status === "already_loaded") {
+      parts.push(el("p", { "class": "note" }, ["The same file was loaded before for this region; nothing new was loaded."]));
+    }
+    if (result.encoding && result.encoding.toLowerCase() !== "utf-8") {
+      parts.push(el("p", { "class": "note" }, ["Read as " + result.encoding + " (not UTF-8)."]));
+    }
+    var extra = result.extra_columns || result.extraColumns;
+    if (extra && extra.length) {
+      parts.push(el("p", { "class": "note" }, ["Columns ignored: " + extra.join(", ") + "."]));
+    }
+    var rejects = result.rejects || [];
+    if (rejects.length) {
+      var body = el("tbody");
+      rejects.slice(0, REJECTS_SHOWN).forEach(function (reject) {
+        body.appendChild(el("tr", null, [
+          el("td", { "class": "num" }, [String(reject.line)]),
+          el("td", null, [el("code", null, [String(reject.reason)])]),
+          el("td", null, [String(reject.message || "")])
+        ]));
+      });
+      var total = (result.rows && result.rows.rejected) || rejects.length;
+      parts.push(el("details", { "class": "rejects" }, [
+        el("summary", null, ["First rejected lines (" + Math.min(rejects.length, REJECTS_SHOWN) + " of " + formatCount(total) + ")"]),
+        el("table", { "class": "rejects-table" }, [
+          el("thead", null, [el("tr", null, [
+            el("th", { scope: "col", "class": "num" }, ["Line"]),
+            el("th", { scope: "col" }, ["Reason"]),
+            el("th", { scope: "col" }, ["Message"])
+          ])]),
+          body
+        ])
+      ]));
+    }
+    if (result.rejects_uri) {
+      parts.push(el("p", { "class": "note" }, ["All rejected lines: ", uriNode(result.rejects_uri)]));
+    }
+    if (result.object_uri) {
+      parts.push(el("p", { "class": "note muted" }, ["Stored as ", uriNode(result.object_uri)]));
+    }
+    this.details.textContent = "";
+    if (parts.length) {
+      this.details.appendChild(el("td", { colspan: "8" }, parts));
+      this.details.hidden = false;
+    }
+  };
+
+  FileEntry.prototype.showError = function (code, message) {
+    this.showResult({ file: this.file.name, status: "error", error: code, message: message });
+  };
+
+  // ---- uploading ------------------------------------------------------------
+
+  var form = document.getElementById("upload-form");
+  var input = document.getElementById("file");
+  var region = document.getElementById("region");
+  var dropZone = document.getElementById("drop-zone");
+  var pending = 0;
+
+  function isCsv(file) {
+    return /\.csv$/i.test(file.name) || file.type === "text/csv";
+  }
+
+  function uploadFiles(files) {
+    var list = Array.prototype.slice.call(files || []);
+    if (!list.length) return;
+    list.forEach(function (file) {
+      var entry = new FileEntry(file);
+      if (!isCsv(file)) {
+        entry.showError("not_csv", "Only .csv files can be uploaded.");
+        return;
+      }
+      send(file, region.value, entry);
+    });
+  }
+
+  function send(file, regionValue, entry) {
+    var data = new FormData();
+    if (regionValue) data.append("region", regionValue);
+    data.append("file", file, file.name);
+    var request = new XMLHttpRequest();
+    request.open("POST", UPLOAD_URL);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.onprogress = function (event) {
+      entry.onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+    };
+    request.upload.onload = function () { entry.onSent(); };
+    request.onload = function () {
+      var body = null;
+      try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
+      if (body && Array.isArray(body.uploads) && body.uploads.length) {
+        entry.showResult(body.uploads[0]);
+        for (var i = 1; i < body.uploads.length; i++) {
+          new FileEntry({ name: body.uploads[i].file || file.name }).showResult(body.uploads[i]);
+        }
+      } else if (body && (body.error || body.message)) {
+        entry.showError(body.error || "http_" + request.status, body.message || "");
+      } else {
+        entry.showError("http_" + request.status, "The server answered " + request.status + " " +
+          (request.statusText || "") + " without a result.");
+      }
+      finished();
+    };
+    request.onerror = function () {
+      entry.showError("network_error", "The upload did not reach the server or the connection broke.");
+      finished();
+    };
+    request.onabort = function () {
+      entry.showError("aborted", "The upload was cancelled.");
+      finished();
+    };
+    pending++;
+    request.send(data);
+  }
+
+  function finished() {
+    pending--;
+    refreshRecent();
+  }
+
+  input.addEventListener("change", function () {
+    uploadFiles(input.files);
+    input.value = "";
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    uploadFiles(input.files);
+    input.value = "";
+  });
+
+  dropZone.addEventListener("click", function () { input.click(); });
+
+  ["dragenter", "dragover"].forEach(function (name) {
+    dropZone.addEventListener(name, function (event) {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+      dropZone.classList.add("is-over");
+    });
+  });
+  ["dragleave", "dragend"].forEach(function (name) {
+    dropZone.addEventListener(name, function () { dropZone.classList.remove("is-over"); });
+  });
+  dropZone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    dropZone.classList.remove("is-over");
+    if (event.dataTransfer) uploadFiles(event.dataTransfer.files);
+  });
+  // A file dropped beside the zone must not make the browser navigate away.
+  window.addEventListener("dragover", function (event) { event.preventDefault(); });
+  window.addEventListener("drop", function (event) { event.preventDefault(); });
+
+  // ---- recent uploads -------------------------------------------------------
+
+  var recent = document.getElementById("recent");
+  var recentStatus = document.getElementById("recent-status");
+  var recentRequest = null;
+
+  function refreshRecent() {
+    if (recentRequest) recentRequest.abort();
+    var request = new XMLHttpRequest();
+    recentRequest = request;
+    request.open("GET", UPLOAD_URL);
+    request.setRequestHeader("Accept", "application/json");
+    request.onload = function () {
+      recentRequest = null;
+      var body = null;
+      try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
+      if (request.status !== 200 || !body || !Array.isArray(body.uploads)) {
+        recentStatus.textContent = "The history could not be loaded (HTTP " + request.status + ").";
+        return;
+      }
+      renderRecent(body.uploads);
+    };
+    request.onerror = function () {
+      recentRequest = null;
+      recentStatus.textContent = "The history could not be loaded: the server did not answer.";
+    };
+    request.send();
+  }
+
+  function renderRecent(uploads) {
+    recent.textContent = "";
+    recentStatus.textContent = uploads.length ? "" : "No uploads yet.";
+    recentStatus.hidden = uploads.length > 0;
+    uploads.forEach(function (upload) {
+      var rows = upload.rows || {};
+      var facts = [];
+      if (upload.region) facts.push(upload.region);
+      if (rows.loaded !== undefined) facts.push(formatCount(rows.loaded) + " rows loaded");
+      if (rows.rejected) facts.push(formatCount(rows.rejected) + " rejected");
+      if (upload.revenue !== undefined && upload.revenue !== null) {
+        facts.push(formatMoney(upload.revenue) + (upload.currency ? " " + upload.currency : ""));
+      }
+      var when = upload.created_at || upload.createdAt;
+      recent.appendChild(el("li", { "class": "recent-item" }, [
+        el("span", { "class": "recent-file" }, [
+          el("a", { href: UPLOAD_URL + "/" + encodeURIComponent(upload.id) }, [upload.file || upload.id])
+        ]),
+        badge(upload.status),
+        el("span", { "class": "recent-facts" }, [facts.join(" · ")]),
+        when ? el("time", { "class": "recent-time muted", datetime: String(when) }, [String(when)]) : null
+      ]));
+    });
+  }
+
+  document.getElementById("recent-refresh").addEventListener("click", refreshRecent);
+  refreshRecent();
+
+  // Exposed for the page's own checks in a browser console.
+  window.salesPortal = { formatMoney: formatMoney };
+});

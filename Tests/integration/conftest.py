@@ -1,0 +1,39 @@
+"""Fixtures: one real server per test module, a fresh one per test where a test needs
+an empty warehouse, and the seed files. Each server is stopped with SIGTERM and must exit 0."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import support
+
+
+def _stop_and_check(server: support.Server) -> None:
+    code = server.stop()
+    assert code == 0, f"server exited with {code} on SIGTERM; stderr:\n{server.stderr()}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A server shared by the tests of one module."""
+    running = support.start_server()
+    yield running
+    _stop_and_check(running)
+
+
+@pytest.fixture
+def fresh_server():
+    """A server with an empty data folder, for one test."""
+    running = support.start_server()
+    yield running
+    _stop_and_check(running)
+
+
+@pytest.fixture(scope="session")
+def seed() -> Path:
+    """The folder of the real sample files (IN.csv, usa.csv)."""
+    folder = support.seed_dir()
+    if not (folder / "IN.csv").exists():
+        pytest.fail(f"seed files not found in {folder}; set SEED_DIR")
+    return folder

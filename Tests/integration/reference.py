@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""An independent reading of the sales data contract (DESIGN.md, "Data contract"
+and "Report numbers"), written with the Python standard library only.
+
+The integration tests compare the server's answers with this module's numbers.
+It shares no code with the server on purpose: two readings of one contract.
+
+As a module:
+    result = load_file("IN.csv", region="IN")
+    result.read, result.loaded, result.rejected, result.duplicates, result.revenue_text
+    summary([result, ...], region="IN", date_from=date(2010, 12, 1))
+
+As a command:
+    python3 reference.py [--region R] [--day-first] FILE... [--country C] [--product P]
+                         [--only-region R] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+prints one JSON object: per file counts and revenue, and the report summary.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Iterable
+
+# --- configuration the contract names -------------------------------------------
+
+REGIONS = {"IN": "IN", "INDIA": "IN", "UK": "UK", "GB": "UK", "USA": "USA", "US": "USA"}
+"""Region codes and aliases accepted from the form field or the file name's stem."""
+
+NON_PRODUCT_CODES = frozenset({
+    "POST", "DOT", "D", "M", "C2", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK",
+    "PADS", "ADJUST", "ADJUST2", "TEST001", "TEST002",
+})
+NON_PRODUCT_PREFIXES = ("GIFT_",)
+
+COLUMNS = ("invoice_no", "stock_code", "description", "quantity",
+           "invoice_date", "unit_price", "customer_id", "country")
+"""The columns of the input, in the seed files' order, by their canonical names."""
+
+REQUIRED = COLUMNS
+"""A file without one of these is rejected whole."""
+
+HEADER_ALIASES = {
+    "invoiceno": "invoice_no", "invoice": "invoice_no", "invoicenumber": "invoice_no",
+    "stockcode": "stock_code",
+    "description": "description",
+    "quantity": "quantity",
+    "invoicedate": "invoice_date",
+    "unitprice": "unit_price", "price": "unit_price",
+    "customerid": "customer_id",
+    "country": "country",
+}
+"""Header names reduced to lower-case letters and digits (so `InvoiceNo`,
+` invoice_no `, `INVOICE NO` all meet), mapped to the canonical column."""
+
+CENT = Decimal("0.01")
+
+
+# --- results ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    """One cleaned order line."""
+    region: str
+    invoice_no: str
+    stock_code: str
+    description: str | None
+    quantity: int
+    invoice_ts: datetime
+    unit_price: Decimal
+    customer_id: str | None
+    country: str
+    line: int = field(compare=False)
+
+    @property
+    def revenue(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def is_cancellation(self) -> bool:
+        return self.invoice_no[:1] in ("C", "c")
+
+    @property
+    def is_product(self) -> bool:
+        return self.stock_code not in NON_PRODUCT_CODES and not self.stock_code.startswith(NON_PRODUCT_PREFIXES)
+
+    def key(self) -> tuple:
+        """The normalized fields that make two lines exact duplicates."""
+        return (self.region, self.invoice_no, self.stock_code, self.description, self.quantity,
+                self.invoice_ts, self.unit_price.normalize(), self.customer_id, self.country)
+
+
+@dataclass
+class Reject:
+    line: int
+    reason: str
+    message: str
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be loaded (empty, no header, missing column...)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class FileResult:
+    file: str
+    region: str
+    encoding: str = "utf-8"
+    rows: list[Row] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    duplicates: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return self.loaded + self.rejected + self.duplicates
+
+    @property
+    def loaded(self) -> int:
+        return len(self.rows)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def revenue(self) -> Decimal:
+        return money(sum((r.revenue for r in self.rows if r.is_product), Decimal(0)))
+
+    @property
+    def revenue_text(self) -> str:
+        return str(self.revenue)
+
+    def as_json(self) -> dict:
+        return {
+            "file": self.file, "region": self.region, "encoding": self.encoding,
+            "rows": {"read": self.read, "loaded": self.loaded, "rejected": self.rejected,
+                     "duplicates": self.duplicates},
+            "revenue": self.revenue_text,
+            "extra_columns": self.extra_columns,
+            "rejects": [r.__dict__ for r in self.rejects[:20]],
+        }
+
+
+def money(value: Decimal) -> Decimal:
+    """Two places, half away from zero, as the contract rounds totals."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- region ----------------------------------------------------------------------
+
+def region_for(file_name: str, form_region: str | None = None) -> str:
+    """The region from the form field if given, else from the file name's stem."""
+    if form_region and form_region.strip():
+        wanted = form_region.strip()
+    else:
+        wanted = os.path.splitext(os.path.basename(file_name))[0]
+    code = REGIONS.get(wanted.strip().upper())
+    if code is None:
+        raise FileRejected("unknown_region", f"unknown region {wanted!r}")
+    return code
+
+
+# --- decoding and the header -----------------------------------------------------
+
+_CP1252 = "".join(
+    bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)
+)
+"""Windows-1252 with its five unassigned bytes mapped to the same code points (as browsers do)."""
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text and its encoding name: UTF-8 (a leading BOM dropped) or Windows-1252."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return "".join(_CP1252[b] for b in data), "windows-1252"
+
+
+def header_key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.strip().lower())
+
+
+def map_header(names: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Column name -> index, and the extra columns' names as given."""
+    index: dict[str, int] = {}
+    extra: list[str] = []
+    for i, name in enumerate(names):
+        column = HEADER_ALIASES.get(header_key(name))
+        if column is None or column in index:
+            extra.append(name.strip())
+        else:
+            index[column] = i
+    missing = [c for c in REQUIRED if c not in index]
+    if missing:
+        raise FileRejected("missing_column", "missing required column(s): " + ", ".join(missing))
+    return index, extra
+
+
+# --- field rules -----------------------------------------------------------------
+
+_SPACES = re.compile(r" {2,}")
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_FLOAT_ID = re.compile(r"(\d+)\.0+")
+_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?")
+
+
+class RowError(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def clean_text(value: str) -> str:
+    return _SPACES.sub(" ", value.strip())
+
+
+def parse_quantity(value: str) -> int:
+    text = value.strip()
+    if not _INTEGER.fullmatch(text):
+        raise RowError("bad_number", f"Quantity {value!r} is not a whole number")
+    return int(text)
+
+
+def parse_price(value: str) -> Decimal:
+    text = value.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise RowError("bad_number", f"UnitPrice {value!r} is not a decimal number")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern already checked
+        raise RowError("bad_number", f"UnitPrice {value!r} is not a decimal number")
+
+
+def parse_datetime(value: str, day_first: bool = False) -> datetime:
+    """`M/D/YYYY H:MM` (also 2-digit years and seconds; D/M when day_first) or ISO 8601."""
+    text = value.strip()
+    try:
+        if m := _MDY.fullmatch(text):
+            a, b, y, hh, mm, ss = m.groups()
+            month, day = (int(b), int(a)) if day_first else (int(a), int(b))
+            year = int(y) + 2000 if len(y) == 2 else int(y)
+            return datetime(year, month, day, int(hh or 0), int(mm or 0), int(ss or 0))
+        if m := _ISO.fullmatch(text):
+            y, mo, d, hh, mm, ss = m.groups()
+            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
+    except ValueError:
+        raise RowError("bad_date", f"InvoiceDate {value!r} is not a real date")
+    raise RowError("bad_date", f"InvoiceDate {value!r} is not a date")
+
+
+def customer(value: str) -> str | None:
+    text = value.strip()
+    if not text:
+        return None
+    if m := _FLOAT_ID.fullmatch(text):
+        return m.group(1)
+    return text
+
+
+def make_row(fields: list[str], index: dict[str, int], region: str, line: int, day_first: bool) -> Row:
+    def get(column: str) -> str:
+        return fields[index[column]]
+
+    invoice_no = get("invoice_no").strip()
+    if not invoice_no:
+        raise RowError("missing_invoice_no", "InvoiceNo is blank")
+    stock_code = get("stock_code").strip().upper()
+    if not stock_code:
+        raise RowError("missing_stock_code", "StockCode is blank")
+    quantity = parse_quantity(get("quantity"))
+    when = parse_datetime(get("invoice_date"), day_first)
+    price = parse_price(get("unit_price"))
+    description = clean_text(get("description")) or None
+    return Row(region=region, invoice_no=invoice_no, stock_code=stock_code, description=description,
+               quantity=quantity, invoice_ts=when, unit_price=price,
+               customer_id=customer(get("customer_id")), country=get("country").strip(), line=line)
+
+
+# --- one file --------------------------------------------------------------------
+
+def records(text: str) -> Iterable[tuple[int, list[str]]]:
+    """(physical line where the record starts, fields) for every record, blank lines skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    start = 1
+    for fields in reader:
+        line = start
+        start = reader.line_num + 1
+        if not fields or fields == [""]:
+            continue
+        yield line, fields
+
+
+def load_bytes(data: bytes, file_name: str, region: str | None = None, day_first: bool = False) -> FileResult:
+    """Cleans one file's bytes by the contract. Raises FileRejected for a whole-file problem."""
+    code = region_for(file_name, region)
+    if not data.strip():
+        raise FileRejected("empty_file", "the file is empty")
+    text, encoding = decode(data)
+    result = FileResult(file=os.path.basename(file_name), region=code, encoding=encoding)
+    items = records(text)
+    try:
+        _, header = next(items)
+    except StopIteration:
+        raise FileRejected("empty_file", "the file is empty")
+    index, result.extra_columns = map_header(header)
+    width = len(header)
+    seen: set[tuple] = set()
+    for line, fields in items:
+        if len(fields) != width:
+            result.rejects.append(Reject(line, "bad_field_count",
+                                         f"expected {width} fields, found {len(fields)}"))
+            continue
+        try:
+            row = make_row(fields, index, code, line, day_first)
+        except RowError as error:
+            result.rejects.append(Reject(line, error.reason, error.message))
+            continue
+        key = row.key()
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        result.rows.append(row)
+    if result.read == 0:
+        raise FileRejected("no_rows", "the file has a header but no rows")
+    return result
+
+
+def load_file(path: str, region: str | None = None, day_first: bool = False) -> FileResult:
+    with open(path, "rb") as handle:
+        return load_bytes(handle.read(), path, region, day_first)
+
+
+# --- report numbers --------------------------------------------------------------
+
+def summary(results: Iterable[FileResult], region: str | None = None, country: str | None = None,
+            product: str | None = None, date_from: date | None = None, date_to: date | None = None) -> dict:
+    """The report numbers over the loaded rows of `results` that pass the filters.
+
+    Rows that appear in several files (same region and normalized fields) count once,
+    as the warehouse keeps one row per row key.
+    """
+    rows: dict[tuple, Row] = {}
+    for result in results:
+        for row in result.rows:
+            rows.setdefault(row.key(), row)
+    wanted = []
+    for row in rows.values():
+        if region and row.region != region.upper():
+            continue
+        if country and row.country.lower() != country.lower():
+            continue
+        if product and not (row.stock_code == product.upper()
+                            or product.lower() in (row.description or "").lower()):
+            continue
+        day = row.invoice_ts.date()
+        if date_from and day < date_from:
+            continue
+        if date_to and day > date_to:
+            continue
+        wanted.append(row)
+    products = [r for r in wanted if r.is_product]
+    return {
+        "revenue": str(money(sum((r.revenue for r in products), Decimal(0)))),
+        "orders": len({(r.region, r.invoice_no) for r in wanted if not r.is_cancellation}),
+        "cancellations": len({(r.region, r.invoice_no) for r in wanted if r.is_cancellation}),
+        "units": sum(r.quantity for r in products),
+        "customers": len({r.customer_id for r in wanted if r.customer_id is not None}),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--region", help="region for every file (default: from each file name)")
+    parser.add_argument("--day-first", action="store_true", help="dates are D/M/Y")
+    parser.add_argument("--only-region", help="report filter: one region's rows")
+    parser.add_argument("--country")
+    parser.add_argument("--product")
+    parser.add_argument("--from", dest="date_from", type=date.fromisoformat)
+    parser.add_argument("--to", dest="date_to", type=date.fromisoformat)
+    args = parser.parse_args(argv)
+    results, output = [], {"files": []}
+    for path in args.files:
+        try:
+            result = load_file(path, args.region, args.day_first)
+        except FileRejected as error:
+            output["files"].append({"file": os.path.basename(path), "status": "rejected",
+                                    "error": error.code, "message": error.message})
+            continue
+        results.append(result)
+        output["files"].append(result.as_json())
+    output["summary"] = summary(results, region=args.only_region, country=args.country,
+                                product=args.product, date_from=args.date_from, date_to=args.date_to)
+    json.dump(output, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
