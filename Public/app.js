@@ -68,6 +68,9 @@ document.addEventListener("DOMContentLoaded", function () {
     error: "Error"
   };
 
+  /** Statuses whose counts and revenue describe rows in the warehouse. */
+  var LOADED_STATES = { loaded: true, already_loaded: true };
+
   function statusText(status) {
     return STATUS_TEXT[status] || String(status || "Unknown");
   }
@@ -158,11 +161,10 @@ document.addEventListener("DOMContentLoaded", function () {
     this.row.appendChild(cell("Loaded", formatCount(rows.loaded), "num"));
     this.row.appendChild(cell("Rejected", formatCount(rows.rejected), "num"));
     this.row.appendChild(cell("Duplicates", formatCount(rows.duplicates), "num"));
-    var revenue = el("td", { "data-label": "Revenue", "class": "num revenue", "data-value": result.revenue || "" },
-      [result.revenue !== undefined && result.revenue !== null ? formatMoney(result.revenue) : "–"]);
-    if (result.currency && result.revenue !== undefined && result.revenue !== null) {
-      revenue.appendChild(el("span", { "class": "currency" }, [" " + result.currency]));
-    }
+    var hasRevenue = result.revenue !== undefined && result.revenue !== null && LOADED_STATES[status];
+    var revenue = el("td", { "data-label": "Revenue", "class": "num revenue", "data-value": hasRevenue ? result.revenue : "" },
+      [hasRevenue ? el("span", null, [formatMoney(result.revenue),
+        result.currency ? el("span", { "class": "currency" }, [" " + result.currency]) : null]) : "–"]);
     this.row.appendChild(revenue);
     this.showDetails(result);
     announce((result.file || this.file.name) + ": " + statusText(status) +

@@ -62,6 +62,8 @@ HEADER_ALIASES = {
 
 CENT = Decimal("0.01")
 
+csv.field_size_limit(sys.maxsize)  # a field is as long as the file lets it be; limits are the server's business
+
 
 # --- results ---------------------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""The upload page in a real browser (headless Chromium through Selenium): two seed
+files chosen at once become two result rows whose revenue equals the reference."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import reference
+import support
+
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTIFACTS = support.REPO_ROOT / "Tests" / "artifacts"
+FINAL = ("loaded", "already_loaded", "rejected", "failed", "error")
+WAIT_SECONDS = 30
+
+
+def _group_thousands(text: str) -> str:
+    whole, _, cents = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return sign + f"{int(whole.lstrip('-')):,}" + "." + cents
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)) or not Path(CHROMEDRIVER).exists():
+        pytest.skip(f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER})")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    yield driver
+    driver.quit()
+
+
+def test_two_files_through_the_page_match_the_reference(server, browser, seed):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    files = [seed / "IN.csv", seed / "usa.csv"]
+    want = {r.region: r for r in (reference.load_file(str(path)) for path in files)}
+
+    browser.get(server.url("/"))
+    assert "js" in browser.find_element(By.TAG_NAME, "html").get_attribute("class").split()
+    browser.find_element(By.ID, "file").send_keys("\n".join(str(path) for path in files))
+
+    def finished(driver):
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody.result")
+        states = [row.get_attribute("data-status") for row in rows]
+        return rows if len(rows) == 2 and all(state in FINAL for state in states) else False
+
+    rows = WebDriverWait(browser, WAIT_SECONDS).until(finished)
+    seen = {}
+    for row in rows:
+        cells = row.find_elements(By.CSS_SELECTOR, "tr.result-row > td")
+        region = cells[0].text.strip()
+        revenue = row.find_element(By.CSS_SELECTOR, "td.revenue")
+        seen[region] = (row.get_attribute("data-status"), revenue.get_attribute("data-value"), revenue.text)
+    assert set(seen) == set(want), seen
+    for region, (status, value, shown) in seen.items():
+        assert status == "loaded", seen
+        assert value == want[region].revenue_text
+        assert shown.startswith(_group_thousands(want[region].revenue_text)), shown
+
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#recent li")) >= 2)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "upload-page.png"))
+
+
+def test_page_fits_a_360_pixel_screen(server, browser, seed):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Desktop Chromium will not make a window this narrow; emulate a phone's viewport.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 360, "height": 780, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        browser.get(server.url("/"))
+        browser.find_element(By.ID, "file").send_keys(str(seed / "IN.csv"))
+        WebDriverWait(browser, WAIT_SECONDS).until(
+            lambda driver: driver.find_element(By.CSS_SELECTOR, "#results tbody.result")
+            .get_attribute("data-status") in FINAL)
+        inner = browser.execute_script("return window.innerWidth")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert inner == 360
+        assert width <= inner, f"page is {width}px wide in a {inner}px window"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "upload-page-360.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_money_is_formatted_from_the_string(server, browser):
+    browser.get(server.url("/"))
+    cases = {"1234.5": "1,234.50", "136922.50": "136,922.50", "-0.004": "0.00", "999999.995": "1,000,000.00",
+             "-1234567.125": "-1,234,567.13", "12345678901234567890.10": "12,345,678,901,234,567,890.10"}
+    got = browser.execute_script(
+        "return Object.fromEntries(Object.keys(arguments[0]).map(k => [k, window.salesPortal.formatMoney(k)]))",
+        cases)
+    assert got == cases
