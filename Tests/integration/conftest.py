@@ -1,5 +1,11 @@
 """Fixtures: one real server per test module, a fresh one per test where a test needs
-an empty warehouse, and the seed files. Each server is stopped with SIGTERM and must exit 0."""
+an empty warehouse, and the seed files. Each server is stopped with SIGTERM and must exit 0.
+
+Run from the repository root after `swift build`:
+    python3 -m pip install -r Tests/integration/requirements.txt
+    python3 -m pytest Tests/integration
+Environment: SALES_PORTAL_BIN (default .build/debug/sales-portal), SEED_DIR
+(default ../shared/data/seed), CHROMIUM_BIN and CHROMEDRIVER for the browser check."""
 from __future__ import annotations
 
 from pathlib import Path

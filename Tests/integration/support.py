@@ -102,8 +102,9 @@ class Server:
             command += ["--config", str(self.config)]
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".stderr.log")
         log = open(self.log_path, "wb")
+        # Run from the repository root, where the server finds Public/ (and Config/) by default.
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=log, cwd=self.data_dir.parent)
+                                        stderr=log, cwd=REPO_ROOT)
         log.close()
         lines: queue.Queue[str | None] = queue.Queue()
 
