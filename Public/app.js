@@ -234,7 +234,8 @@ document.addEventListener("DOMContentLoaded", function () {
   var input = document.getElementById("file");
   var region = document.getElementById("region");
   var dropZone = document.getElementById("drop-zone");
-  var pending = 0;
+  // The drop zone stands in for the visually hidden input; keep the input out of the tab order.
+  input.tabIndex = -1;
 
   function isCsv(file) {
     return /\.csv$/i.test(file.name) || file.type === "text/csv";
@@ -278,23 +279,17 @@ document.addEventListener("DOMContentLoaded", function () {
         entry.showError("http_" + request.status, "The server answered " + request.status + " " +
           (request.statusText || "") + " without a result.");
       }
-      finished();
+      refreshRecent();
     };
     request.onerror = function () {
       entry.showError("network_error", "The upload did not reach the server or the connection broke.");
-      finished();
+      refreshRecent();
     };
     request.onabort = function () {
       entry.showError("aborted", "The upload was cancelled.");
-      finished();
+      refreshRecent();
     };
-    pending++;
     request.send(data);
-  }
-
-  function finished() {
-    pending--;
-    refreshRecent();
   }
 
   input.addEventListener("change", function () {
