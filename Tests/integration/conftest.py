@@ -15,17 +15,12 @@ import pytest
 import support
 
 
-def _stop_and_check(server: support.Server) -> None:
-    code = server.stop()
-    assert code == 0, f"server exited with {code} on SIGTERM; stderr:\n{server.stderr()}"
-
-
 @pytest.fixture(scope="module")
 def server():
     """A server shared by the tests of one module."""
     running = support.start_server()
     yield running
-    _stop_and_check(running)
+    support.stop_and_check(running)
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def fresh_server():
     """A server with an empty data folder, for one test."""
     running = support.start_server()
     yield running
-    _stop_and_check(running)
+    support.stop_and_check(running)
 
 
 @pytest.fixture(scope="session")

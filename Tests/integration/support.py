@@ -170,6 +170,12 @@ def start_server(config_max_body: int | None = None) -> Server:
     return Server(data_dir=data, config=config).start()
 
 
+def stop_and_check(server: Server) -> None:
+    """Stops `server` with SIGTERM and asserts that it exited with 0."""
+    code = server.stop()
+    assert code == 0, f"server exited with {code} on SIGTERM; stderr:\n{server.stderr()}"
+
+
 # --- curl --------------------------------------------------------------------------
 
 @dataclass

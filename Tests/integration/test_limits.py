@@ -13,8 +13,7 @@ LIMIT = 1_000_000
 def limited_server():
     running = support.start_server(config_max_body=LIMIT)
     yield running
-    code = running.stop()
-    assert code == 0, f"exit code {code}; stderr:\n{running.stderr()}"
+    support.stop_and_check(running)
 
 
 def _post_head(content_length: int, expect: bool = False) -> bytes:

@@ -12,8 +12,7 @@ def test_sigterm_exits_zero_after_serving():
     try:
         assert support.healthy(server)
     finally:
-        code = server.stop()
-    assert code == 0, server.stderr()
+        support.stop_and_check(server)
 
 
 def test_sigterm_exits_zero_with_an_idle_keep_alive_connection():
@@ -25,8 +24,7 @@ def test_sigterm_exits_zero_with_an_idle_keep_alive_connection():
         status, _, _ = support.read_response(sock, buffer)
         assert status == 200
         started = time.monotonic()
-        code = server.stop()
-        assert code == 0, server.stderr()
+        support.stop_and_check(server)
         assert time.monotonic() - started < support.STOP_TIMEOUT
     finally:
         sock.close()
@@ -36,7 +34,7 @@ def test_sigterm_exits_zero_with_an_idle_keep_alive_connection():
 def test_stopped_server_no_longer_accepts():
     server = support.start_server()
     host, port = server.host, server.port
-    assert server.stop() == 0
+    support.stop_and_check(server)
     try:
         socket.create_connection((host, port), timeout=2).close()
         accepted = True
