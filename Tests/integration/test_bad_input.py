@@ -101,6 +101,7 @@ def test_ragged_rows_are_rejected_with_their_lines_and_the_rest_loads(server, tm
     assert result["rows"] == {"read": 6, "loaded": 4, "rejected": 2, "duplicates": 0}
     assert [(r["line"], r["reason"]) for r in result["rejects"]] == [(3, "bad_field_count"), (6, "bad_field_count")]
     assert result["revenue"] == want.revenue_text
+    assert result.get("rejects_uri"), "rejected lines must be stored and named"
     after = support.summary(server, region="UK")
     assert after["units"] - before["units"] == sum(r.quantity for r in want.rows)
 

@@ -25,7 +25,7 @@ def test_sigterm_exits_zero_with_an_idle_keep_alive_connection():
         assert status == 200
         started = time.monotonic()
         support.stop_and_check(server)
-        assert time.monotonic() - started < support.STOP_TIMEOUT
+        assert time.monotonic() - started < 5.0, "an idle connection held up the stop"
     finally:
         sock.close()
         server.kill()
