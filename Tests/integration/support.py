@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -174,6 +175,7 @@ def stop_and_check(server: Server) -> None:
     """Stops `server` with SIGTERM and asserts that it exited with 0."""
     code = server.stop()
     assert code == 0, f"server exited with {code} on SIGTERM; stderr:\n{server.stderr()}"
+    shutil.rmtree(server.data_dir.parent, ignore_errors=True)  # kept when the stop failed, to look at
 
 
 # --- curl --------------------------------------------------------------------------
