@@ -131,6 +131,18 @@ public struct HTTPResponse: Sendable {
         json(status, Array(text.utf8))
     }
 
+    /// A 200 JSON response from already encoded bytes.
+    public static func json(_ bytes: [UInt8]) -> HTTPResponse { json(200, bytes) }
+
+    /// A 200 JSON response from an already encoded string.
+    public static func json(_ text: String) -> HTTPResponse { json(200, text) }
+
+    /// A 200 plain text response (UTF-8).
+    public static func text(_ text: String) -> HTTPResponse { self.text(200, text) }
+
+    /// A 200 HTML response (UTF-8).
+    public static func html(_ html: String) -> HTTPResponse { self.html(200, html) }
+
     /// A plain text response (UTF-8).
     public static func text(_ status: Int = 200, _ text: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: Array(text.utf8))
