@@ -145,10 +145,33 @@ final class EventLoop {
     }
 
     private func readAvailable(_ connection: Connection) {
+        if let request = connection.request, request.stream != nil, !request.responseSent,
+           let expected = connection.parser.directBodyBytesExpected, expected > 0 {
+            readBodyDirectly(connection, expected: expected)
+            return
+        }
         let received = recv(connection.fd, scratch.baseAddress, scratch.count, 0)
         if received > 0 {
             connection.lastActivity = now
             connection.parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<received]))
+            processInput(connection)
+        } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            closeConnection(connection)
+        }
+    }
+
+    /// Receives a streaming body straight into the chunk handed to the handler: no copy through the parser.
+    private func readBodyDirectly(_ connection: Connection, expected: Int64) {
+        let wanted = Int(min(expected, Int64(Self.scratchBytes)))
+        var received = 0
+        let chunk = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, count in
+            received = recv(connection.fd, buffer.baseAddress, wanted, 0)
+            count = max(0, received)
+        }
+        if received > 0 {
+            connection.lastActivity = now
+            connection.parser.skipBody(received)
+            receiveBody(connection, chunk)
             processInput(connection)
         } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             closeConnection(connection)
@@ -167,7 +190,8 @@ final class EventLoop {
 
     /// Sends as much pending output as the socket takes; arms EPOLLOUT for the rest.
     func flush(_ connection: Connection) {
-        if connection.pendingOutput > 0 {
+        let hadOutput = connection.pendingOutput > 0
+        if hadOutput {
             let failed: Bool = connection.output.withUnsafeBytes { bytes in
                 while connection.outputOffset < bytes.count {
                     let sent = send(connection.fd, bytes.baseAddress! + connection.outputOffset,
@@ -198,14 +222,12 @@ final class EventLoop {
             beginLingeringClose(connection)
             return
         }
-        if connection.pendingOutput == 0 && connection.request == nil && !connection.pausedByStream {
-            // Output drained: pipelined input held back by output backpressure can proceed.
-            if connection.parser.bufferedByteCount > 0 && connection.registeredEvents & EPOLLIN.rawValue == 0 {
-                processInput(connection)
-                return
-            }
-        }
         updateInterest(connection)
+        if hadOutput && connection.pendingOutput == 0 && connection.request == nil && !connection.pausedByStream
+            && connection.parser.bufferedByteCount > 0 {
+            // Output drained: pipelined input held back by output backpressure can proceed.
+            processInput(connection)
+        }
     }
 
     /// Registers the epoll events the connection's state calls for.

@@ -75,6 +75,22 @@ public struct HTTPRequestParser {
         }
     }
 
+    /// Body bytes still expected when the parser is inside a Content-Length body and holds no
+    /// buffered bytes; nil otherwise. The caller may then receive up to this many bytes into its own
+    /// buffer and report them with `skipBody`, saving a copy through the parser.
+    public var directBodyBytesExpected: Int64? {
+        if case .fixedBody(let remaining) = state, readIndex == buffer.count { return remaining }
+        return nil
+    }
+
+    /// Records `count` body bytes received outside the parser (at most `directBodyBytesExpected`).
+    public mutating func skipBody(_ count: Int) {
+        guard case .fixedBody(let remaining) = state, readIndex == buffer.count, Int64(count) <= remaining else {
+            preconditionFailure("skipBody outside a directly received body")
+        }
+        state = remaining == Int64(count) ? .endPending : .fixedBody(remaining: remaining - Int64(count))
+    }
+
     /// Feeds received bytes.
     public mutating func append<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         compact()

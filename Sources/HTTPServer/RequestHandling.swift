@@ -75,12 +75,9 @@ extension EventLoop {
         HTTPError(status: 413, code: "body_too_large", message: "The request body is larger than \(limit) bytes.")
     }
 
+    /// Takes body bytes parsed from the connection's buffer.
     private func receiveBody(_ connection: Connection, _ bytes: ArraySlice<UInt8>) {
-        guard let request = connection.request, !request.responseSent else { return }
-        request.bodyBytes += Int64(bytes.count)
-        if request.bodyBytes > request.bodyLimit {
-            request.stream?.fail(Self.tooLarge(request.bodyLimit))
-            respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+        guard let request = connection.request, !request.responseSent, acceptBodyBytes(connection, request, bytes.count) else {
             return
         }
         if let stream = request.stream {
@@ -88,6 +85,29 @@ extension EventLoop {
         } else {
             request.body.append(contentsOf: bytes)
         }
+    }
+
+    /// Takes body bytes received directly (see `HTTPRequestParser.directBodyBytesExpected`).
+    func receiveBody(_ connection: Connection, _ bytes: [UInt8]) {
+        guard let request = connection.request, !request.responseSent, acceptBodyBytes(connection, request, bytes.count) else {
+            return
+        }
+        if let stream = request.stream {
+            if stream.push(bytes) { connection.pausedByStream = true }
+        } else {
+            request.body.append(contentsOf: bytes)
+        }
+    }
+
+    /// Counts body bytes against the route's limit; answers 413 and returns false beyond it.
+    private func acceptBodyBytes(_ connection: Connection, _ request: ActiveRequest, _ count: Int) -> Bool {
+        request.bodyBytes += Int64(count)
+        if request.bodyBytes > request.bodyLimit {
+            request.stream?.fail(Self.tooLarge(request.bodyLimit))
+            respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+            return false
+        }
+        return true
     }
 
     private func endBody(_ connection: Connection) {

@@ -250,3 +250,27 @@ func rejection(_ text: String, limits: HTTPLimits = HTTPLimits()) -> Int? {
         #expect(parser.bufferedByteCount == 0)
     }
 }
+
+@Suite struct DirectBodyTests {
+    @Test func bodyReceivedOutsideTheParserEndsTheRequest() throws {
+        var parser = HTTPRequestParser()
+        parser.append(Array("POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n".utf8))
+        guard case .head? = try parser.next() else {
+            Issue.record("no head")
+            return
+        }
+        #expect(try parser.next() == nil)
+        #expect(parser.directBodyBytesExpected == 10)
+        parser.skipBody(4)
+        #expect(parser.directBodyBytesExpected == 6)
+        parser.append(Array("567890GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+        #expect(parser.directBodyBytesExpected == nil)
+        #expect(try parser.next() == .body(Array("567890".utf8)[...]))
+        #expect(try parser.next() == .end(trailers: HTTPHeaders()))
+        guard case .head(let next)? = try parser.next() else {
+            Issue.record("no pipelined head")
+            return
+        }
+        #expect(next.method == "GET")
+    }
+}
