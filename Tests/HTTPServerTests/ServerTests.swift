@@ -352,3 +352,30 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         #expect(throws: (any Error).self) { _ = try request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n") }
     }
 }
+
+@Suite struct ConnectionScaleTests {
+    @Test func manyIdleKeepAliveConnectionsDoNotBlockOthers() throws {
+        try withServer({ $0.eventLoopThreads = 1; $0.workerThreads = 1 }) { port in
+            var idle: [TestClient] = []
+            for _ in 0..<300 {
+                let client = try TestClient(port: port)
+                try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(try client.readResponse().status == 200)
+                idle.append(client)
+            }
+            // One loop thread and one worker hold 300 open connections and still answer at once.
+            let started = Clock.nanoseconds()
+            #expect(try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi").text == "hi")
+            #expect((Clock.nanoseconds() - started) / 1_000_000 < 1000)
+            #expect(idle.count == 300)
+        }
+    }
+
+    @Test func accessLogLineFormat() {
+        var log = AccessLog(enabled: true)
+        log.record(method: "GET", path: "/healthz", status: 200, bytes: 2, nanoseconds: 50_000)
+        log.record(method: "POST", path: "/api/uploads", status: 413, bytes: 97, nanoseconds: 12_345_678_901)
+        #expect(String(decoding: log.pending, as: UTF8.self)
+            == "GET /healthz 200 2 0.05ms\nPOST /api/uploads 413 97 12345.67ms\n")
+    }
+}
