@@ -76,13 +76,20 @@ final class EventLoop {
                 sweep()
             }
             accessLog.flush()
-            if shuttingDown && (connectionCount == 0 || now >= shutdownDeadline) { break }
+            if shuttingDown && (now >= shutdownDeadline || onlyDrainingConnectionsLeft()) { break }
         }
         for connection in connections.compactMap({ $0 }) { closeConnection(connection) }
         accessLog.flush()
         if listenerFD >= 0 { close(listenerFD) }
         poller.close()
         onExit()
+    }
+
+    /// During shutdown: every answer has been sent; what is left only waits for peers to close.
+    private func onlyDrainingConnectionsLeft() -> Bool {
+        if connectionCount == 0 { return true }
+        for case let connection? in connections where !connection.draining { return false }
+        return true
     }
 
     // MARK: Accepting and closing
