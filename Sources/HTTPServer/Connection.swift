@@ -1,0 +1,109 @@
+import Synchronization
+
+/// One client connection, owned by the event loop that accepted it (never shared between threads).
+final class Connection {
+    let fd: Int32
+    /// Unique per loop: messages from workers carry it, so a reused descriptor is never confused.
+    let id: UInt64
+    var parser: HTTPRequestParser
+    /// Bytes waiting to be sent, from `outputOffset` on.
+    var output: [UInt8] = []
+    var outputOffset = 0
+    /// The request being received, handled or answered; nil between requests.
+    var request: ActiveRequest?
+    /// Close (lingering) once `output` is sent.
+    var closeAfterWrite = false
+    /// Write side shut down; reading and discarding until the peer closes or `drainDeadline`.
+    var draining = false
+    var drainDeadline: UInt64 = 0
+    /// The epoll events currently registered.
+    var registeredEvents: UInt32
+    /// Reading is off because a streaming handler has not drained its queue.
+    var pausedByStream = false
+    /// When the current request head began arriving (coarse ms); 0 when not inside a head.
+    var headStartedAt: UInt64 = 0
+    /// Last read or write progress (coarse ms).
+    var lastActivity: UInt64
+
+    init(fd: Int32, id: UInt64, limits: HTTPLimits, now: UInt64, events: UInt32) {
+        self.fd = fd
+        self.id = id
+        self.parser = HTTPRequestParser(limits: limits)
+        self.lastActivity = now
+        self.registeredEvents = events
+    }
+
+    var pendingOutput: Int { output.count - outputOffset }
+
+    /// Whether the connection is waiting for a worker's response (reading would only queue more input).
+    var isWaitingForHandler: Bool {
+        guard let request else { return false }
+        return request.bodyComplete && !request.responseSent
+    }
+}
+
+/// State of one request from its head to its response.
+final class ActiveRequest {
+    /// Unique per loop; matches worker responses to requests.
+    let id: UInt64
+    let head: HTTPRequestHead
+    let startedAt: UInt64
+    var handler: Router.Handler?
+    var parameters: [String: String] = [:]
+    /// The buffered body (immediate and blocking routes).
+    var body: [UInt8] = []
+    var bodyBytes: Int64 = 0
+    var bodyLimit: Int64 = 0
+    /// The queue feeding a streaming handler.
+    var stream: BodyStream?
+    var bodyComplete = false
+    var responseSent = false
+
+    init(id: UInt64, head: HTTPRequestHead, startedAt: UInt64) {
+        self.id = id
+        self.head = head
+        self.startedAt = startedAt
+    }
+}
+
+/// Messages other threads send to an event loop.
+enum LoopMessage: Sendable {
+    /// A worker finished a handler.
+    case response(fd: Int32, connectionID: UInt64, requestID: UInt64, response: HTTPResponse)
+    /// A streaming handler drained its queue: read the socket again.
+    case resumeReading(fd: Int32, connectionID: UInt64)
+    /// Stop accepting, finish in-flight requests until the deadline (coarse ms), then exit.
+    case shutdown(deadline: UInt64)
+}
+
+/// A loop's inbox: a locked queue plus the eventfd that wakes the loop.
+final class LoopMailbox: Sendable {
+    let wakeFD: Int32
+    private let queue = Mutex<[LoopMessage]>([])
+
+    init(wakeFD: Int32) {
+        self.wakeFD = wakeFD
+    }
+
+    /// Queues a message and wakes the loop if it was not already due to look.
+    func post(_ message: LoopMessage) {
+        let wasEmpty = queue.withLock { messages in
+            let empty = messages.isEmpty
+            messages.append(message)
+            return empty
+        }
+        if wasEmpty { Poller.wake(wakeFD) }
+    }
+
+    /// Takes every queued message.
+    func takeAll(into messages: inout [LoopMessage]) {
+        queue.withLock { swap(&$0, &messages) }
+    }
+}
+
+/// What all loops of a server share (immutable).
+struct ServerContext: Sendable {
+    let router: Router
+    let configuration: HTTPServerConfiguration
+    let workers: WorkerPool
+}

@@ -1,0 +1,339 @@
+import CSystemLinux
+import Glibc
+
+/// One event-loop thread: an epoll instance, its own SO_REUSEPORT listener, and the connections it accepted.
+/// Idle connections cost a table slot and a small parser, never a thread.
+final class EventLoop {
+    let context: ServerContext
+    let limits: HTTPLimits
+    let timeouts: HTTPTimeouts
+    let mailbox: LoopMailbox
+    let poller: Poller
+    var listenerFD: Int32
+    var connections: [Connection?] = []
+    var connectionCount = 0
+    var nextID: UInt64 = 1
+    var encoder: ResponseEncoder
+    var accessLog: AccessLog
+    /// Coarse monotonic milliseconds, refreshed once per wakeup.
+    var now: UInt64
+    var shuttingDown = false
+    var shutdownDeadline: UInt64 = 0
+    let sweepInterval: UInt64
+    private var lastSweep: UInt64
+    private var messages: [LoopMessage] = []
+    /// Receive buffer shared by the loop's connections (one recv at a time).
+    let scratch: UnsafeMutableRawBufferPointer
+    static let scratchBytes = 256 << 10
+    private let onExit: @Sendable () -> Void
+
+    init(context: ServerContext, poller: Poller, listenerFD: Int32, mailbox: LoopMailbox, onExit: @escaping @Sendable () -> Void) {
+        self.context = context
+        self.limits = context.configuration.limits
+        self.timeouts = context.configuration.timeouts
+        self.poller = poller
+        self.listenerFD = listenerFD
+        self.mailbox = mailbox
+        self.onExit = onExit
+        self.encoder = ResponseEncoder(serverName: context.configuration.serverName)
+        self.accessLog = AccessLog(enabled: context.configuration.accessLog)
+        self.now = Clock.coarseMilliseconds()
+        self.lastSweep = now
+        self.sweepInterval = UInt64(max(5, min(250, context.configuration.timeouts.shortest / 4)))
+        self.scratch = .allocate(byteCount: Self.scratchBytes, alignment: 16)
+        poller.add(listenerFD, events: EPOLLIN.rawValue)
+    }
+
+    deinit {
+        scratch.deallocate()
+    }
+
+    /// Runs until shutdown completes.
+    func run() {
+        let capacity = 512
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        defer { events.deallocate() }
+        while true {
+            let count = epoll_wait(poller.epollFD, events, Int32(capacity), Int32(sweepInterval))
+            now = Clock.coarseMilliseconds()
+            encoder.refreshDate()
+            if count > 0 {
+                for index in 0..<Int(count) {
+                    let event = events[index]
+                    let fd = event.data.fd
+                    if fd == poller.wakeFD {
+                        poller.drainWake()
+                        handleMessages()
+                    } else if fd == listenerFD {
+                        acceptConnections()
+                    } else {
+                        handleEvent(fd: fd, events: event.events)
+                    }
+                }
+            }
+            if now &- lastSweep >= sweepInterval {
+                lastSweep = now
+                sweep()
+            }
+            accessLog.flush()
+            if shuttingDown && (now >= shutdownDeadline || onlyDrainingConnectionsLeft()) { break }
+        }
+        for connection in connections.compactMap({ $0 }) { closeConnection(connection) }
+        accessLog.flush()
+        if listenerFD >= 0 { close(listenerFD) }
+        poller.close()
+        onExit()
+    }
+
+    /// During shutdown: every answer has been sent; what is left only waits for peers to close.
+    private func onlyDrainingConnectionsLeft() -> Bool {
+        if connectionCount == 0 { return true }
+        for case let connection? in connections where !connection.draining { return false }
+        return true
+    }
+
+    // MARK: Accepting and closing
+
+    private func acceptConnections() {
+        for _ in 0..<256 {
+            guard let fd = Socket.accept(listenerFD) else { return }
+            let events = EPOLLIN.rawValue
+            let connection = Connection(fd: fd, id: nextID, limits: limits, now: now, events: events)
+            nextID &+= 1
+            let slot = Int(fd)
+            if slot >= connections.count {
+                connections.append(contentsOf: repeatElement(nil, count: max(slot + 1 - connections.count, connections.count)))
+            }
+            connections[slot] = connection
+            connectionCount += 1
+            poller.add(fd, events: events)
+        }
+    }
+
+    func closeConnection(_ connection: Connection) {
+        guard connections[Int(connection.fd)] === connection else { return }
+        if let stream = connection.request?.stream { stream.fail(.incompleteBody) }
+        poller.remove(connection.fd)
+        close(connection.fd)
+        connections[Int(connection.fd)] = nil
+        connectionCount -= 1
+    }
+
+    /// Shuts down the write side and reads until the peer closes, so a response sent before
+    /// unread input is not destroyed by a reset.
+    func beginLingeringClose(_ connection: Connection) {
+        if let stream = connection.request?.stream { stream.fail(.incompleteBody) }
+        shutdown(connection.fd, Int32(SHUT_WR))
+        connection.draining = true
+        connection.drainDeadline = now + 2000
+        updateInterest(connection)
+    }
+
+    // MARK: Socket events
+
+    private func handleEvent(fd: Int32, events: UInt32) {
+        guard Int(fd) < connections.count, let connection = connections[Int(fd)] else { return }
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            if connection.draining {
+                drain(connection)
+                return
+            }
+            if events & EPOLLIN.rawValue != 0 && connection.registeredEvents & EPOLLIN.rawValue != 0 {
+                readAvailable(connection)
+            } else if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+                closeConnection(connection)
+                return
+            }
+        }
+        guard connections[Int(fd)] === connection else { return }
+        if events & EPOLLOUT.rawValue != 0 {
+            flush(connection)
+        }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        if let request = connection.request, request.stream != nil, !request.responseSent,
+           let expected = connection.parser.directBodyBytesExpected, expected > 0 {
+            readBodyDirectly(connection, expected: expected)
+            return
+        }
+        let received = recv(connection.fd, scratch.baseAddress, scratch.count, 0)
+        if received > 0 {
+            connection.lastActivity = now
+            connection.parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<received]))
+            processInput(connection)
+        } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            closeConnection(connection)
+        }
+    }
+
+    /// Receives a streaming body straight into the chunk handed to the handler: no copy through the parser.
+    private func readBodyDirectly(_ connection: Connection, expected: Int64) {
+        let wanted = Int(min(expected, Int64(Self.scratchBytes)))
+        var received = 0
+        let chunk = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, count in
+            received = recv(connection.fd, buffer.baseAddress, wanted, 0)
+            count = max(0, received)
+        }
+        if received > 0 {
+            connection.lastActivity = now
+            connection.parser.skipBody(received)
+            receiveBody(connection, chunk)
+            processInput(connection)
+        } else if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            closeConnection(connection)
+        }
+    }
+
+    private func drain(_ connection: Connection) {
+        for _ in 0..<16 {
+            let received = recv(connection.fd, scratch.baseAddress, scratch.count, 0)
+            if received > 0 { continue }
+            if received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+            break
+        }
+        closeConnection(connection)
+    }
+
+    /// Sends as much pending output as the socket takes; arms EPOLLOUT for the rest.
+    func flush(_ connection: Connection) {
+        let hadOutput = connection.pendingOutput > 0
+        if hadOutput {
+            let failed: Bool = connection.output.withUnsafeBytes { bytes in
+                while connection.outputOffset < bytes.count {
+                    let sent = send(connection.fd, bytes.baseAddress! + connection.outputOffset,
+                                    bytes.count - connection.outputOffset, Int32(MSG_NOSIGNAL))
+                    if sent > 0 {
+                        connection.outputOffset += sent
+                        connection.lastActivity = now
+                    } else if sent < 0 && errno == EINTR {
+                        continue
+                    } else if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        return false
+                    } else {
+                        return true
+                    }
+                }
+                return false
+            }
+            if failed {
+                closeConnection(connection)
+                return
+            }
+            if connection.pendingOutput == 0 {
+                connection.output.removeAll(keepingCapacity: connection.output.capacity <= 64 << 10)
+                connection.outputOffset = 0
+            }
+        }
+        if connection.pendingOutput == 0 && connection.closeAfterWrite && !connection.draining {
+            beginLingeringClose(connection)
+            return
+        }
+        updateInterest(connection)
+        if hadOutput && connection.pendingOutput == 0 && connection.request == nil && !connection.pausedByStream
+            && connection.parser.bufferedByteCount > 0 {
+            // Output drained: pipelined input held back by output backpressure can proceed.
+            processInput(connection)
+        }
+    }
+
+    /// Registers the epoll events the connection's state calls for.
+    func updateInterest(_ connection: Connection) {
+        guard connections[Int(connection.fd)] === connection else { return }
+        var events: UInt32 = 0
+        if connection.draining {
+            events = EPOLLIN.rawValue
+        } else {
+            let reading = !connection.closeAfterWrite && !connection.pausedByStream && !connection.isWaitingForHandler
+                && connection.pendingOutput < (1 << 20)
+            if reading { events |= EPOLLIN.rawValue }
+            if connection.pendingOutput > 0 { events |= EPOLLOUT.rawValue }
+        }
+        if events != connection.registeredEvents {
+            connection.registeredEvents = events
+            poller.modify(connection.fd, events: events)
+        }
+    }
+
+    // MARK: Messages from other threads
+
+    private func handleMessages() {
+        mailbox.takeAll(into: &messages)
+        for message in messages {
+            switch message {
+            case let .response(fd, connectionID, requestID, response):
+                guard let connection = connection(fd: fd, id: connectionID),
+                      let request = connection.request, request.id == requestID, !request.responseSent else { continue }
+                respond(connection, response, close: false)
+                processInput(connection)
+            case let .resumeReading(fd, connectionID):
+                guard let connection = connection(fd: fd, id: connectionID) else { continue }
+                connection.pausedByStream = false
+                processInput(connection)
+            case let .shutdown(deadline):
+                beginShutdown(deadline: deadline)
+            }
+        }
+        messages.removeAll(keepingCapacity: true)
+    }
+
+    private func connection(fd: Int32, id: UInt64) -> Connection? {
+        guard Int(fd) < connections.count, let connection = connections[Int(fd)], connection.id == id else { return nil }
+        return connection
+    }
+
+    private func beginShutdown(deadline: UInt64) {
+        shuttingDown = true
+        shutdownDeadline = deadline
+        if listenerFD >= 0 {
+            poller.remove(listenerFD)
+            close(listenerFD)
+            listenerFD = -1
+        }
+        for case let connection? in connections where connection.request == nil && connection.pendingOutput == 0 {
+            if connection.parser.isIdle || connection.draining { closeConnection(connection) }
+        }
+    }
+
+    // MARK: Timeouts
+
+    /// Enforces the per-phase timeouts; runs every `sweepInterval`.
+    private func sweep() {
+        for case let connection? in connections {
+            if connection.draining {
+                if now >= connection.drainDeadline { closeConnection(connection) }
+                continue
+            }
+            if connection.pendingOutput > 0 {
+                if now &- connection.lastActivity >= UInt64(timeouts.writeMilliseconds) { closeConnection(connection) }
+                continue
+            }
+            if let request = connection.request {
+                if !request.bodyComplete && !request.responseSent && !connection.pausedByStream
+                    && now &- connection.lastActivity >= UInt64(timeouts.bodyInactivityMilliseconds) {
+                    request.stream?.fail(.incompleteBody)
+                    respond(connection, HTTPError(status: 408, code: "body_timeout",
+                                                  message: "The request body stopped arriving.").response, close: true)
+                    flush(connection)
+                }
+                continue
+            }
+            if connection.headStartedAt != 0 {
+                if now &- connection.headStartedAt >= UInt64(timeouts.requestHeadMilliseconds) {
+                    respondWithoutRequest(connection, HTTPError(status: 408, code: "request_timeout",
+                                                                message: "The request head did not arrive in time.").response)
+                }
+            } else if connection.parser.isIdle {
+                if shuttingDown || now &- connection.lastActivity >= UInt64(timeouts.idleKeepAliveMilliseconds) {
+                    closeConnection(connection)
+                }
+            }
+        }
+    }
+}
+
+/// Hands a loop to the thread that runs it.
+struct EventLoopHandOff: @unchecked Sendable {
+    // Safe: the loop is created on the starting thread and used only by the one thread it is handed to.
+    let loop: EventLoop
+}

@@ -1,0 +1,88 @@
+/// Size limits applied to every request. Exceeding one is answered with a precise 4xx status.
+public struct HTTPLimits: Sendable {
+    /// Longest request line accepted (method, target and version); longer answers 414.
+    public var maxRequestLineBytes: Int = 8192
+    /// Total bytes of the header section (and of chunked trailers); more answers 431.
+    public var maxHeaderBytes: Int = 65536
+    /// Number of header fields (and trailer fields); more answers 431.
+    public var maxHeaderCount: Int = 100
+    /// Largest body buffered in memory for immediate and blocking routes; more answers 413.
+    public var maxBufferedBodyBytes: Int = 1 << 20
+    /// Largest body accepted by streaming routes; more answers 413.
+    public var maxStreamingBodyBytes: Int64 = 4 << 30
+    /// Longest chunk-size line (size plus extensions) of a chunked body; longer answers 400.
+    public var maxChunkSizeLineBytes: Int = 4096
+    /// Bytes a streaming request may hold queued for its handler before the socket stops being read.
+    public var streamingQueueBytes: Int = 1 << 20
+
+    /// Limits with the defaults above.
+    public init() {}
+}
+
+/// Per-phase timeouts of a connection, in milliseconds.
+public struct HTTPTimeouts: Sendable {
+    /// Time allowed from the first byte of a request until its head is complete (slowloris); then 408 and close.
+    public var requestHeadMilliseconds: Int = 10_000
+    /// Longest pause allowed while a body is being received; then 408 and close.
+    public var bodyInactivityMilliseconds: Int = 30_000
+    /// How long an idle keep-alive connection is kept; then it is closed silently.
+    public var idleKeepAliveMilliseconds: Int = 60_000
+    /// Longest time a pending response may make no progress being written; then the connection is closed.
+    public var writeMilliseconds: Int = 30_000
+
+    /// Timeouts with the defaults above.
+    public init() {}
+
+    /// Timeouts with explicit values, in milliseconds.
+    public init(requestHead: Int = 10_000, bodyInactivity: Int = 30_000, idleKeepAlive: Int = 60_000, write: Int = 30_000) {
+        requestHeadMilliseconds = requestHead
+        bodyInactivityMilliseconds = bodyInactivity
+        idleKeepAliveMilliseconds = idleKeepAlive
+        writeMilliseconds = write
+    }
+
+    /// The shortest of the timeouts: the sweep that enforces them runs several times within it.
+    var shortest: Int {
+        min(requestHeadMilliseconds, bodyInactivityMilliseconds, idleKeepAliveMilliseconds, writeMilliseconds)
+    }
+}
+
+/// Everything the server needs to know besides its routes.
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to bind (IPv4 dotted form, or "0.0.0.0" for all interfaces).
+    public var host: String = "127.0.0.1"
+    /// Port to bind; 0 picks any free port, reported by `HTTPServer.start()`.
+    public var port: Int = 8080
+    /// Number of event-loop threads, each with its own epoll instance and SO_REUSEPORT listener.
+    public var eventLoopThreads: Int = 2
+    /// Number of worker threads that run blocking and streaming handlers.
+    public var workerThreads: Int = 4
+    /// Request size limits.
+    public var limits = HTTPLimits()
+    /// Per-phase timeouts.
+    public var timeouts = HTTPTimeouts()
+    /// Smallest text body worth compressing with gzip when the client accepts it.
+    public var gzipMinimumBytes: Int = 860
+    /// Value of the `Server` response header.
+    public var serverName: String = "sales-portal"
+    /// Writes one line per request (`METHOD PATH STATUS BYTES DURATIONms`) to standard output.
+    public var accessLog: Bool = true
+
+    /// A configuration with the defaults above.
+    public init() {}
+
+    /// A configuration with the most often changed settings given explicitly.
+    public init(host: String = "127.0.0.1", port: Int = 8080, eventLoopThreads: Int = 2, workerThreads: Int = 4,
+                limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = HTTPTimeouts(),
+                gzipMinimumBytes: Int = 860, serverName: String = "sales-portal", accessLog: Bool = true) {
+        self.host = host
+        self.port = port
+        self.eventLoopThreads = eventLoopThreads
+        self.workerThreads = workerThreads
+        self.limits = limits
+        self.timeouts = timeouts
+        self.gzipMinimumBytes = gzipMinimumBytes
+        self.serverName = serverName
+        self.accessLog = accessLog
+    }
+}

@@ -1,0 +1,269 @@
+/// An HTTP protocol version; the server speaks 1.0 and 1.1.
+public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
+    /// Major version number.
+    public var major: Int
+    /// Minor version number.
+    public var minor: Int
+
+    /// A version from its two numbers.
+    public init(major: Int, minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    /// HTTP/1.0: keep-alive only when the client asks for it.
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    /// HTTP/1.1: keep-alive unless the client asks to close.
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+
+    /// "HTTP/1.1" and the like.
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// The request line and header section of a request.
+public struct HTTPRequestHead: Sendable {
+    /// Request method as sent (methods are case-sensitive): "GET", "POST", …
+    public var method: String
+    /// Request target exactly as sent, e.g. "/api/uploads?limit=10".
+    public var target: String
+    /// Percent-decoded path of the target, without the query.
+    public var path: String
+    /// Raw query string (after "?"), without the "?"; empty when absent.
+    public var query: String
+    /// Protocol version of the request.
+    public var version: HTTPVersion
+    /// Header fields in received order.
+    public var headers: HTTPHeaders
+    /// Whether the connection stays open after this request (HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive").
+    public var keepAlive: Bool
+    /// Declared Content-Length, if any.
+    public var contentLength: Int64?
+    /// Whether the body uses chunked transfer coding.
+    public var isChunked: Bool
+    /// Value of the Expect header, if any.
+    public var expectation: String?
+
+    /// A head built by hand (tests, internal requests).
+    public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
+                keepAlive: Bool = true, contentLength: Int64? = nil, isChunked: Bool = false, expectation: String? = nil) {
+        self.method = method
+        self.target = target
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let rawPath = parts.first.map(String.init) ?? ""
+        self.path = PercentDecoding.decodePath(Array(rawPath.utf8)) ?? rawPath
+        self.query = parts.count > 1 ? String(parts[1]) : ""
+        self.version = version
+        self.headers = headers
+        self.keepAlive = keepAlive
+        self.contentLength = contentLength
+        self.isChunked = isChunked
+        self.expectation = expectation
+    }
+
+    init(method: String, target: String, path: String, query: String, version: HTTPVersion, headers: HTTPHeaders,
+         keepAlive: Bool, contentLength: Int64?, isChunked: Bool, expectation: String?) {
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.version = version
+        self.headers = headers
+        self.keepAlive = keepAlive
+        self.contentLength = contentLength
+        self.isChunked = isChunked
+        self.expectation = expectation
+    }
+
+    /// Whether the request carries a body (a positive Content-Length or a chunked body).
+    public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
+
+    /// The first value of a query parameter, form-decoded ("+" is a space, %XX escapes), or nil.
+    public func queryValue(_ name: String) -> String? {
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = PercentDecoding.decodeForm(parts[0]), key == name else { continue }
+            return parts.count > 1 ? PercentDecoding.decodeForm(parts[1]) ?? "" : ""
+        }
+        return nil
+    }
+}
+
+/// A request as handed to a handler.
+public struct HTTPRequest: Sendable {
+    /// Request line and headers.
+    public var head: HTTPRequestHead
+    /// Values of the `{name}` segments of the route pattern that matched.
+    public var pathParameters: [String: String]
+    /// The whole body for immediate and blocking routes; empty for streaming routes (read it from the body reader).
+    public var body: [UInt8]
+
+    /// A request from its parts.
+    public init(head: HTTPRequestHead, pathParameters: [String: String] = [:], body: [UInt8] = []) {
+        self.head = head
+        self.pathParameters = pathParameters
+        self.body = body
+    }
+}
+
+/// A complete response. The server adds Date, Server, Content-Length and Connection itself.
+public struct HTTPResponse: Sendable {
+    /// Status code.
+    public var status: Int
+    /// Header fields to send.
+    public var headers: HTTPHeaders
+    /// The body; not sent for HEAD requests, 204 and 304.
+    public var body: [UInt8]
+
+    /// A response from its parts.
+    public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response from already encoded bytes.
+    public static func json(_ status: Int = 200, _ bytes: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: bytes)
+    }
+
+    /// A JSON response from an already encoded string.
+    public static func json(_ status: Int = 200, _ text: String) -> HTTPResponse {
+        json(status, Array(text.utf8))
+    }
+
+    /// A 200 JSON response from already encoded bytes.
+    public static func json(_ bytes: [UInt8]) -> HTTPResponse { json(200, bytes) }
+
+    /// A 200 JSON response from an already encoded string.
+    public static func json(_ text: String) -> HTTPResponse { json(200, text) }
+
+    /// A 200 plain text response (UTF-8).
+    public static func text(_ text: String) -> HTTPResponse { self.text(200, text) }
+
+    /// A 200 HTML response (UTF-8).
+    public static func html(_ html: String) -> HTTPResponse { self.html(200, html) }
+
+    /// A plain text response (UTF-8).
+    public static func text(_ status: Int = 200, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: Array(text.utf8))
+    }
+
+    /// An HTML response (UTF-8).
+    public static func html(_ status: Int = 200, _ html: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "text/html; charset=utf-8"], body: Array(html.utf8))
+    }
+}
+
+/// An error that becomes an HTTP response: a status, a stable machine code and a human message,
+/// rendered as `{"error": code, "message": message}`.
+public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Status code of the response.
+    public var status: Int
+    /// Stable machine-readable code, e.g. "not_found".
+    public var code: String
+    /// Human-readable explanation.
+    public var message: String
+    /// Headers added to the error response (e.g. Allow for 405).
+    public var extraHeaders: HTTPHeaders
+
+    /// An error from its parts.
+    public init(status: Int, code: String, message: String, extraHeaders: HTTPHeaders = HTTPHeaders()) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extraHeaders = extraHeaders
+    }
+
+    /// The JSON response for this error.
+    public var response: HTTPResponse {
+        var body: [UInt8] = []
+        body.reserveCapacity(32 + code.utf8.count + message.utf8.count)
+        body.append(contentsOf: #"{"error":"#.utf8)
+        JSONString.append(code, to: &body)
+        body.append(contentsOf: #","message":"#.utf8)
+        JSONString.append(message, to: &body)
+        body.append(UInt8(ascii: "}"))
+        var response = HTTPResponse.json(status, body)
+        for (name, value) in extraHeaders { response.headers.add(name, value) }
+        return response
+    }
+
+    /// "status code: message".
+    public var description: String { "\(status) \(code): \(message)" }
+
+    /// 400 with the given code and message.
+    public static func badRequest(_ code: String, _ message: String) -> HTTPError {
+        HTTPError(status: 400, code: code, message: message)
+    }
+
+    /// A body that ended before its declared end (client disconnected or timed out).
+    public static let incompleteBody = HTTPError(status: 400, code: "incomplete_body",
+                                                 message: "The request body ended before its declared length.")
+}
+
+/// JSON string escaping (RFC 8259), byte by byte.
+public enum JSONString {
+    /// Appends `text` as a quoted JSON string.
+    public static func append(_ text: String, to out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+            case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<32:
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `text` as a quoted JSON string.
+    public static func quoted(_ text: String) -> String {
+        var out: [UInt8] = []
+        append(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Percent-decoding of paths and form values.
+enum PercentDecoding {
+    /// Decodes %XX escapes in a path; nil when an escape is malformed, decodes to NUL, or the result is not UTF-8.
+    static func decodePath(_ bytes: [UInt8]) -> String? {
+        if !bytes.contains(UInt8(ascii: "%")) {
+            if bytes.contains(0) { return nil }
+            return String(validating: bytes, as: UTF8.self)
+        }
+        return decode(bytes[...], plusIsSpace: false)
+    }
+
+    /// Decodes an application/x-www-form-urlencoded value.
+    static func decodeForm(_ text: Substring) -> String? {
+        decode(Array(text.utf8)[...], plusIsSpace: true)
+    }
+
+    private static func decode(_ bytes: ArraySlice<UInt8>, plusIsSpace: Bool) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < bytes.endIndex,
+                      let high = ASCII.hexValue(bytes[index + 1]), let low = ASCII.hexValue(bytes[index + 2])
+                else { return nil }
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(plusIsSpace && byte == UInt8(ascii: "+") ? 32 : byte)
+                index += 1
+            }
+        }
+        if out.contains(0) { return nil }
+        return String(validating: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,132 @@
+import Glibc
+import Synchronization
+
+/// An HTTP/1.1 server on POSIX sockets: `eventLoopThreads` epoll loops accept and parse,
+/// immediate handlers answer inline, and a pool of worker threads runs blocking and streaming handlers.
+public final class HTTPServer: Sendable {
+    private let configuration: HTTPServerConfiguration
+    private let router: Router
+    private let state = Mutex<State>(State())
+    private let stopped = ConditionLockedFlag()
+
+    private struct State {
+        var started = false
+        var mailboxes: [LoopMailbox] = []
+        var workers: WorkerPool?
+        var runningLoops = 0
+        var port = 0
+    }
+
+    /// A server that will answer with `router`'s routes; nothing happens until `start()`.
+    public init(configuration: HTTPServerConfiguration, router: Router) {
+        self.configuration = configuration
+        self.router = router
+    }
+
+    /// Makes writes to a closed socket return EPIPE instead of killing the process. Call once at start.
+    public static func ignoreSIGPIPE() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Binds the listeners, starts the loop and worker threads, and returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        let alreadyStarted = state.withLock { state -> Bool in
+            if state.started { return true }
+            state.started = true
+            return false
+        }
+        if alreadyStarted { return state.withLock { $0.port } }
+        Self.ignoreSIGPIPE()
+        let loopCount = max(1, configuration.eventLoopThreads)
+        var listeners: [Int32] = []
+        var port = configuration.port
+        do {
+            for _ in 0..<loopCount {
+                let fd = try Socket.listen(host: configuration.host, port: port)
+                listeners.append(fd)
+                if port == 0 { port = Socket.localPort(fd) }
+            }
+        } catch {
+            for fd in listeners { close(fd) }
+            state.withLock { $0.started = false }
+            throw error
+        }
+        let workers = WorkerPool(threadCount: configuration.workerThreads)
+        let context = ServerContext(router: router, configuration: configuration, workers: workers)
+        var handOffs: [EventLoopHandOff] = []
+        var mailboxes: [LoopMailbox] = []
+        for listener in listeners {
+            let poller = try Poller()
+            let mailbox = LoopMailbox(wakeFD: poller.wakeFD)
+            let loop = EventLoop(context: context, poller: poller, listenerFD: listener, mailbox: mailbox) { [self] in
+                self.loopExited()
+            }
+            handOffs.append(EventLoopHandOff(loop: loop))
+            mailboxes.append(mailbox)
+        }
+        state.withLock { state in
+            state.mailboxes = mailboxes
+            state.workers = workers
+            state.runningLoops = handOffs.count
+            state.port = port
+        }
+        for handOff in handOffs {
+            let thread = PThread.start { handOff.loop.run() }
+            pthread_detach(thread)
+        }
+        return port
+    }
+
+    /// The bound port once started (0 before).
+    public var port: Int { state.withLock { $0.port } }
+
+    /// Stops accepting, lets in-flight requests finish within the grace period, closes idle
+    /// keep-alive connections, and returns once every loop has stopped.
+    public func shutdown(gracePeriodMilliseconds: Int = 10_000) {
+        let mailboxes = state.withLock { $0.mailboxes }
+        guard !mailboxes.isEmpty else {
+            stopped.set()
+            return
+        }
+        let deadline = Clock.coarseMilliseconds() + UInt64(max(0, gracePeriodMilliseconds))
+        for mailbox in mailboxes { mailbox.post(.shutdown(deadline: deadline)) }
+        waitUntilStopped()
+    }
+
+    /// Blocks until the server has stopped (after `shutdown`).
+    public func waitUntilStopped() {
+        stopped.wait()
+    }
+
+    private func loopExited() {
+        let (last, workers) = state.withLock { state -> (Bool, WorkerPool?) in
+            state.runningLoops -= 1
+            return (state.runningLoops == 0, state.workers)
+        }
+        if last {
+            workers?.stop()
+            stopped.set()
+        }
+    }
+}
+
+/// A flag threads can wait for.
+final class ConditionLockedFlag: @unchecked Sendable {
+    // Safe: `value` is only touched with `lock` held.
+    private let lock = ConditionLock()
+    private var value = false
+
+    func set() {
+        lock.withLock {
+            value = true
+            lock.broadcast()
+        }
+    }
+
+    func wait() {
+        lock.withLock {
+            while !value { lock.wait() }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Glibc
+
+/// From parser events to handlers and responses, on the loop thread.
+extension EventLoop {
+    /// Parses what the connection has buffered and acts on it, until more input or a handler is needed.
+    func processInput(_ connection: Connection) {
+        while !connection.closeAfterWrite && !connection.draining {
+            if connection.isWaitingForHandler || connection.pendingOutput >= (1 << 20) { break }
+            let event: HTTPParserEvent?
+            do {
+                event = try connection.parser.next()
+            } catch {
+                if let request = connection.request, !request.responseSent {
+                    request.stream?.fail(error)
+                    respond(connection, error.response, close: true)
+                } else {
+                    respondWithoutRequest(connection, error.response)
+                }
+                break
+            }
+            guard let event else { break }
+            switch event {
+            case .head(let head): beginRequest(connection, head)
+            case .body(let bytes): receiveBody(connection, bytes)
+            case .end: endBody(connection)
+            }
+        }
+        guard connections[Int(connection.fd)] === connection else { return }
+        if connection.request == nil && connection.parser.isInsideHead {
+            if connection.headStartedAt == 0 { connection.headStartedAt = now }
+        } else {
+            connection.headStartedAt = 0
+        }
+        if connection.request == nil && connection.parser.isIdle { connection.parser.releaseMemoryIfIdle() }
+        flush(connection)
+    }
+
+    private func beginRequest(_ connection: Connection, _ head: HTTPRequestHead) {
+        let request = ActiveRequest(id: nextID, head: head, startedAt: Clock.nanoseconds())
+        nextID &+= 1
+        connection.request = request
+        connection.headStartedAt = 0
+        if let expectation = head.expectation, !HTTPHeaders.equalNames(expectation, "100-continue") {
+            respond(connection, HTTPError(status: 417, code: "expectation_failed",
+                                          message: "Only 'Expect: 100-continue' is supported.").response, close: head.hasBody)
+            return
+        }
+        switch context.router.match(method: head.method, path: head.path) {
+        case .notFound:
+            respond(connection, HTTPError(status: 404, code: "not_found", message: "No such resource.").response,
+                    close: head.hasBody)
+        case .methodNotAllowed(let allowed):
+            let error = HTTPError(status: 405, code: "method_not_allowed",
+                                  message: "\(head.method) is not allowed here.",
+                                  extraHeaders: ["Allow": allowed.joined(separator: ", ")])
+            respond(connection, error.response, close: head.hasBody)
+        case let .found(handler, parameters):
+            request.handler = handler
+            request.parameters = parameters
+            request.bodyLimit = handler.isStreaming ? limits.maxStreamingBodyBytes : Int64(limits.maxBufferedBodyBytes)
+            if let length = head.contentLength, length > request.bodyLimit {
+                respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+                return
+            }
+            if head.expectation != nil && head.version == .http1_1 && head.hasBody {
+                connection.output.append(contentsOf: ResponseEncoder.continueResponse)
+            }
+            if case .streaming(let run) = handler {
+                startStreaming(connection, request, run)
+            }
+        }
+    }
+
+    private static func tooLarge(_ limit: Int64) -> HTTPError {
+        HTTPError(status: 413, code: "body_too_large", message: "The request body is larger than \(limit) bytes.")
+    }
+
+    /// Takes body bytes parsed from the connection's buffer.
+    private func receiveBody(_ connection: Connection, _ bytes: ArraySlice<UInt8>) {
+        guard let request = connection.request, !request.responseSent, acceptBodyBytes(connection, request, bytes.count) else {
+            return
+        }
+        if let stream = request.stream {
+            if stream.push(Array(bytes)) { connection.pausedByStream = true }
+        } else {
+            request.body.append(contentsOf: bytes)
+        }
+    }
+
+    /// Takes body bytes received directly (see `HTTPRequestParser.directBodyBytesExpected`).
+    func receiveBody(_ connection: Connection, _ bytes: [UInt8]) {
+        guard let request = connection.request, !request.responseSent, acceptBodyBytes(connection, request, bytes.count) else {
+            return
+        }
+        if let stream = request.stream {
+            if stream.push(bytes) { connection.pausedByStream = true }
+        } else {
+            request.body.append(contentsOf: bytes)
+        }
+    }
+
+    /// Counts body bytes against the route's limit; answers 413 and returns false beyond it.
+    private func acceptBodyBytes(_ connection: Connection, _ request: ActiveRequest, _ count: Int) -> Bool {
+        request.bodyBytes += Int64(count)
+        if request.bodyBytes > request.bodyLimit {
+            request.stream?.fail(Self.tooLarge(request.bodyLimit))
+            respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+            return false
+        }
+        return true
+    }
+
+    private func endBody(_ connection: Connection) {
+        guard let request = connection.request else { return }
+        request.bodyComplete = true
+        if request.responseSent {
+            connection.request = nil
+            return
+        }
+        guard let handler = request.handler else { return }
+        let minimumBytes = context.configuration.gzipMinimumBytes
+        switch handler {
+        case .immediate(let run):
+            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body)
+            request.body = []
+            var response: HTTPResponse
+            do {
+                response = try run(httpRequest)
+            } catch {
+                response = error.response
+            }
+            Gzip.apply(to: &response, request: request.head, minimumBytes: minimumBytes)
+            respond(connection, response, close: false)
+        case .blocking(let run):
+            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body)
+            request.body = []
+            let mailbox = self.mailbox
+            let fd = connection.fd, connectionID = connection.id, requestID = request.id
+            context.workers.submit {
+                var response = Self.run { try run(httpRequest) }
+                Gzip.apply(to: &response, request: httpRequest.head, minimumBytes: minimumBytes)
+                mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
+            }
+        case .streaming:
+            request.stream?.finish()
+        }
+    }
+
+    private func startStreaming(_ connection: Connection, _ request: ActiveRequest,
+                                _ run: @escaping @Sendable (HTTPRequest, any HTTPBodyReader) throws -> HTTPResponse) {
+        let mailbox = self.mailbox
+        let fd = connection.fd, connectionID = connection.id, requestID = request.id
+        let stream = BodyStream(contentLength: request.head.contentLength, capacity: limits.streamingQueueBytes) {
+            mailbox.post(.resumeReading(fd: fd, connectionID: connectionID))
+        }
+        if !request.head.hasBody { stream.finish() }
+        request.stream = stream
+        let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [])
+        let minimumBytes = context.configuration.gzipMinimumBytes
+        context.workers.submit {
+            var response = Self.run { try run(httpRequest, stream) }
+            stream.consumerFinished()
+            Gzip.apply(to: &response, request: httpRequest.head, minimumBytes: minimumBytes)
+            mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
+        }
+    }
+
+    /// Runs a handler, turning any error into a response; errors that are not `HTTPError` become a
+    /// generic 500 (logged to standard error, never shown to the client).
+    static func run(_ handler: () throws -> HTTPResponse) -> HTTPResponse {
+        do {
+            return try handler()
+        } catch let error as HTTPError {
+            return error.response
+        } catch {
+            let line = "handler error: \(error)\n"
+            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+            return HTTPError(status: 500, code: "internal", message: "The server failed to handle the request.").response
+        }
+    }
+
+    /// Queues the response of the connection's current request.
+    func respond(_ connection: Connection, _ response: HTTPResponse, close: Bool) {
+        guard let request = connection.request else {
+            respondWithoutRequest(connection, response)
+            return
+        }
+        request.responseSent = true
+        let head = request.head
+        // Unread body bytes would be taken for the next request: close instead.
+        let bodyPending = head.hasBody && !request.bodyComplete
+        let keepAlive = head.keepAlive && !close && !shuttingDown && !bodyPending
+        let sentBytes = write(response, to: connection, version: head.version, keepAlive: keepAlive,
+                              omitBody: head.method == "HEAD")
+        accessLog.record(method: head.method, path: head.path, status: response.status, bytes: sentBytes,
+                         nanoseconds: Clock.nanoseconds() &- request.startedAt)
+        if !keepAlive { connection.closeAfterWrite = true }
+        if request.bodyComplete {
+            connection.request = nil
+            connection.lastActivity = now
+        }
+    }
+
+    /// Answers when there is no parsed request (malformed head, head timeout), then closes.
+    func respondWithoutRequest(_ connection: Connection, _ response: HTTPResponse) {
+        let sentBytes = write(response, to: connection, version: .http1_1, keepAlive: false, omitBody: false)
+        accessLog.record(method: "-", path: "-", status: response.status, bytes: sentBytes, nanoseconds: 0)
+        connection.closeAfterWrite = true
+        if connection.request != nil { connection.request?.responseSent = true }
+        flush(connection)
+    }
+
+    /// Encodes a response into the connection's output; returns the body bytes sent.
+    private func write(_ response: HTTPResponse, to connection: Connection, version: HTTPVersion, keepAlive: Bool,
+                       omitBody: Bool) -> Int {
+        if connection.output.capacity == 0 { connection.output.reserveCapacity(1024) }
+        encoder.appendHead(response, version: version, keepAlive: keepAlive, to: &connection.output)
+        if omitBody || ResponseEncoder.statusHasNoBody(response.status) { return 0 }
+        connection.output.append(contentsOf: response.body)
+        return response.body.count
+    }
+}

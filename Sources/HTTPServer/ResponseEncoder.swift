@@ -1,0 +1,182 @@
+import Glibc
+
+/// Writes response heads as bytes, with a Date header rebuilt at most once per second.
+/// One per event loop: not shared between threads.
+struct ResponseEncoder {
+    private let serverLine: [UInt8]
+    private var dateLine: [UInt8] = []
+    private var dateSecond = -1
+
+    init(serverName: String) {
+        serverLine = Array("Server: \(serverName)\r\n".utf8)
+        refreshDate()
+    }
+
+    /// Rebuilds the Date line when the wall-clock second has changed.
+    mutating func refreshDate() {
+        var now = time_t()
+        time(&now)
+        let second = Int(now)
+        if second == dateSecond { return }
+        dateSecond = second
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let text = "Date: \(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) "
+            + "\(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT\r\n"
+        dateLine = Array(text.utf8)
+    }
+
+    /// Whether a response with this status carries no body at all (not even a Content-Length of it).
+    static func statusHasNoBody(_ status: Int) -> Bool {
+        status == 204 || status == 304 || (status >= 100 && status < 200)
+    }
+
+    /// Appends the status line and headers. `Content-Length`, `Transfer-Encoding` and `Connection`
+    /// set by the handler are replaced by the server's own.
+    func appendHead(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, to out: inout [UInt8]) {
+        out.append(contentsOf: version == .http1_0 ? Self.http10 : Self.http11)
+        Self.appendDecimal(response.status, to: &out)
+        out.append(ASCII.space)
+        out.append(contentsOf: Self.reason(response.status).utf8)
+        out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: serverLine)
+        out.append(contentsOf: dateLine)
+        for (name, value) in response.headers {
+            if HTTPHeaders.equalNames(name, "Content-Length") || HTTPHeaders.equalNames(name, "Transfer-Encoding")
+                || HTTPHeaders.equalNames(name, "Connection") { continue }
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: Self.colonSpace)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: Self.crlf)
+        }
+        if !Self.statusHasNoBody(response.status) {
+            out.append(contentsOf: Self.contentLength)
+            Self.appendDecimal(response.body.count, to: &out)
+            out.append(contentsOf: Self.crlf)
+        }
+        if !keepAlive {
+            out.append(contentsOf: Self.connectionClose)
+        } else if version == .http1_0 {
+            out.append(contentsOf: Self.connectionKeepAlive)
+        }
+        out.append(contentsOf: Self.crlf)
+    }
+
+    static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    private static let http11 = Array("HTTP/1.1 ".utf8)
+    private static let http10 = Array("HTTP/1.0 ".utf8)
+    private static let crlf: [UInt8] = [13, 10]
+    private static let colonSpace: [UInt8] = [58, 32]
+    private static let contentLength = Array("Content-Length: ".utf8)
+    private static let connectionClose = Array("Connection: close\r\n".utf8)
+    private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
+
+    /// Appends a non-negative integer in decimal, without allocating.
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 10 {
+            out.append(UInt8(48 + max(0, value)))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[19 - count] = UInt8(48 + rest % 10)
+                rest /= 10
+                count += 1
+            }
+            out.append(contentsOf: buffer[(20 - count)...])
+        }
+    }
+
+    /// The standard reason phrase of a status code.
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 200: return "OK"
+        case 201: return "Created"
+        case 202: return "Accepted"
+        case 204: return "No Content"
+        case 206: return "Partial Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 304: return "Not Modified"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 409: return "Conflict"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 415: return "Unsupported Media Type"
+        case 417: return "Expectation Failed"
+        case 422: return "Unprocessable Content"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Status"
+        }
+    }
+}
+
+/// Access log lines gathered during one loop iteration and written with a single write(1, …).
+struct AccessLog {
+    private(set) var pending: [UInt8] = []
+    let enabled: Bool
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+        if enabled { pending.reserveCapacity(16 << 10) }
+    }
+
+    /// Adds `METHOD PATH STATUS BYTES DURATIONms`.
+    mutating func record(method: String, path: String, status: Int, bytes: Int, nanoseconds: UInt64) {
+        guard enabled else { return }
+        pending.append(contentsOf: method.utf8)
+        pending.append(ASCII.space)
+        for byte in path.utf8 { pending.append(byte < 0x21 || byte == 0x7F ? UInt8(ascii: "?") : byte) }
+        pending.append(ASCII.space)
+        ResponseEncoder.appendDecimal(status, to: &pending)
+        pending.append(ASCII.space)
+        ResponseEncoder.appendDecimal(bytes, to: &pending)
+        pending.append(ASCII.space)
+        let hundredths = Int(nanoseconds / 10_000)
+        ResponseEncoder.appendDecimal(hundredths / 100, to: &pending)
+        pending.append(UInt8(ascii: "."))
+        let fraction = hundredths % 100
+        if fraction < 10 { pending.append(48) }
+        ResponseEncoder.appendDecimal(fraction, to: &pending)
+        pending.append(contentsOf: "ms\n".utf8)
+    }
+
+    /// Writes the gathered lines to standard output in one call.
+    mutating func flush() {
+        guard !pending.isEmpty else { return }
+        pending.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+}

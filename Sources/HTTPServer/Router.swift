@@ -1,0 +1,135 @@
+/// Maps a method and a path to a handler. Built once, then handed to the server by value (frozen).
+///
+/// Patterns are made of literal segments, `{name}` segments that match one segment and become
+/// a path parameter, and a final `{name...}` segment that matches the rest of the path (possibly empty).
+public struct Router: Sendable {
+    /// How a route's handler runs, and how its request body is delivered.
+    public enum Handler: Sendable {
+        /// Runs on the event-loop thread with the body buffered; must not block (health, static files, small JSON).
+        case immediate(@Sendable (HTTPRequest) throws(HTTPError) -> HTTPResponse)
+        /// Runs on a worker thread with the body buffered (at most `maxBufferedBodyBytes`).
+        case blocking(@Sendable (HTTPRequest) throws -> HTTPResponse)
+        /// Runs on a worker thread as soon as the head arrives; the body is read from the reader, with backpressure.
+        case streaming(@Sendable (HTTPRequest, any HTTPBodyReader) throws -> HTTPResponse)
+
+        var isStreaming: Bool {
+            if case .streaming = self { return true }
+            return false
+        }
+    }
+
+    /// The outcome of looking a request up.
+    public enum Match: Sendable {
+        /// A route matched.
+        case found(Handler, parameters: [String: String])
+        /// The path is known but not for this method; `allowed` lists the methods that are.
+        case methodNotAllowed(allowed: [String])
+        /// No route has this path.
+        case notFound
+    }
+
+    private final class Node: @unchecked Sendable {
+        // Safe: nodes are only mutated while the router is built (copy-on-write below keeps a
+        // shared tree from being changed), and only read once the router is handed to the server.
+        var literals: [String: Node] = [:]
+        var parameter: (name: String, node: Node)?
+        var rest: (name: String, handlers: [String: Handler])?
+        var handlers: [String: Handler] = [:]
+
+        func copy() -> Node {
+            let node = Node()
+            node.literals = literals.mapValues { $0.copy() }
+            if let parameter { node.parameter = (parameter.name, parameter.node.copy()) }
+            node.rest = rest
+            node.handlers = handlers
+            return node
+        }
+    }
+
+    private var root = Node()
+
+    /// An empty router.
+    public init() {}
+
+    /// Adds a route. A later route with the same method and pattern replaces the earlier one.
+    public mutating func add(_ method: String, _ pattern: String, _ handler: Handler) {
+        if !isKnownUniquelyReferenced(&root) { root = root.copy() }
+        var node = root
+        let segments = pattern.split(separator: "/", omittingEmptySubsequences: true)
+        for (index, segment) in segments.enumerated() {
+            if segment.hasPrefix("{") && segment.hasSuffix("...}") {
+                precondition(index == segments.count - 1, "A {name...} segment must be the last one: \(pattern)")
+                let name = String(segment.dropFirst().dropLast(4))
+                var handlers = node.rest?.handlers ?? [:]
+                handlers[method] = handler
+                node.rest = (name, handlers)
+                return
+            }
+            if segment.hasPrefix("{") && segment.hasSuffix("}") {
+                let name = String(segment.dropFirst().dropLast())
+                if node.parameter == nil { node.parameter = (name, Node()) }
+                node = node.parameter!.node
+            } else {
+                let key = String(segment)
+                if let next = node.literals[key] {
+                    node = next
+                } else {
+                    let next = Node()
+                    node.literals[key] = next
+                    node = next
+                }
+            }
+        }
+        node.handlers[method] = handler
+    }
+
+    /// Shorthand for `add("GET", pattern, handler)`.
+    public mutating func get(_ pattern: String, _ handler: Handler) { add("GET", pattern, handler) }
+
+    /// Shorthand for `add("POST", pattern, handler)`.
+    public mutating func post(_ pattern: String, _ handler: Handler) { add("POST", pattern, handler) }
+
+    /// Looks a request up. HEAD falls back to the GET route of the same path.
+    public func match(method: String, path: String) -> Match {
+        var parameters: [String: String] = [:]
+        guard let handlers = find(node: root, path: path[...], parameters: &parameters) else { return .notFound }
+        if let handler = handlers[method] { return .found(handler, parameters: parameters) }
+        if method == "HEAD", let handler = handlers["GET"] { return .found(handler, parameters: parameters) }
+        var allowed = Array(handlers.keys)
+        if handlers["GET"] != nil && handlers["HEAD"] == nil { allowed.append("HEAD") }
+        return .methodNotAllowed(allowed: allowed.sorted())
+    }
+
+    private func find(node: Node, path: Substring, parameters: inout [String: String]) -> [String: Handler]? {
+        var rest = path
+        while rest.first == "/" { rest.removeFirst() }
+        if rest.isEmpty {
+            if !node.handlers.isEmpty { return node.handlers }
+            if let catchAll = node.rest {
+                parameters[catchAll.name] = ""
+                return catchAll.handlers
+            }
+            return nil
+        }
+        let segmentEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let segment = rest[rest.startIndex..<segmentEnd]
+        let remainder = rest[segmentEnd...]
+        if let literal = node.literals[String(segment)],
+           let found = find(node: literal, path: remainder, parameters: &parameters) {
+            return found
+        }
+        if let parameter = node.parameter {
+            var attempt = parameters
+            attempt[parameter.name] = String(segment)
+            if let found = find(node: parameter.node, path: remainder, parameters: &attempt) {
+                parameters = attempt
+                return found
+            }
+        }
+        if let catchAll = node.rest {
+            parameters[catchAll.name] = String(rest)
+            return catchAll.handlers
+        }
+        return nil
+    }
+}

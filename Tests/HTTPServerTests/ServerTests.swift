@@ -1,0 +1,381 @@
+import Glibc
+import Synchronization
+import Testing
+@testable import HTTPServer
+
+/// Things handlers saw, for tests to check from the outside.
+final class Recorder: Sendable {
+    let outcomes = Mutex<[String]>([])
+
+    func record(_ outcome: String) { outcomes.withLock { $0.append(outcome) } }
+
+    /// Waits (bounded) until an outcome is recorded.
+    func waitForOutcome(timeoutMilliseconds: Int = 3000) -> String? {
+        for _ in 0..<(timeoutMilliseconds / 10) {
+            if let first = outcomes.withLock({ $0.first }) { return first }
+            usleep(10_000)
+        }
+        return nil
+    }
+}
+
+struct HandlerFailure: Error {
+    let secret = "database password is hunter2"
+}
+
+func fnv1a(_ bytes: some Sequence<UInt8>, _ start: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
+    var hash = start
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash &*= 0x0000_0100_0000_01b3
+    }
+    return hash
+}
+
+let bigText = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 500)
+
+func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Router {
+    var router = Router()
+    router.get("/healthz", .immediate { _ in .text("ok") })
+    router.get("/big", .immediate { _ in .text(bigText) })
+    router.get("/items/{id}", .immediate { request in .json(200, "{\"id\":\(JSONString.quoted(request.pathParameters["id"] ?? ""))}") })
+    router.post("/echo", .blocking { request in
+        HTTPResponse(status: 200, headers: ["Content-Type": "application/octet-stream"], body: request.body)
+    })
+    router.get("/fail", .blocking { _ in throw HandlerFailure() })
+    router.get("/sleep", .blocking { _ in
+        usleep(300_000)
+        return .text("slept")
+    })
+    router.post("/upload", .streaming { _, body in
+        var count = 0
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var reads = 0
+        while let chunk = try body.read() {
+            count += chunk.count
+            hash = fnv1a(chunk, hash)
+            reads += 1
+            if reads % 4 == 0 { usleep(500) }  // a slow consumer
+        }
+        return .json(200, "{\"bytes\":\(count),\"hash\":\"\(String(hash, radix: 16))\"}")
+    })
+    router.post("/watched", .streaming { _, body in
+        do {
+            while try body.read() != nil {}
+            recorder.record("complete")
+        } catch let error as HTTPError {
+            recorder.record(error.code)
+            throw error
+        }
+        return .text("done")
+    })
+    if let staticRoot {
+        router.get("/static/{path...}", try StaticFiles(root: staticRoot).handler)
+    }
+    return router
+}
+
+/// Runs `body` against a fresh server on a free port, then shuts it down.
+func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, staticRoot: String? = nil,
+                recorder: Recorder = Recorder(), _ body: (Int) throws -> Void) throws {
+    var configuration = HTTPServerConfiguration(port: 0, eventLoopThreads: 2, workerThreads: 2, accessLog: false)
+    configuration.timeouts = HTTPTimeouts(requestHead: 2000, bodyInactivity: 2000, idleKeepAlive: 5000, write: 2000)
+    adjust(&configuration)
+    let server = HTTPServer(configuration: configuration, router: try makeRouter(recorder, staticRoot: staticRoot))
+    let port = try server.start()
+    defer { server.shutdown(gracePeriodMilliseconds: 1000) }
+    try body(port)
+}
+
+@Suite struct ServerTests {
+    @Test func keepAliveServesAThousandRequestsOnOneConnection() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            for _ in 0..<1000 {
+                try client.send("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+                let response = try client.readResponse()
+                #expect(response.status == 200 && response.text == "ok")
+                if response.status != 200 { return }
+            }
+            #expect(client.unreadBytes == 0)
+        }
+    }
+
+    @Test func pipelinedRequestsAnswerInOrder() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                + "GET /items/42 HTTP/1.1\r\nHost: t\r\n\r\n"
+                + "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            #expect(try client.readResponse().text == "ok")
+            #expect(try client.readResponse().text == "hello")
+            #expect(try client.readResponse().text == #"{"id":"42"}"#)
+            #expect(try client.readResponse().text == "abcde")
+        }
+    }
+
+    @Test func expectContinueGets100ThenTheAnswer() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            let interim = try client.readResponse()
+            #expect(interim.status == 100)
+            try client.send("hello")
+            let final = try client.readResponse()
+            #expect(final.status == 200 && final.text == "hello")
+        }
+    }
+
+    @Test func unsupportedExpectationIs417() throws {
+        try withServer { port in
+            let response = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nExpect: magic\r\n\r\n")
+            #expect(response.status == 417)
+        }
+    }
+
+    @Test func overLimitContentLengthGets413WithoutSendingTheBody() throws {
+        try withServer({ $0.limits.maxBufferedBodyBytes = 1024 }) { port in
+            let client = try TestClient(port: port)
+            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 413)
+            #expect(response.headers["Connection"] == "close")
+            #expect(client.isClosedByServer())
+
+            let plain = try TestClient(port: port)
+            try plain.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2048\r\n\r\n")
+            #expect(try plain.readResponse().status == 413)
+        }
+    }
+
+    @Test func chunkedBodyOverTheLimitIs413() throws {
+        try withServer({ $0.limits.maxBufferedBodyBytes = 1024 }) { port in
+            let chunk = String(repeating: "x", count: 800)
+            let response = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n0\r\n\r\n")
+            #expect(response.status == 413)
+        }
+    }
+
+    @Test func slowlorisHeadGets408() throws {
+        try withServer({ $0.timeouts.requestHeadMilliseconds = 300 }) { port in
+            let client = try TestClient(port: port)
+            try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n")
+            let started = Clock.nanoseconds()
+            try client.send("X-Slow: 1\r\n")
+            let response = try client.readResponse()
+            let waited = (Clock.nanoseconds() - started) / 1_000_000
+            #expect(response.status == 408)
+            #expect(waited < 2000)
+            #expect(client.isClosedByServer())
+        }
+    }
+
+    @Test func idleKeepAliveConnectionIsClosedSilently() throws {
+        try withServer({ $0.timeouts.idleKeepAliveMilliseconds = 200 }) { port in
+            let client = try TestClient(port: port)
+            try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try client.readResponse().status == 200)
+            #expect(client.isClosedByServer())
+            #expect(client.unreadBytes == 0)
+        }
+    }
+
+    @Test func streamingHandlerReceivesExactlyTheBytesSentSlowly() throws {
+        try withServer({ $0.limits.streamingQueueBytes = 256 << 10 }) { port in
+            var generator = SystemRandomNumberGenerator()
+            let size = 6 << 20
+            var body = [UInt8](repeating: 0, count: size)
+            for index in stride(from: 0, to: size, by: 8) {
+                withUnsafeBytes(of: generator.next() as UInt64) { bytes in
+                    for offset in 0..<8 where index + offset < size { body[index + offset] = bytes[offset] }
+                }
+            }
+            let client = try TestClient(port: port)
+            try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\n\r\n")
+            var offset = 0
+            var pieces = 0
+            while offset < size {
+                let end = min(size, offset + 50_000 + (pieces % 7) * 3_001)
+                try client.send(Array(body[offset..<end]))
+                offset = end
+                pieces += 1
+                if pieces % 10 == 0 { usleep(1000) }
+            }
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.text == "{\"bytes\":\(size),\"hash\":\"\(String(fnv1a(body), radix: 16))\"}")
+        }
+    }
+
+    @Test func chunkedStreamingUploadArrivesWhole() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            var payload: [UInt8] = []
+            var wire = Array("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+            for index in 0..<50 {
+                let chunk = [UInt8](repeating: UInt8(index), count: 1000 + index * 37)
+                payload.append(contentsOf: chunk)
+                wire.append(contentsOf: Array((String(chunk.count, radix: 16) + "\r\n").utf8) + chunk + [13, 10])
+            }
+            wire.append(contentsOf: Array("0\r\n\r\n".utf8))
+            try client.send(wire)
+            let response = try client.readResponse()
+            #expect(response.text == "{\"bytes\":\(payload.count),\"hash\":\"\(String(fnv1a(payload), radix: 16))\"}")
+        }
+    }
+
+    @Test func clientDisconnectMidBodyMakesReadThrowAndServerStaysHealthy() throws {
+        let recorder = Recorder()
+        try withServer(recorder: recorder) { port in
+            do {
+                let client = try TestClient(port: port)
+                try client.send("POST /watched HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+                try client.send([UInt8](repeating: 7, count: 10_000))
+                usleep(50_000)
+            }  // the client is closed here
+            #expect(recorder.waitForOutcome() == "incomplete_body")
+            #expect(try request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").status == 200)
+        }
+    }
+
+    @Test func stalledBodyTimesOutWith408AndReadThrows() throws {
+        let recorder = Recorder()
+        try withServer({ $0.timeouts.bodyInactivityMilliseconds = 300 }, recorder: recorder) { port in
+            let client = try TestClient(port: port)
+            try client.send("POST /watched HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+            #expect(try client.readResponse().status == 408)
+            #expect(recorder.waitForOutcome() == "incomplete_body")
+        }
+    }
+
+    @Test func headHasHeadersButNoBody() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            try client.send("HEAD /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            let head = try client.readResponse(head: true)
+            #expect(head.status == 200)
+            #expect(head.headers["Content-Length"] == String(bigText.utf8.count))
+            // If a body had been sent, it would be read as the next response's start.
+            try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            let next = try client.readResponse()
+            #expect(next.status == 200 && next.text == "ok")
+        }
+    }
+
+    @Test func unknownPathIs404AndWrongMethodIs405WithAllow() throws {
+        try withServer { port in
+            let missing = try request(port, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(missing.status == 404)
+            #expect(missing.headers["Content-Type"] == "application/json")
+            #expect(missing.text.hasPrefix(#"{"error":"not_found","message":"#))
+            let wrong = try request(port, "DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(wrong.status == 405)
+            #expect(wrong.headers["Allow"] == "GET, HEAD")
+            #expect(wrong.text.hasPrefix(#"{"error":"method_not_allowed""#))
+        }
+    }
+
+    @Test func handlerErrorIs500WithoutLeakingAndServerStaysUp() throws {
+        try withServer { port in
+            let response = try request(port, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(response.status == 500)
+            #expect(response.text.hasPrefix(#"{"error":"internal""#))
+            #expect(!response.text.contains("hunter2"))
+            #expect(try request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").status == 200)
+        }
+    }
+
+    @Test func gzipResponseDecodesToTheOriginal() throws {
+        try withServer { port in
+            let compressed = try request(port, "GET /big HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br, gzip\r\n\r\n")
+            #expect(compressed.headers["Content-Encoding"] == "gzip")
+            #expect(compressed.headers["Vary"] == "Accept-Encoding")
+            #expect(compressed.body.count < bigText.utf8.count / 4)
+            #expect(Gzip.decompress(compressed.body) == Array(bigText.utf8))
+            let plain = try request(port, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(plain.headers["Content-Encoding"] == nil)
+            #expect(plain.text == bigText)
+            let refused = try request(port, "GET /big HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip;q=0\r\n\r\n")
+            #expect(refused.headers["Content-Encoding"] == nil)
+            let small = try request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n")
+            #expect(small.headers["Content-Encoding"] == nil && small.text == "ok")
+        }
+    }
+
+    @Test func responsesCarryDateServerAndContentLength() throws {
+        try withServer { port in
+            let response = try request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(response.headers["Server"] == "sales-portal")
+            #expect(response.headers["Date"]?.hasSuffix(" GMT") == true)
+            #expect(response.headers["Content-Length"] == "2")
+        }
+    }
+
+    @Test func malformedRequestGets400AndClose() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 400)
+            #expect(response.text.contains("content_length_with_transfer_encoding"))
+            #expect(client.isClosedByServer())
+        }
+    }
+
+    @Test func http10WithoutKeepAliveIsClosedAfterTheResponse() throws {
+        try withServer { port in
+            let client = try TestClient(port: port)
+            try client.send("GET /healthz HTTP/1.0\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && response.headers["Connection"] == "close")
+            #expect(client.isClosedByServer())
+        }
+    }
+
+    @Test func gracefulShutdownFinishesTheRequestInFlight() throws {
+        var configuration = HTTPServerConfiguration(port: 0, accessLog: false)
+        configuration.eventLoopThreads = 1
+        let server = HTTPServer(configuration: configuration, router: try makeRouter(Recorder()))
+        let port = try server.start()
+        let idle = try TestClient(port: port)
+        let client = try TestClient(port: port)
+        try client.send("GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
+        usleep(50_000)
+        let stopper = PThread.start { server.shutdown(gracePeriodMilliseconds: 3000) }
+        let response = try client.readResponse()
+        #expect(response.status == 200 && response.text == "slept")
+        #expect(response.headers["Connection"] == "close")
+        #expect(idle.isClosedByServer())
+        pthread_join(stopper, nil)
+        #expect(throws: (any Error).self) { _ = try request(port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n") }
+    }
+}
+
+@Suite struct ConnectionScaleTests {
+    @Test func manyIdleKeepAliveConnectionsDoNotBlockOthers() throws {
+        try withServer({ $0.eventLoopThreads = 1; $0.workerThreads = 1 }) { port in
+            var idle: [TestClient] = []
+            for _ in 0..<300 {
+                let client = try TestClient(port: port)
+                try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(try client.readResponse().status == 200)
+                idle.append(client)
+            }
+            // One loop thread and one worker hold 300 open connections and still answer at once.
+            let started = Clock.nanoseconds()
+            #expect(try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi").text == "hi")
+            #expect((Clock.nanoseconds() - started) / 1_000_000 < 1000)
+            #expect(idle.count == 300)
+        }
+    }
+
+    @Test func accessLogLineFormat() {
+        var log = AccessLog(enabled: true)
+        log.record(method: "GET", path: "/healthz", status: 200, bytes: 2, nanoseconds: 50_000)
+        log.record(method: "POST", path: "/api/uploads", status: 413, bytes: 97, nanoseconds: 12_345_678_901)
+        #expect(String(decoding: log.pending, as: UTF8.self)
+            == "GET /healthz 200 2 0.05ms\nPOST /api/uploads 413 97 12345.67ms\n")
+    }
+}
