@@ -146,12 +146,12 @@ private struct Cursor {
         return true
     }
 
-    /// Up to `maxDigits` decimal digits (more digits fail); nil when there are none.
+    /// Up to `maxDigits` decimal digits (a longer run is left for the next read, where it fails
+    /// the form); nil when there are none.
     mutating func number(maxDigits: Int) -> (Int64, Int)? {
         var value: Int64 = 0
         var count = 0
-        while position < end, position.pointee &- 0x30 < 10 {
-            guard count < maxDigits else { return nil }
+        while count < maxDigits, position < end, position.pointee &- 0x30 < 10 {
             value = value * 10 + Int64(position.pointee &- 0x30)
             count += 1
             position += 1

@@ -275,10 +275,10 @@ private final class LoadRun {
         job.encoding == .windows1252 ? Windows1252.string(bytes) : String(decoding: bytes, as: UTF8.self)
     }
 
-    /// NUL bytes in the first line mean binary data or UTF-16, not a CSV text file.
+    /// NUL bytes before the header is read (text files never have them) mean binary data or
+    /// UTF-16, not a CSV text file.
     private static func refuseBinary(_ chunk: UnsafeRawBufferPointer) throws(ETLError) {
         for byte in chunk {
-            if byte == 0x0A { return }
             if byte == 0 {
                 throw .notCSV("it contains NUL bytes (binary data, or UTF-16 text); save it as CSV (UTF-8)")
             }
