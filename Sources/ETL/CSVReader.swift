@@ -47,7 +47,9 @@ public enum CSVEvent {
 /// Leniency, as Python's `csv` module: a quote inside an unquoted field is literal, and text
 /// after a closing quote joins the field (`"ab"c` is `abc`). An unterminated quoted field
 /// runs to the end of the input.
-public final class CSVReader {
+///
+/// Not copyable: it owns its record buffer.
+public struct CSVReader: ~Copyable {
     /// Records longer than this many bytes of content (plus one per field) are skipped.
     public let maxRecordBytes: Int
 
@@ -94,7 +96,7 @@ public final class CSVReader {
     public var currentLine: Int64 { line }
 
     /// Reads `chunk` and reports each record it completes, in order.
-    public func feed<E: Error>(_ chunk: UnsafeRawBufferPointer, _ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
+    public mutating func feed<E: Error>(_ chunk: UnsafeRawBufferPointer, _ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
         guard let start = chunk.baseAddress?.assumingMemoryBound(to: UInt8.self), chunk.count > 0 else { return }
         precondition(!finished, "CSVReader.feed after finish")
         var offset = 0
@@ -115,7 +117,7 @@ public final class CSVReader {
     }
 
     /// Ends the input: reports the last record when it has no line end.
-    public func finish<E: Error>(_ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
+    public mutating func finish<E: Error>(_ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
         guard !finished else { return }
         if !bomDone { try replayPartialBOM(onEvent) }
         finished = true
@@ -126,7 +128,7 @@ public final class CSVReader {
     }
 
     /// The input started with part of a BOM and then something else: those bytes are data.
-    private func replayPartialBOM<E: Error>(_ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
+    private mutating func replayPartialBOM<E: Error>(_ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
         bomDone = true
         let count = bomMatched
         bomMatched = 0
@@ -134,7 +136,7 @@ public final class CSVReader {
         try Self.bom.withUnsafeBufferPointer { (bom) throws(E) in try process(bom.baseAddress!, count, onEvent) }
     }
 
-    private func process<E: Error>(
+    private mutating func process<E: Error>(
         _ input: UnsafePointer<UInt8>, _ count: Int, _ onEvent: (CSVEvent) throws(E) -> Void
     ) throws(E) {
         var i = 0
@@ -173,12 +175,7 @@ public final class CSVReader {
                     state = .unquoted
                 }
             case .unquoted:
-                var j = i
-                while j < count {
-                    let c = input[j]
-                    if c == Self.comma || c == Self.cr || c == Self.lf { break }
-                    j += 1
-                }
+                let j = Self.scan(input, from: i, to: count, Self.commas, Self.crs, Self.lfs)
                 append(input + i, j - i)
                 i = j
                 if i < count {
@@ -193,12 +190,7 @@ public final class CSVReader {
                     i += 1
                 }
             case .quoted:
-                var j = i
-                while j < count {
-                    let c = input[j]
-                    if c == Self.quote || c == Self.cr || c == Self.lf { break }
-                    j += 1
-                }
+                let j = Self.scan(input, from: i, to: count, Self.quotes, Self.crs, Self.lfs)
                 append(input + i, j - i)
                 i = j
                 if i < count {
@@ -235,8 +227,41 @@ public final class CSVReader {
         }
     }
 
+    private static let commas: UInt64 = 0x2C2C_2C2C_2C2C_2C2C
+    private static let quotes: UInt64 = 0x2222_2222_2222_2222
+    private static let crs: UInt64 = 0x0D0D_0D0D_0D0D_0D0D
+    private static let lfs: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+
+    /// The index of the first byte in `from..<to` equal to a byte of one of the three
+    /// patterns (each a byte repeated 8 times), or `to`. Eight bytes per step: a byte of
+    /// `x = word ^ pattern` is zero where the word matches; `(x - 0x01…) & ~x & 0x80…` flags
+    /// the lowest such byte exactly (higher flags may be false, and are never used).
     @inline(__always)
-    private func append(_ source: UnsafePointer<UInt8>, _ count: Int) {
+    private static func scan(
+        _ input: UnsafePointer<UInt8>, from start: Int, to end: Int, _ a: UInt64, _ b: UInt64, _ c: UInt64
+    ) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var j = start
+        let raw = UnsafeRawPointer(input)
+        while j + 8 <= end {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            let xa = word ^ a, xb = word ^ b, xc = word ^ c
+            let found = ((xa &- ones) & ~xa | (xb &- ones) & ~xb | (xc &- ones) & ~xc) & highs
+            if found != 0 { return j + found.trailingZeroBitCount >> 3 }
+            j += 8
+        }
+        let ba = UInt8(truncatingIfNeeded: a), bb = UInt8(truncatingIfNeeded: b), bc = UInt8(truncatingIfNeeded: c)
+        while j < end {
+            let byte = input[j]
+            if byte == ba || byte == bb || byte == bc { return j }
+            j += 1
+        }
+        return end
+    }
+
+    @inline(__always)
+    private mutating func append(_ source: UnsafePointer<UInt8>, _ count: Int) {
         guard count > 0, !recordTooLong else { return }
         let needed = byteCount + count
         if needed + fieldCount > maxRecordBytes {
@@ -248,7 +273,7 @@ public final class CSVReader {
         byteCount = needed
     }
 
-    private func growBytes(to needed: Int) {
+    private mutating func growBytes(to needed: Int) {
         var capacity = byteCapacity
         while capacity < needed { capacity *= 2 }
         capacity = min(capacity, maxRecordBytes)
@@ -260,7 +285,7 @@ public final class CSVReader {
     }
 
     @inline(__always)
-    private func endField() {
+    private mutating func endField() {
         guard !recordTooLong else { return }
         if byteCount + fieldCount + 1 > maxRecordBytes {
             recordTooLong = true
@@ -277,7 +302,7 @@ public final class CSVReader {
         fieldCount += 1
     }
 
-    private func endRecord<E: Error>(_ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
+    private mutating func endRecord<E: Error>(_ onEvent: (CSVEvent) throws(E) -> Void) throws(E) {
         let tooLong = recordTooLong
         let blank = !tooLong && !recordHadQuote && (byteCount == 0 || (fieldCount == 1 && onlySpaces()))
         let count = fieldCount

@@ -88,7 +88,7 @@ public struct LoadJob: Sendable {
 private final class LoadRun {
     let job: LoadJob
     let warehouse: any Warehouse
-    let reader: CSVReader
+    var reader: CSVReader
     var header: HeaderMap?
     var transformer: RowTransformer?
     var window: RowKeyWindow
@@ -154,7 +154,7 @@ private final class LoadRun {
     private func handle(
         _ event: CSVEvent, makeRejectsWriter: () throws -> any ObjectWriter, progress: (LoadProgress) -> Void
     ) throws(ETLError) {
-        guard let transformer else {
+        guard header != nil else {
             try readHeader(event)
             return
         }
@@ -167,7 +167,7 @@ private final class LoadRun {
                 message: "the record is longer than \(job.settings.maxRecordBytes) bytes and was skipped",
                 makeRejectsWriter: makeRejectsWriter)
         case .record(let record):
-            switch transformer.transform(record) {
+            switch transformer!.transform(record) {
             case .success(let row):
                 if window.containsOrInsert(row.rowKey) {
                     counts.duplicates += 1

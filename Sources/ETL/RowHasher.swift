@@ -34,13 +34,20 @@ struct RowHasher {
             i += 8
         }
         if i < count {
+            // The last 1…7 bytes, little-endian, zero-padded.
             var tail: UInt64 = 0
             var shift: UInt64 = 0
-            while i < count {
-                tail |= UInt64(base[i]) << shift
-                shift += 8
-                i += 1
+            if count - i >= 4 {
+                tail = UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+                shift = 32
+                i += 4
             }
+            if count - i >= 2 {
+                tail |= UInt64(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt16.self))) << shift
+                shift += 16
+                i += 2
+            }
+            if i < count { tail |= UInt64(base[i]) << shift }
             mix(tail)
         }
     }
@@ -60,69 +67,75 @@ struct RowHasher {
     }
 }
 
-/// The row keys seen among the last N rows: a ring of keys and an open-addressing index of
-/// ring slots (linear probing, deletion by backward shift), so each check is O(1) and the
-/// memory is fixed: 16 bytes per window row plus 4 bytes per index slot.
-struct RowKeyWindow {
-    private var ring: [RowKey]
+/// The row keys seen among the last N rows: a ring of keys and an open-addressing index
+/// (linear probing, deletion by backward shift), so each check is O(1) and the memory is fixed:
+/// 16 bytes per window row plus 8 bytes per index slot. An index entry holds 32 bits of the
+/// key's hash beside its ring slot, so probing rarely touches the ring.
+struct RowKeyWindow: ~Copyable {
+    let capacity: Int
+    private let ring: UnsafeMutablePointer<RowKey>
     private var ringNext = 0
     private var ringFilled = 0
-    /// Ring slot + 1, or 0 when empty.
-    private var table: [UInt32]
+    /// `fingerprint << 32 | (ring slot + 1)`, or 0 when empty.
+    private let table: UnsafeMutablePointer<UInt64>
     private let mask: Int
 
     init(capacity: Int) {
-        ring = []
-        ring.reserveCapacity(capacity)
+        self.capacity = min(max(0, capacity), 1 << 30)
         var size = 16
-        while size < capacity * 2 { size *= 2 }
-        table = [UInt32](repeating: 0, count: capacity == 0 ? 0 : size)
+        while size < self.capacity * 2 { size *= 2 }
         mask = size - 1
-        self.capacity = capacity
+        ring = .allocate(capacity: max(1, self.capacity))
+        table = .allocate(capacity: size)
+        table.initialize(repeating: 0, count: size)
     }
 
-    let capacity: Int
+    deinit {
+        ring.deallocate()
+        table.deallocate()
+    }
 
     @inline(__always)
-    private func home(_ key: RowKey) -> Int { Int(truncatingIfNeeded: key.low ^ (key.high &* 0x9E37_79B9_7F4A_7C15)) & mask }
+    private static func fingerprint(_ key: RowKey) -> UInt64 {
+        (key.low ^ (key.high &* 0x9E37_79B9_7F4A_7C15)) >> 32
+    }
 
     /// True when `key` is in the window; otherwise adds it (dropping the oldest when full).
     mutating func containsOrInsert(_ key: RowKey) -> Bool {
         guard capacity > 0 else { return false }
-        var slot = home(key)
-        while table[slot] != 0 {
-            if ring[Int(table[slot]) - 1] == key { return true }
+        let print = Self.fingerprint(key)
+        var slot = Int(truncatingIfNeeded: print) & mask
+        while true {
+            let entry = table[slot]
+            if entry == 0 { break }
+            if entry >> 32 == print && ring[Int(entry & 0xFFFF_FFFF) - 1] == key { return true }
             slot = (slot + 1) & mask
         }
         if ringFilled == capacity {
             remove(ring[ringNext])
             ring[ringNext] = key
+            // The removal may have shifted entries: find the free slot again.
+            slot = Int(truncatingIfNeeded: print) & mask
+            while table[slot] != 0 { slot = (slot + 1) & mask }
         } else {
-            ring.append(key)
+            (ring + ringNext).initialize(to: key)
             ringFilled += 1
         }
-        // The removal may have shifted entries: find the free slot again.
-        slot = home(key)
-        while table[slot] != 0 { slot = (slot + 1) & mask }
-        table[slot] = UInt32(ringNext + 1)
+        table[slot] = print << 32 | UInt64(ringNext + 1)
         ringNext = ringNext + 1 == capacity ? 0 : ringNext + 1
         return false
     }
 
     private mutating func remove(_ key: RowKey) {
-        var slot = home(key)
-        while table[slot] != UInt32(ringNext + 1) {
-            slot = (slot + 1) & mask
-        }
+        let wanted = UInt64(ringNext + 1)
+        var hole = Int(truncatingIfNeeded: Self.fingerprint(key)) & mask
+        while table[hole] & 0xFFFF_FFFF != wanted { hole = (hole + 1) & mask }
         // Backward-shift deletion keeps every probe chain unbroken.
-        var hole = slot
         var next = (hole + 1) & mask
         while table[next] != 0 {
-            let wanted = home(ring[Int(table[next]) - 1])
-            // Move the entry into the hole when its home is not cyclically in (hole, next].
-            let distanceToNext = (next - wanted) & mask
-            let distanceToHole = (hole - wanted) & mask
-            if distanceToHole < distanceToNext {
+            let home = Int(truncatingIfNeeded: table[next] >> 32) & mask
+            // Move the entry into the hole when the hole is on its probe path (home … next).
+            if (hole - home) & mask < (next - home) & mask {
                 table[hole] = table[next]
                 hole = next
             }

@@ -8,7 +8,7 @@ struct RowRejection: Error {
     var message: String
 }
 
-/// Cleans and types records of one file. Not shared between threads.
+/// Cleans and types records of one file. Not copyable: it owns its scratch space.
 ///
 /// Rules (DESIGN.md "Output table"): invoice_no trimmed, required; stock_code trimmed and
 /// upper-cased, required; description trimmed with inner runs of spaces and tabs collapsed
@@ -16,7 +16,7 @@ struct RowRejection: Error {
 /// 12); unit price an exact decimal of at most six places; customer_id trimmed, nil when
 /// blank, a spreadsheet float `17850.0` is `17850`; country trimmed; the row key from the
 /// invoice time and a hash of the region and every normalized field.
-final class RowTransformer {
+struct RowTransformer: ~Copyable {
     private let header: HeaderMap
     private let invoiceField, stockField, descriptionField, quantityField: Int
     private let dateField, priceField, customerField, countryField: Int
@@ -38,7 +38,6 @@ final class RowTransformer {
     private var invoiceCache = StringCache()
     private var countryCache = StringCache()
     private var customerCache = StringCache()
-    private var descriptionCache = DescriptionCache()
 
     init(header: HeaderMap, region: RegionRules, encoding: TextEncoding, settings: ETLSettings) {
         self.header = header
@@ -66,7 +65,7 @@ final class RowTransformer {
     deinit { scratch.deallocate() }
 
     /// The row of `record`, or why there is none.
-    func transform(_ record: CSVRecord) -> Result<OrderRow, RowRejection> {
+    mutating func transform(_ record: CSVRecord) -> Result<OrderRow, RowRejection> {
         guard record.fieldCount == header.fieldCount else {
             return .failure(RowRejection(
                 reason: "bad_field_count",
@@ -139,7 +138,7 @@ final class RowTransformer {
             rowKey: RowKey(high: UInt64(bitPattern: seconds), low: hasher.finalize()),
             invoiceNo: invoiceNo,
             stockCode: stockCode,
-            description: descriptionBytes.isEmpty ? nil : descriptionCache.string(descriptionBytes),
+            description: descriptionBytes.isEmpty ? nil : String(decoding: descriptionBytes, as: UTF8.self),
             quantity: quantity,
             invoiceTime: LocalDateTime(secondsSinceEpoch: seconds),
             unitPrice: price,
@@ -153,7 +152,7 @@ final class RowTransformer {
 
     /// The field as UTF-8 (decoded from Windows-1252 when the file is), trimmed.
     @inline(__always)
-    private func text(_ field: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    private mutating func text(_ field: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         let trimmed = ASCII.trimmed(field)
         guard decodesWindows1252, trimmed.contains(where: { $0 >= 0x80 }) else { return trimmed }
         let output = reserve(trimmed.count * 3)
@@ -161,21 +160,21 @@ final class RowTransformer {
         return UnsafeBufferPointer(start: output, count: count)
     }
 
-    private func reserve(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+    private mutating func reserve(_ count: Int) -> UnsafeMutablePointer<UInt8> {
         precondition(scratchUsed + count <= scratchCapacity, "scratch space exhausted")
         let start = scratch + scratchUsed
         scratchUsed += count
         return start
     }
 
-    private func stash(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
+    private mutating func stash(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
         let output = reserve(bytes.count)
         output.update(from: bytes, count: bytes.count)
         return UnsafeBufferPointer(start: output, count: bytes.count)
     }
 
     /// ASCII letters upper-cased (a copy only when some letter is lower case).
-    private func upperCased(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    private mutating func upperCased(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         guard bytes.contains(where: { $0 &- 0x61 < 26 }) else { return bytes }
         let output = reserve(bytes.count)
         for (k, byte) in bytes.enumerated() { output[k] = byte &- 0x61 < 26 ? byte - 0x20 : byte }
@@ -183,35 +182,55 @@ final class RowTransformer {
     }
 
     /// Runs of spaces and tabs become one space (the bytes are already trimmed).
-    private func collapsedSpaces(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        var needsCopy = false
+    private mutating func collapsedSpaces(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard Self.hasTabOrDoubleSpace(bytes) else { return bytes }
         var previousSpace = false
-        for byte in bytes {
-            let space = byte == 0x20 || byte == 0x09
-            if space && (previousSpace || byte == 0x09) {
-                needsCopy = true
-                break
-            }
-            previousSpace = space
-        }
-        guard needsCopy else { return bytes }
         let output = reserve(bytes.count)
-        var n = 0
-        previousSpace = false
+        var written = 0
         for byte in bytes {
             let space = byte == 0x20 || byte == 0x09
             if space {
                 if !previousSpace {
-                    output[n] = 0x20
-                    n += 1
+                    output[written] = 0x20
+                    written += 1
                 }
             } else {
-                output[n] = byte
-                n += 1
+                output[written] = byte
+                written += 1
             }
             previousSpace = space
         }
-        return UnsafeBufferPointer(start: output, count: n)
+        return UnsafeBufferPointer(start: output, count: written)
+    }
+
+    /// True when the bytes hold a tab or two spaces in a row. Eight bytes per step: in
+    /// `x = word ^ pattern`, `~(((x & 0x7F…) + 0x7F…) | x | 0x7F…)` flags exactly the zero bytes.
+    static func hasTabOrDoubleSpace(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        let n = bytes.count
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let spaces: UInt64 = 0x2020_2020_2020_2020
+        let tabs: UInt64 = 0x0909_0909_0909_0909
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low7) &+ low7) | x | low7) }
+        var k = 0
+        var previousSpace = false
+        let raw = UnsafeRawPointer(base)
+        while k + 8 <= n {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: k, as: UInt64.self))
+            let space = zeroBytes(word ^ spaces)
+            if zeroBytes(word ^ tabs) != 0 || space & (space >> 8) != 0 || (previousSpace && space & 0x80 != 0) {
+                return true
+            }
+            previousSpace = space >> 63 != 0
+            k += 8
+        }
+        while k < n {
+            let byte = base[k]
+            if byte == 0x09 || (byte == 0x20 && previousSpace) { return true }
+            previousSpace = byte == 0x20
+            k += 1
+        }
+        return false
     }
 
     /// `17850.0` and `17850.00` are `17850`: digits, a point and only zeros lose the point.
@@ -225,9 +244,11 @@ final class RowTransformer {
     private func isProduct(_ stock: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = stock.count
         if count < 64 && nonProductLengths & (1 << UInt64(count)) != 0 {
-            for code in nonProductCodes where code.count == count && code.elementsEqual(stock) { return false }
+            for code in nonProductCodes where code.withUnsafeBufferPointer({ ASCII.equal($0, stock) }) { return false }
         }
-        for prefix in nonProductPrefixes where count >= prefix.count && prefix.elementsEqual(stock[0..<prefix.count]) {
+        for prefix in nonProductPrefixes
+        where count >= prefix.count
+            && prefix.withUnsafeBufferPointer({ ASCII.equal($0, UnsafeBufferPointer(rebasing: stock[0..<prefix.count])) }) {
             return false
         }
         return true
@@ -273,36 +294,9 @@ struct StringCache {
     private var value = ""
 
     mutating func string(_ source: UnsafeBufferPointer<UInt8>) -> String {
-        if source.count == bytes.count && source.elementsEqual(bytes) { return value }
+        if bytes.withUnsafeBufferPointer({ ASCII.equal($0, source) }) { return value }
         bytes = Array(source)
         value = String(decoding: source, as: UTF8.self)
-        return value
-    }
-}
-
-/// Descriptions seen recently, by a hash of their bytes: catalogues repeat the same few
-/// thousand descriptions, and sharing their strings saves an allocation per row.
-struct DescriptionCache {
-    private var slots: [(hash: UInt64, bytes: [UInt8], value: String)?]
-    private let mask: Int
-
-    init(slots count: Int = 4096) {
-        slots = Array(repeating: nil, count: count)
-        mask = count - 1
-    }
-
-    mutating func string(_ source: UnsafeBufferPointer<UInt8>) -> String {
-        if source.count <= 15 { return String(decoding: source, as: UTF8.self) }  // stored inline anyway
-        var hasher = RowHasher()
-        hasher.combine(source)
-        let hash = hasher.finalize()
-        let slot = Int(truncatingIfNeeded: hash) & mask
-        if let entry = slots[slot], entry.hash == hash, entry.bytes.count == source.count,
-           entry.bytes.elementsEqual(source) {
-            return entry.value
-        }
-        let value = String(decoding: source, as: UTF8.self)
-        slots[slot] = (hash, Array(source), value)
         return value
     }
 }

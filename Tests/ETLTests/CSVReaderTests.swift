@@ -10,7 +10,7 @@ struct ParsedRecord: Equatable, CustomStringConvertible {
 
 /// Parses `bytes` fed in pieces that end at each of `cuts`.
 func parse(_ bytes: [UInt8], cuts: [Int] = [], maxRecordBytes: Int = 1 << 20) -> [ParsedRecord] {
-    let reader = CSVReader(maxRecordBytes: maxRecordBytes)
+    var reader = CSVReader(maxRecordBytes: maxRecordBytes)
     var records: [ParsedRecord] = []
     let collect = { (event: CSVEvent) in
         switch event {
@@ -71,7 +71,7 @@ func parse(_ bytes: [UInt8], cuts: [Int] = [], maxRecordBytes: Int = 1 << 20) ->
         // A partial BOM followed by other bytes is data, even when split.
         let partial: [UInt8] = [0xEF, 0xBB, 0x41, 0x0A]
         for cut in 0...partial.count {
-            let reader = CSVReader()
+            var reader = CSVReader()
             var fields: [[UInt8]] = []
             let collect = { (event: CSVEvent) in
                 if case .record(let record) = event { fields.append(Array(record[0])) }
@@ -119,7 +119,7 @@ func parse(_ bytes: [UInt8], cuts: [Int] = [], maxRecordBytes: Int = 1 << 20) ->
     }
 
     @Test func fiveMegabyteLineDoesNotGrowTheBuffer() {
-        let reader = CSVReader(maxRecordBytes: 1 << 20)
+        var reader = CSVReader(maxRecordBytes: 1 << 20)
         var events: [ParsedRecord] = []
         let collect = { (event: CSVEvent) in
             switch event {

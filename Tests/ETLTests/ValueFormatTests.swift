@@ -98,3 +98,45 @@ import Testing
         }
     }
 }
+
+/// The word-at-a-time scans must agree with a plain byte loop at every position.
+@Suite struct WordScanTests {
+    @Test func doubleSpaceAndTabAreFoundAtEveryOffset() {
+        func naive(_ bytes: [UInt8]) -> Bool {
+            zip(bytes, bytes.dropFirst()).contains { $0 == 0x20 && $1 == 0x20 } || bytes.contains(0x09)
+        }
+        for length in 0...20 {
+            for first in 0..<length {
+                for second in [first + 1, first + 2, first + 7, first + 8, first + 9] where second < length {
+                    for (a, b) in [(0x20, 0x20), (0x20, 0x09), (0x41, 0x20), (0x20, 0x21)] as [(UInt8, UInt8)] {
+                        var bytes = [UInt8](repeating: 0x41, count: length)
+                        bytes[first] = a
+                        bytes[second] = b
+                        let found = bytes.withUnsafeBufferPointer { RowTransformer.hasTabOrDoubleSpace($0) }
+                        #expect(found == naive(bytes), "\(bytes)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func separatorsAreFoundAtEveryOffsetOfLongFields() {
+        for length in 1...24 {
+            for position in 0..<length {
+                for separator in [",", "\r\n", "\n", "\""] {
+                    var field = [Character](repeating: "a", count: length)
+                    field[position] = "b"
+                    let text = String(field)
+                    let quoted = separator == "\"" ? "\"\(text)\"\"\(text)\"" : text + separator + text
+                    let records = parse(Array((quoted + "\n").utf8))
+                    let expected: [[String]] = switch separator {
+                    case ",": [[text, text]]
+                    case "\"": [["\(text)\"\(text)"]]
+                    default: [[text], [text]]
+                    }
+                    #expect(records.compactMap(\.fields) == expected)
+                }
+            }
+        }
+    }
+}
