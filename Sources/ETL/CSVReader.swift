@@ -76,6 +76,7 @@ public struct CSVReader: ~Copyable {
     private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
     private static let comma: UInt8 = 0x2C, quote: UInt8 = 0x22, cr: UInt8 = 0x0D, lf: UInt8 = 0x0A
 
+    /// A reader that skips records longer than `maxRecordBytes`.
     public init(maxRecordBytes: Int = 1 << 20) {
         self.maxRecordBytes = max(1, maxRecordBytes)
         byteCapacity = min(4096, self.maxRecordBytes)

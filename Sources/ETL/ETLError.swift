@@ -63,5 +63,6 @@ public enum ETLError: Error, Sendable, Equatable {
 }
 
 extension ETLError: CustomStringConvertible {
+    /// `code: message`.
     public var description: String { "\(code): \(message)" }
 }

@@ -115,6 +115,7 @@ extension RowKey: CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The same as `hex`.
     public var description: String { hex }
 }
 

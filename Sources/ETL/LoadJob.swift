@@ -7,6 +7,7 @@ public struct LoadProgress: Sendable, Equatable {
     /// Data records read so far (rows of every outcome).
     public var rowsRead: Int
 
+    /// Progress after `bytesRead` bytes and `rowsRead` records.
     public init(bytesRead: Int64, rowsRead: Int) {
         self.bytesRead = bytesRead
         self.rowsRead = rowsRead
@@ -28,6 +29,7 @@ public struct LoadReport: Sendable, Equatable {
     /// The rejects CSV, when any line was rejected.
     public var rejectsObject: StoredObject?
 
+    /// A report with every field given.
     public init(
         rows: RowCounts, revenue: ExactDecimal, firstRejects: [RejectedRow], extraColumns: [String],
         rejectsWritten: Int, rejectsObject: StoredObject?
@@ -52,11 +54,16 @@ public struct LoadReport: Sendable, Equatable {
 ///   upload or line (`InsertResult.alreadyPresent`) are counted as duplicates too;
 /// - `read == loaded + rejected + duplicates`.
 public struct LoadJob: Sendable {
+    /// Limits and rules of the load.
     public var settings: ETLSettings
+    /// The region the file belongs to: its code goes into row keys, its date order is used.
     public var region: RegionRules
+    /// How the stored file's bytes are decoded.
     public var encoding: TextEncoding
+    /// The upload the rows belong to, handed to the warehouse with every batch.
     public var context: UploadContext
 
+    /// A load of one stored file.
     public init(settings: ETLSettings, region: RegionRules, encoding: TextEncoding, context: UploadContext) {
         self.settings = settings
         self.region = region

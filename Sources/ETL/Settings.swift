@@ -19,11 +19,22 @@ public struct RegionRules: Sendable, Equatable {
     /// ISO 4217 currency of the region's prices.
     public var currency: String
 
+    /// Rules for the region `code`.
     public init(code: String, aliases: [String] = [], dateOrder: DateOrder = .mdy, currency: String) {
         self.code = code
         self.aliases = aliases
         self.dateOrder = dateOrder
         self.currency = currency
+    }
+
+    /// True when `name` (a form field or a file name's stem) is the code or one of the aliases,
+    /// whatever its case and surrounding spaces.
+    public func matches(_ name: String) -> Bool {
+        var trimmed = Substring(name)
+        while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
+        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
+        let folded = trimmed.lowercased()
+        return folded == code.lowercased() || aliases.contains { $0.lowercased() == folded }
     }
 }
 
@@ -59,6 +70,8 @@ public struct ETLSettings: Sendable, Equatable {
         "ADJUST", "ADJUST2", "TEST001", "TEST002",
     ]
 
+    /// Settings with the given limits; out-of-range values are raised to their minimum
+    /// (a batch of 1, a record limit of 64 bytes, a read chunk of 4 KiB).
     public init(
         batchSize: Int = 5000,
         maxRecordBytes: Int = 1 << 20,

@@ -10,6 +10,7 @@ public struct UTF8Validator: Sendable {
     private var high: UInt8 = 0xBF
     private var invalid = false
 
+    /// A validator that has seen no bytes.
     public init() {}
 
     /// True while every byte fed so far is valid (an open sequence is not yet an error).

@@ -140,3 +140,14 @@ import Testing
         }
     }
 }
+
+@Suite struct RegionRulesTests {
+    @Test func regionMatchesItsCodeAndAliasesInAnyCase() {
+        let usa = RegionRules(code: "USA", aliases: ["us", "United States"], currency: "USD")
+        #expect(usa.matches("usa"))
+        #expect(usa.matches(" US "))
+        #expect(usa.matches("united states"))
+        #expect(!usa.matches("uk"))
+        #expect(!usa.matches("usa2"))
+    }
+}
