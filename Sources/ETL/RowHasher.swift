@@ -81,7 +81,7 @@ struct RowKeyWindow: ~Copyable {
     private let mask: Int
 
     init(capacity: Int) {
-        self.capacity = min(max(0, capacity), 1 << 30)
+        self.capacity = min(max(0, capacity), ETLSettings.maxDedupeWindowRows)
         var size = 16
         while size < self.capacity * 2 { size *= 2 }
         mask = size - 1

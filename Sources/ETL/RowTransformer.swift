@@ -29,9 +29,14 @@ struct RowTransformer: ~Copyable {
     private let nonProductPrefixes: [[UInt8]]
 
     /// Room for decoded and normalized text: up to 3 UTF-8 bytes per input byte.
+    /// Room for decoded and normalized text of the current row. A row that needs more gets
+    /// extra blocks, freed when the next row starts; the main block then grows to fit.
     private var scratch: UnsafeMutablePointer<UInt8>
     private var scratchCapacity: Int
     private var scratchUsed = 0
+    private var overflow: [UnsafeMutablePointer<UInt8>] = []
+    private var overflowBytes = 0
+    private let scratchLimit: Int
 
     /// The last strings made, reused when the next row has the same bytes (files repeat
     /// invoice numbers, countries and customers on consecutive lines).
@@ -58,11 +63,30 @@ struct RowTransformer: ~Copyable {
         nonProductCodes = settings.nonProductStockCodes.sorted().map { Array($0.utf8) }
         nonProductLengths = nonProductCodes.reduce(0) { $0 | ($1.count < 64 ? 1 << UInt64($1.count) : 0) }
         nonProductPrefixes = settings.nonProductStockCodePrefixes.map { Array($0.utf8) }
-        scratchCapacity = 3 * settings.maxRecordBytes + 64
+        scratchLimit = 8 * settings.maxRecordBytes
+        scratchCapacity = 64 * 1024
         scratch = .allocate(capacity: scratchCapacity)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        for block in overflow { block.deallocate() }
+    }
+
+    /// Forgets the previous row's scratch text.
+    private mutating func resetScratch() {
+        scratchUsed = 0
+        guard !overflow.isEmpty else { return }
+        for block in overflow { block.deallocate() }
+        overflow.removeAll()
+        let wanted = min(scratchCapacity + overflowBytes, scratchLimit)
+        if wanted > scratchCapacity {
+            scratch.deallocate()
+            scratch = .allocate(capacity: wanted)
+            scratchCapacity = wanted
+        }
+        overflowBytes = 0
+    }
 
     /// The row of `record`, or why there is none.
     mutating func transform(_ record: CSVRecord) -> Result<OrderRow, RowRejection> {
@@ -71,7 +95,7 @@ struct RowTransformer: ~Copyable {
                 reason: "bad_field_count",
                 message: "expected \(header.fieldCount) fields, found \(record.fieldCount)"))
         }
-        scratchUsed = 0
+        resetScratch()
         var hasher = regionHasher
 
         let invoice = text(record[invoiceField])
@@ -161,7 +185,12 @@ struct RowTransformer: ~Copyable {
     }
 
     private mutating func reserve(_ count: Int) -> UnsafeMutablePointer<UInt8> {
-        precondition(scratchUsed + count <= scratchCapacity, "scratch space exhausted")
+        guard scratchUsed + count <= scratchCapacity else {
+            let block = UnsafeMutablePointer<UInt8>.allocate(capacity: max(count, 1))
+            overflow.append(block)
+            overflowBytes += count
+            return block
+        }
         let start = scratch + scratchUsed
         scratchUsed += count
         return start

@@ -55,8 +55,11 @@ public struct ETLSettings: Sendable, Equatable {
     /// How many rejected lines the load report lists (all are written to the rejects CSV).
     public var maxRejectsReported: Int
     /// Exact duplicates are recognized among the last this many loaded rows (0 turns the
-    /// in-file check off; the warehouse still refuses row keys it holds).
+    /// in-file check off; the warehouse still refuses row keys it holds). It costs 32 bytes
+    /// per row; at most `maxDedupeWindowRows`.
     public var dedupeWindowRows: Int
+    /// The largest duplicate window (16 Mi rows, 512 MiB).
+    public static let maxDedupeWindowRows = 1 << 24
     /// Upper-case stock codes that are not products (postage, discounts, fees…).
     public var nonProductStockCodes: Set<String>
     /// Upper-case prefixes of stock codes that are not products (gift vouchers…).
@@ -84,7 +87,7 @@ public struct ETLSettings: Sendable, Equatable {
         self.batchSize = max(1, batchSize)
         self.maxRecordBytes = max(64, maxRecordBytes)
         self.maxRejectsReported = max(0, maxRejectsReported)
-        self.dedupeWindowRows = max(0, dedupeWindowRows)
+        self.dedupeWindowRows = min(max(0, dedupeWindowRows), ETLSettings.maxDedupeWindowRows)
         self.nonProductStockCodes = Set(nonProductStockCodes.map { $0.uppercased() })
         self.nonProductStockCodePrefixes = nonProductStockCodePrefixes.map { $0.uppercased() }
         self.readChunkBytes = max(4096, readChunkBytes)

@@ -196,3 +196,21 @@ func loadRows(_ lines: [String], region rules: RegionRules = region(), headerLin
         #expect(utf8.warehouse.rows.count == 1)
     }
 }
+
+@Suite struct LongFieldTests {
+    @Test func longWindows1252FieldsNeedingEveryCopyAreCleaned() throws {
+        // 0x80 ("€") becomes 3 bytes of UTF-8, and the doubled spaces force a second copy:
+        // far more scratch text than the first block holds.
+        let chunk: [UInt8] = [0x80, 0x20, 0x20]
+        let description = (0..<100_000).flatMap { _ in chunk }
+        var bytes = Array((header + "\n1,A,").utf8) + description + Array(",1,12/1/2010 8:26,1,2,".utf8)
+        bytes += description + Array("\n2,B,x,1,12/1/2010 8:26,1,2,UK\n".utf8)
+        let outcome = runLoad(bytes, encoding: .windows1252)
+        let rows = outcome.warehouse.rows
+        #expect(rows.count == 2)
+        #expect(rows.first?.description?.utf8.count == 100_000 * 4 - 1)
+        #expect(rows.first?.description?.hasPrefix("€ € ") == true)
+        #expect(rows.first?.country.utf8.count == 100_000 * 5 - 2)
+        #expect(rows.last?.description == "x")
+    }
+}

@@ -1,13 +1,17 @@
 import Testing
 @testable import ETL
 
-/// The real seed files against numbers computed independently by Fixtures/reference.py
-/// (Python csv + decimal). Regenerate them with:
+/// The real seed files (and a generated one with every quirk of the generator: quoted commas,
+/// cancellations, non-product codes, blank customers and descriptions, zero prices, duplicate
+/// lines) against numbers computed independently by Fixtures/reference.py (Python csv +
+/// decimal). Regenerate them with:
 ///     python3 Tests/ETLTests/Fixtures/reference.py Tests/ETLTests/Fixtures/IN.csv:IN \
-///         Tests/ETLTests/Fixtures/usa.csv:USA
+///         Tests/ETLTests/Fixtures/usa.csv:USA Tests/ETLTests/Fixtures/generated-UK-3000.csv:UK
 /// which printed:
-///     IN.csv  region=IN  read=1259 loaded=1258 rejected=0 duplicates=1 revenue=136922.500000
-///     usa.csv region=USA read=291  loaded=291  rejected=0 duplicates=0 revenue=1730.920000
+///     IN.csv  region=IN  read=1259 loaded=1258 rejected=0 duplicates=1  revenue=136922.500000
+///     usa.csv region=USA read=291  loaded=291  rejected=0 duplicates=0  revenue=1730.920000
+///     generated-UK-3000.csv region=UK read=3000 loaded=2964 rejected=0 duplicates=36 revenue=302563.910000
+/// (generated-UK-3000.csv is `gen_online_retail.py --rows 3000 --region UK --seed 7`.)
 @Suite struct SeedFileTests {
     @Test func indiaFileMatchesTheReferenceComputation() throws {
         let outcome = runLoad(try fixture("IN.csv"), region: region("IN"))
@@ -26,6 +30,17 @@ import Testing
         #expect(report.rows == RowCounts(read: 291, loaded: 291, rejected: 0, duplicates: 0))
         #expect(report.revenue == decimal("1730.92"))
         #expect(outcome.warehouse.rows.count == 291)
+    }
+
+    @Test func generatedFileMatchesTheReferenceWhateverTheBatchAndWindow() throws {
+        let bytes = try fixture("generated-UK-3000.csv")
+        for settings in [ETLSettings(), ETLSettings(batchSize: 97, dedupeWindowRows: 5), ETLSettings(dedupeWindowRows: 0)] {
+            let outcome = runLoad(bytes, region: region("UK"), settings: settings, chunk: 4093)
+            let report = try outcome.result.get()
+            #expect(report.rows == RowCounts(read: 3000, loaded: 2964, rejected: 0, duplicates: 36))
+            #expect(report.revenue == decimal("302563.91"))
+            #expect(outcome.warehouse.rows.count == 2964)
+        }
     }
 
     @Test func seedRowsAreNormalizedAsTheTableSays() throws {

@@ -3,7 +3,7 @@
 
 It applies the load rules of DESIGN.md ("Data contract", "Output table") on its own:
 field count, required InvoiceNo and StockCode, integer Quantity, exact UnitPrice of at most
-six places, M/D/YYYY H:MM dates, normalized fields, exact duplicates by region + normalized
+six places, M/D/YYYY H:MM dates (the only form in the seed files), normalized fields, exact duplicates by region + normalized
 fields, revenue = sum of quantity x unit price over product lines (cancellations included).
 
 Regenerate the numbers asserted in SeedFileTests.swift with:
@@ -28,6 +28,13 @@ def key(name):
 
 def clean(text):
     return text.strip(" \t\r\n")
+
+
+def whole_number(text):
+    """An integer; spreadsheets' 12.0 is 12."""
+    if "." in text and set(text.split(".", 1)[1]) <= {"0"}:
+        text = text.split(".", 1)[0]
+    return int(text)
 
 
 def collapse(text):
@@ -64,7 +71,7 @@ def main(specs):
             invoice = clean(get("invoiceno"))
             stock = clean(get("stockcode")).upper()
             try:
-                quantity = int(clean(get("quantity")))
+                quantity = whole_number(clean(get("quantity")))
                 price = Decimal(clean(get("unitprice")))
                 when = datetime.strptime(clean(get("invoicedate")), "%m/%d/%Y %H:%M")
             except (ValueError, InvalidOperation):
