@@ -36,7 +36,8 @@ struct HeaderMap {
     let fieldCount: Int
     /// The header's names as written (trimmed), for the rejects CSV.
     let names: [String]
-    /// Names of the columns that are not ours, in file order.
+    /// Names of the columns that are not ours, in file order (unnamed ones, as a trailing
+    /// comma makes, are not listed; their fields are still expected).
     let extraColumns: [String]
 
     static let requiredColumnList = Column.allCases.map(\.canonicalName).joined(separator: ", ")
@@ -50,7 +51,7 @@ struct HeaderMap {
             if let column = Column.allCases.first(where: { $0.matchKey == key }) {
                 guard index[column.rawValue] < 0 else { throw .duplicateColumn(column.canonicalName) }
                 index[column.rawValue] = position
-            } else {
+            } else if !name.isEmpty {
                 extra.append(name)
             }
         }

@@ -75,7 +75,7 @@ public struct LoadJob: Sendable {
     /// (the original fields plus an `error` column, RFC 4180 quoted) to the writer made by
     /// `makeRejectsWriter` — called at most once, on the first rejected line. The rejects
     /// object is finished when the load succeeds and aborted when it throws. `progress` is
-    /// called after each batch. Blocks: run it on a worker thread.
+    /// called after each batch. The caller closes `source`. Blocks: run it on a worker thread.
     public func run(
         source: any ObjectReader, warehouse: any Warehouse,
         makeRejectsWriter: () throws -> any ObjectWriter,
@@ -212,7 +212,7 @@ private final class LoadRun {
         guard !batch.isEmpty else { return }
         let result: InsertResult
         do {
-            result = try job.warehouseInsert(batch, warehouse)
+            result = try warehouse.insert(batch, for: job.context)
         } catch {
             throw .warehouseFailed(Self.describe(error))
         }
@@ -296,12 +296,6 @@ private final class LoadRun {
     static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
         return text.count > 300 ? String(text.prefix(300)) + "…" : text
-    }
-}
-
-extension LoadJob {
-    fileprivate func warehouseInsert(_ rows: [OrderRow], _ warehouse: any Warehouse) throws -> InsertResult {
-        try warehouse.insert(rows, for: context)
     }
 }
 

@@ -174,6 +174,12 @@ func loadRows(_ lines: [String], region rules: RegionRules = region(), headerLin
         #expect(row.description == "HEART")
     }
 
+    @Test func trailingCommaColumnIsExpectedButNotListed() throws {
+        let report = try loadRows(["1,A,x,1,12/1/2010 8:26,1,2,UK,"], headerLine: header + ",").result.get()
+        #expect(report.extraColumns.isEmpty)
+        #expect(report.rows.loaded == 1)
+    }
+
     @Test func windows1252FileIsDecoded() throws {
         // "£" is 0xA3 and "€" is 0x80 in Windows-1252; "é" is 0xE9.
         var bytes = Array((header + "\r\n1,A,").utf8)
