@@ -1,0 +1,66 @@
+// The rejected lines of a load, as a CSV next to the raw file.
+
+/// Writes rejected lines as RFC 4180 CSV: the file's header plus an `error` column, then each
+/// rejected line's original fields (as UTF-8) plus `line N: reason: message`. Lines end in
+/// CRLF. Output is buffered and handed to the object writer in large pieces.
+final class RejectsWriter {
+    private let writer: any ObjectWriter
+    private var buffer: [UInt8] = []
+    private let flushBytes: Int
+    private(set) var rowsWritten = 0
+
+    init(writer: any ObjectWriter, headerNames: [String], flushBytes: Int = 64 * 1024) throws {
+        self.writer = writer
+        self.flushBytes = flushBytes
+        buffer.reserveCapacity(flushBytes + 1024)
+        for (k, name) in headerNames.enumerated() {
+            if k > 0 { buffer.append(UInt8(ascii: ",")) }
+            Self.appendField(Array(name.utf8)[...], to: &buffer)
+        }
+        buffer.append(UInt8(ascii: ","))
+        buffer.append(contentsOf: "error".utf8)
+        buffer.append(contentsOf: [0x0D, 0x0A])
+    }
+
+    /// Adds one rejected line: its fields as UTF-8 byte strings, and why it was rejected.
+    func write(fields: [ArraySlice<UInt8>], line: Int64, reason: String, message: String) throws {
+        for field in fields {
+            Self.appendField(field, to: &buffer)
+            buffer.append(UInt8(ascii: ","))
+        }
+        Self.appendField(Array("line \(line): \(reason): \(message)".utf8)[...], to: &buffer)
+        buffer.append(contentsOf: [0x0D, 0x0A])
+        rowsWritten += 1
+        if buffer.count >= flushBytes { try flush() }
+    }
+
+    /// Writes what is buffered and makes the object durable.
+    func finish() throws -> StoredObject {
+        try flush()
+        return try writer.finish()
+    }
+
+    func abort() { writer.abort() }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writer.write($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// A field, quoted when it holds a comma, a quote, a line break or edge spaces.
+    static func appendField(_ field: ArraySlice<UInt8>, to output: inout [UInt8]) {
+        let needsQuotes = field.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
+            || field.first == 0x20 || field.last == 0x20
+        guard needsQuotes else {
+            output.append(contentsOf: field)
+            return
+        }
+        output.append(0x22)
+        for byte in field {
+            output.append(byte)
+            if byte == 0x22 { output.append(0x22) }
+        }
+        output.append(0x22)
+    }
+}
