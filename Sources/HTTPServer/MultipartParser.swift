@@ -22,7 +22,7 @@ import Darwin
 /// Use: `append` a chunk, call `next()` until it answers nil, repeat; call
 /// `finish()` after the last chunk and drain `next()` once more (it throws
 /// `.truncated` if the closing boundary never came).
-public struct MultipartParser {
+public struct MultipartParser: Sendable {
     private enum State {
         /// Before the first boundary: bytes are discarded.
         case preamble

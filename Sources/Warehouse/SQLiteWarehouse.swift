@@ -80,6 +80,7 @@ public final class SQLiteWarehouse: Warehouse {
         idleReaders = Mutex([])
     }
 
+    /// Creates the `uploads` and `order_rows` tables, their indexes and the `orders` view when missing.
     public func prepare() throws {
         try writer.withLock { writer throws(WarehouseError) in
             try writer.connection.execute("BEGIN IMMEDIATE")
@@ -96,6 +97,7 @@ public final class SQLiteWarehouse: Warehouse {
         }
     }
 
+    /// Runs a cheap query on a read connection and takes (then releases) the write lock.
     public func checkReady() throws {
         try withReader { connection throws(WarehouseError) in
             let statement = try connection.cached("SELECT 1 FROM uploads LIMIT 1")
@@ -110,6 +112,7 @@ public final class SQLiteWarehouse: Warehouse {
         }
     }
 
+    /// Stores the batch in one transaction with multi-row INSERT OR IGNORE statements; see `Warehouse.insert`.
     public func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult {
         guard !rows.isEmpty else { return InsertResult(inserted: 0, alreadyPresent: [], rejected: []) }
         return try writer.withLock { writer throws(WarehouseError) in try writer.insert(rows, for: upload) }

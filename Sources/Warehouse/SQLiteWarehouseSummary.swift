@@ -3,6 +3,9 @@
 import ETL
 
 extension SQLiteWarehouse {
+    /// The report numbers over the rows matching the filter. Region and country compare
+    /// case-insensitively (ASCII); product matches the stock code case-insensitively or
+    /// text inside the description (ASCII case folding); days are inclusive.
     public func summary(_ filter: ReportFilter) throws -> ReportSummary {
         // The SQL is assembled only from the constant fragments below, one per
         // filter given; every value is bound as a parameter.

@@ -3,6 +3,7 @@
 import ETL
 
 extension SQLiteWarehouse {
+    /// Creates or replaces the record (the upload keeps its internal reference and its rows).
     public func saveUpload(_ record: UploadRecord) throws {
         try writer.withLock { writer throws(WarehouseError) in
             let statement = try writer.connection.cached("""
@@ -48,14 +49,17 @@ extension SQLiteWarehouse {
         }
     }
 
+    /// The record of one upload, nil when unknown.
     public func upload(id: String) throws -> UploadRecord? {
         try readUploads("WHERE id = ?1") { $0.bind(id, at: 1) }.first
     }
 
+    /// The latest records by creation time, newest first, at most `limit`.
     public func recentUploads(limit: Int) throws -> [UploadRecord] {
         try readUploads("ORDER BY created_at_micros DESC, ref DESC LIMIT ?1") { $0.bind(max(0, limit), at: 1) }
     }
 
+    /// The newest upload of the same content (SHA-256) for the region whose status is `loaded`.
     public func loadedUpload(region: String, sha256: String) throws -> UploadRecord? {
         try readUploads("WHERE region = ?1 AND sha256 = ?2 AND status = 'loaded' ORDER BY created_at_micros DESC, ref DESC LIMIT 1") {
             $0.bind(region, at: 1)
@@ -63,6 +67,7 @@ extension SQLiteWarehouse {
         }.first
     }
 
+    /// Uploads with status `stored` or `loading`, oldest first.
     public func unfinishedUploads() throws -> [UploadRecord] {
         try readUploads("WHERE status IN ('stored', 'loading') ORDER BY created_at_micros, ref") { _ in }
     }
