@@ -2,74 +2,74 @@ import HTTPServer
 import Testing
 
 /// The error a parse throws, or nil when it succeeds.
-func parseError(_ text: String, boundary: String = "b", limits: MultipartLimits = .init(), chunkSize: Int? = nil) -> MultipartError? {
+func multipartParseError(_ text: String, boundary: String = "b", limits: MultipartLimits = .init(), chunkSize: Int? = nil) -> MultipartError? {
     let bytes = Array(text.utf8)
     let size = chunkSize ?? max(bytes.count, 1)
     let chunks = stride(from: 0, to: bytes.count, by: size).map { bytes[$0..<min($0 + size, bytes.count)] }
     do {
-        _ = try parseParts(chunks, boundary: boundary, limits: limits)
+        _ = try parseMultipartParts(chunks, boundary: boundary, limits: limits)
         return nil
     } catch {
         return error
     }
 }
 
-let filePartHead = "Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
+let multipartFilePartHead = "Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
 
 @Suite struct MultipartErrorTests {
     @Test func bodyWithoutClosingBoundaryIsTruncated() {
-        let complete = "--b\r\n\(filePartHead)data\r\n--b--\r\n"
-        #expect(parseError(complete) == nil)
+        let complete = "--b\r\n\(multipartFilePartHead)data\r\n--b--\r\n"
+        #expect(multipartParseError(complete) == nil)
         // Cut anywhere before the closing "--": truncated, however the bytes arrive.
         let bytes = Array(complete.utf8)
         let closing = bytes.count - 2
         for cut in 0..<closing {
             let text = String(decoding: bytes[..<cut], as: UTF8.self)
-            #expect(parseError(text) == .truncated, "cut at \(cut)")
-            #expect(parseError(text, chunkSize: 1) == .truncated, "cut at \(cut), byte by byte")
+            #expect(multipartParseError(text) == .truncated, "cut at \(cut)")
+            #expect(multipartParseError(text, chunkSize: 1) == .truncated, "cut at \(cut), byte by byte")
         }
     }
 
     @Test func bodyWithNoBoundaryAtAllIsTruncated() {
-        #expect(parseError("just some text\r\nwith lines\r\n") == .truncated)
-        #expect(parseError("") == .truncated)
+        #expect(multipartParseError("just some text\r\nwith lines\r\n") == .truncated)
+        #expect(multipartParseError("") == .truncated)
     }
 
     @Test func morePartsThanTheLimitAreRefused() {
         let part = "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n"
         let limits = MultipartLimits(maxParts: 2)
-        #expect(parseError(part + part + "--b--", limits: limits) == nil)
-        #expect(parseError(part + part + part + "--b--", limits: limits) == .tooManyParts(limit: 2))
+        #expect(multipartParseError(part + part + "--b--", limits: limits) == nil)
+        #expect(multipartParseError(part + part + part + "--b--", limits: limits) == .tooManyParts(limit: 2))
     }
 
     @Test func headersLongerThanTheLimitAreRefused() {
         let limits = MultipartLimits(maxPartHeaderBytes: 100)
         let longValue = String(repeating: "x", count: 200)
         let longLine = "--b\r\nX-Long: \(longValue)\r\n\r\nv\r\n--b--"
-        #expect(parseError(longLine, limits: limits) == .partHeadersTooLong(limit: 100))
+        #expect(multipartParseError(longLine, limits: limits) == .partHeadersTooLong(limit: 100))
         // Without a line end in sight, the limit still holds (no unbounded buffering).
-        #expect(parseError(longLine, limits: limits, chunkSize: 1) == .partHeadersTooLong(limit: 100))
+        #expect(multipartParseError(longLine, limits: limits, chunkSize: 1) == .partHeadersTooLong(limit: 100))
         let manyLines = "--b\r\n" + String(repeating: "X-A: 1\r\n", count: 20) + "\r\nv\r\n--b--"
-        #expect(parseError(manyLines, limits: limits) == .partHeadersTooLong(limit: 100))
+        #expect(multipartParseError(manyLines, limits: limits) == .partHeadersTooLong(limit: 100))
         let fitting = "--b\r\nX-A: \(String(repeating: "y", count: 80))\r\n\r\nv\r\n--b--"
-        #expect(parseError(fitting, limits: limits) == nil)
+        #expect(multipartParseError(fitting, limits: limits) == nil)
     }
 
     @Test func fieldLongerThanTheLimitIsRefusedButFilesAreNot() {
         let limits = MultipartLimits(maxFieldValueBytes: 10)
         let value = String(repeating: "z", count: 11)
-        #expect(parseError("--b\r\nContent-Disposition: form-data; name=\"region\"\r\n\r\n\(value)\r\n--b--", limits: limits)
+        #expect(multipartParseError("--b\r\nContent-Disposition: form-data; name=\"region\"\r\n\r\n\(value)\r\n--b--", limits: limits)
             == .fieldValueTooLong(name: "region", limit: 10))
-        #expect(parseError("--b\r\n\(filePartHead)\(value)\r\n--b--", limits: limits) == nil)
+        #expect(multipartParseError("--b\r\n\(multipartFilePartHead)\(value)\r\n--b--", limits: limits) == nil)
     }
 
     @Test func headerLineWithoutColonIsMalformed() {
-        let error = parseError("--b\r\nnot a header\r\n\r\nv\r\n--b--")
+        let error = multipartParseError("--b\r\nnot a header\r\n\r\nv\r\n--b--")
         #expect(error?.code == "malformed_part_headers")
     }
 
     @Test func garbageAfterBoundaryIsMalformed() {
-        #expect(parseError("--b\r\n\(filePartHead)v\r\n--bogus\r\n") == .malformedBoundaryLine)
+        #expect(multipartParseError("--b\r\n\(multipartFilePartHead)v\r\n--bogus\r\n") == .malformedBoundaryLine)
     }
 
     @Test func errorsHaveStableCodesAndMessages() {

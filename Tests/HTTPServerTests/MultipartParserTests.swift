@@ -2,7 +2,7 @@ import HTTPServer
 import Testing
 
 /// One part as the parser reported it.
-struct ParsedPart: Equatable {
+struct ParsedMultipartPart: Equatable {
     var name: String?
     var filename: String?
     var contentType: String?
@@ -11,11 +11,11 @@ struct ParsedPart: Equatable {
 
 /// Feeds `chunks` into a parser, draining events after each, and returns the parts.
 /// Also checks that events come in a legal order and that `.end` comes exactly once.
-func parseParts(
+func parseMultipartParts(
     _ chunks: [ArraySlice<UInt8>], boundary: String, limits: MultipartLimits = .init()
-) throws(MultipartError) -> [ParsedPart] {
+) throws(MultipartError) -> [ParsedMultipartPart] {
     var parser = MultipartParser(boundary: boundary, limits: limits)
-    var parts: [ParsedPart] = []
+    var parts: [ParsedMultipartPart] = []
     var inPart = false
     var ended = false
     func drain() throws(MultipartError) {
@@ -25,7 +25,7 @@ func parseParts(
             case .partBegin(let head):
                 #expect(!inPart, "a part began inside another")
                 inPart = true
-                parts.append(ParsedPart(name: head.name, filename: head.filename, contentType: head.contentType, body: []))
+                parts.append(ParsedMultipartPart(name: head.name, filename: head.filename, contentType: head.contentType, body: []))
             case .body(let bytes):
                 #expect(inPart, "body bytes outside a part")
                 #expect(!bytes.isEmpty, "an empty body event")
@@ -50,96 +50,96 @@ func parseParts(
 }
 
 /// Where `pattern` first occurs in `bytes`.
-func firstIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
+func multipartFirstIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
     guard pattern.count <= bytes.count else { return nil }
     return (0...(bytes.count - pattern.count)).first { bytes[$0..<$0 + pattern.count].elementsEqual(pattern) }
 }
 
-let testBoundary = "----FormBoundary7MA4YWxkTrZu0gW"
+let multipartTestBoundary = "----FormBoundary7MA4YWxkTrZu0gW"
 
 /// Bytes 0...255 three times: every byte value, CRs and LFs included.
-let binaryFile: [UInt8] = (0..<768).map { UInt8($0 % 256) }
+let multipartBinaryFile: [UInt8] = (0..<768).map { UInt8($0 % 256) }
 /// CSV text with line ends and bytes that look like the start of a delimiter.
-let csvFile: [UInt8] = Array(
-    "InvoiceNo,StockCode\r\n536365,85123A\r\n--\r\n\r\n--\(testBoundary.dropLast())X\r\n\n--\(testBoundary.prefix(8))\r\r\n".utf8)
+let multipartCSVFile: [UInt8] = Array(
+    "InvoiceNo,StockCode\r\n536365,85123A\r\n--\r\n\r\n--\(multipartTestBoundary.dropLast())X\r\n\n--\(multipartTestBoundary.prefix(8))\r\r\n".utf8)
 
 /// A body with a preamble, two files, a text field and an epilogue.
-func sampleBody(lineEnd: String = "\r\n") -> [UInt8] {
+func multipartSampleBody(lineEnd: String = "\r\n") -> [UInt8] {
     var body: [UInt8] = []
     func add(_ text: String) { body.append(contentsOf: Array(text.utf8)) }
     add("This preamble is ignored.\(lineEnd)")
-    add("--\(testBoundary)\(lineEnd)")
+    add("--\(multipartTestBoundary)\(lineEnd)")
     add("Content-Disposition: form-data; name=\"file\"; filename=\"sales.csv\"\(lineEnd)")
     add("Content-Type: text/csv\(lineEnd)\(lineEnd)")
-    body.append(contentsOf: csvFile)
-    add("\(lineEnd)--\(testBoundary)\(lineEnd)")
+    body.append(contentsOf: multipartCSVFile)
+    add("\(lineEnd)--\(multipartTestBoundary)\(lineEnd)")
     add("Content-Disposition: form-data; name=\"region\"\(lineEnd)\(lineEnd)")
     add("UK")
-    add("\(lineEnd)--\(testBoundary)\(lineEnd)")
+    add("\(lineEnd)--\(multipartTestBoundary)\(lineEnd)")
     add("Content-Disposition: form-data; name=\"file\"; filename=\"blob.bin\"\(lineEnd)")
     add("Content-Type: application/octet-stream\(lineEnd)\(lineEnd)")
-    body.append(contentsOf: binaryFile)
-    add("\(lineEnd)--\(testBoundary)--\(lineEnd)")
+    body.append(contentsOf: multipartBinaryFile)
+    add("\(lineEnd)--\(multipartTestBoundary)--\(lineEnd)")
     add("This epilogue is ignored too.\(lineEnd)")
     return body
 }
 
-let expectedSampleParts = [
-    ParsedPart(name: "file", filename: "sales.csv", contentType: "text/csv", body: csvFile),
-    ParsedPart(name: "region", filename: nil, contentType: nil, body: Array("UK".utf8)),
-    ParsedPart(name: "file", filename: "blob.bin", contentType: "application/octet-stream", body: binaryFile),
+let multipartExpectedParts = [
+    ParsedMultipartPart(name: "file", filename: "sales.csv", contentType: "text/csv", body: multipartCSVFile),
+    ParsedMultipartPart(name: "region", filename: nil, contentType: nil, body: Array("UK".utf8)),
+    ParsedMultipartPart(name: "file", filename: "blob.bin", contentType: "application/octet-stream", body: multipartBinaryFile),
 ]
 
 @Suite struct MultipartParserTests {
     @Test func wholeBodyGivesTwoFilesAndAField() throws {
-        let body = sampleBody()
-        #expect(try parseParts([body[...]], boundary: testBoundary) == expectedSampleParts)
+        let body = multipartSampleBody()
+        #expect(try parseMultipartParts([body[...]], boundary: multipartTestBoundary) == multipartExpectedParts)
     }
 
     @Test func splittingAtEveryOffsetGivesIdenticalParts() throws {
-        let body = sampleBody()
+        let body = multipartSampleBody()
         for split in 0...body.count {
-            let parts = try parseParts([body[..<split], body[split...]], boundary: testBoundary)
-            #expect(parts == expectedSampleParts, "split at \(split)")
+            let parts = try parseMultipartParts([body[..<split], body[split...]], boundary: multipartTestBoundary)
+            #expect(parts == multipartExpectedParts, "split at \(split)")
         }
     }
 
     @Test func splittingIntoThreeAtEveryOffsetPairNearBoundariesGivesIdenticalParts() throws {
-        let body = sampleBody()
+        let body = multipartSampleBody()
         // Every pair of cuts in a window around the first delimiter after the CSV file.
-        let delimiterStart = try #require(firstIndex(of: csvFile, in: body)) + csvFile.count
-        let window = max(0, delimiterStart - 8)...min(body.count, delimiterStart + testBoundary.count + 12)
+        let delimiterStart = try #require(multipartFirstIndex(of: multipartCSVFile, in: body)) + multipartCSVFile.count
+        let window = max(0, delimiterStart - 8)...min(body.count, delimiterStart + multipartTestBoundary.count + 12)
         for first in window {
             for second in first...window.upperBound {
-                let parts = try parseParts([body[..<first], body[first..<second], body[second...]], boundary: testBoundary)
-                #expect(parts == expectedSampleParts, "splits at \(first), \(second)")
+                let parts = try parseMultipartParts([body[..<first], body[first..<second], body[second...]], boundary: multipartTestBoundary)
+                #expect(parts == multipartExpectedParts, "splits at \(first), \(second)")
             }
         }
     }
 
     @Test func byteByByteFeedingGivesIdenticalParts() throws {
-        let body = sampleBody()
+        let body = multipartSampleBody()
         let chunks = body.indices.map { body[$0..<$0 + 1] }
-        #expect(try parseParts(chunks, boundary: testBoundary) == expectedSampleParts)
+        #expect(try parseMultipartParts(chunks, boundary: multipartTestBoundary) == multipartExpectedParts)
     }
 
     @Test func lineFeedOnlyBodyIsAccepted() throws {
-        let body = sampleBody(lineEnd: "\n")
-        #expect(try parseParts([body[...]], boundary: testBoundary) == expectedSampleParts)
+        let body = multipartSampleBody(lineEnd: "\n")
+        #expect(try parseMultipartParts([body[...]], boundary: multipartTestBoundary) == multipartExpectedParts)
         for split in stride(from: 0, through: body.count, by: 7) {
-            #expect(try parseParts([body[..<split], body[split...]], boundary: testBoundary) == expectedSampleParts)
+            #expect(try parseMultipartParts([body[..<split], body[split...]], boundary: multipartTestBoundary) == multipartExpectedParts)
         }
         let chunks = body.indices.map { body[$0..<$0 + 1] }
-        #expect(try parseParts(chunks, boundary: testBoundary) == expectedSampleParts)
+        #expect(try parseMultipartParts(chunks, boundary: multipartTestBoundary) == multipartExpectedParts)
     }
 
     @Test func bodyStartingWithoutPreambleAndPaddingAfterBoundaries() throws {
         let text = "--b\t \r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--b  \r\n"
             + "Content-Disposition: form-data; name=\"b\"\r\n\r\n\r\n--b-- \r\n"
-        let parts = try parseParts([Array(text.utf8)[...]], boundary: "b")
+        let parts = try parseMultipartParts([Array(text.utf8)[...]], boundary: "b")
         #expect(parts == [
-            ParsedPart(name: "a", filename: nil, contentType: nil, body: [UInt8(ascii: "x")]),
-            ParsedPart(name: "b", filename: nil, contentType: nil, body: []),
+            ParsedMultipartPart(name: "a", filename: nil, contentType: nil, body: [UInt8(ascii: "x")]),
+            ParsedMultipartPart(name: "b", filename: nil, contentType: nil, body: []),
         ])
     }
 
@@ -147,14 +147,14 @@ let expectedSampleParts = [
         let text = "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\nab\r\r\n--b--"
         let bytes = Array(text.utf8)
         for split in 0...bytes.count {
-            let parts = try parseParts([bytes[..<split], bytes[split...]], boundary: "b")
+            let parts = try parseMultipartParts([bytes[..<split], bytes[split...]], boundary: "b")
             #expect(parts.map(\.body) == [Array("ab\r".utf8)], "split at \(split)")
         }
     }
 
     @Test func largePartIsStreamedWithBoundedMemory() throws {
-        var parser = MultipartParser(boundary: testBoundary)
-        parser.append(Array("--\(testBoundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n\r\n".utf8))
+        var parser = MultipartParser(boundary: multipartTestBoundary)
+        parser.append(Array("--\(multipartTestBoundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n\r\n".utf8))
         let line = Array("536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom\r\n".utf8)
         var chunk: [UInt8] = []
         while chunk.count < 65536 { chunk.append(contentsOf: line) }
@@ -174,9 +174,9 @@ let expectedSampleParts = [
                     for byte in bytes { checksum = checksum &* 31 &+ UInt64(byte) }
                 }
             }
-            #expect(parser.bufferedByteCount <= testBoundary.count + 4)
+            #expect(parser.bufferedByteCount <= multipartTestBoundary.count + 4)
         }
-        parser.append(Array("\r\n--\(testBoundary)--\r\n".utf8))
+        parser.append(Array("\r\n--\(multipartTestBoundary)--\r\n".utf8))
         parser.finish()
         while let event = try parser.next() {
             if case .body(let bytes) = event {
@@ -199,7 +199,7 @@ let expectedSampleParts = [
             + content + "\r\n--\(boundary)--\r\n"
         let bytes = Array(text.utf8)
         for split in 0...bytes.count {
-            let parts = try parseParts([bytes[..<split], bytes[split...]], boundary: boundary)
+            let parts = try parseMultipartParts([bytes[..<split], bytes[split...]], boundary: boundary)
             #expect(parts.map(\.body) == [Array(content.utf8)], "split at \(split)")
         }
     }
