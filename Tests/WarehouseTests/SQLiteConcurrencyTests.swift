@@ -1,0 +1,71 @@
+import Dispatch
+import ETL
+import Synchronization
+import Testing
+import Warehouse
+
+/// `count` chronological rows of one upload, starting at `firstLine`.
+func generatedRows(_ count: Int, firstLine: Int64 = 2, region: UInt64 = 3) -> [OrderRow] {
+    let start = wallClock(2011, 1, 1).secondsSinceEpoch
+    return (0..<Int64(count)).map { offset in
+        let line = firstLine + offset
+        return orderRow(line: line, invoice: "5\(40000 + offset / 4)", stock: "2\(offset % 1000)", description: "ITEM \(offset % 97)",
+                        quantity: 1 + offset % 12, time: LocalDateTime(secondsSinceEpoch: start + offset * 7),
+                        priceMicros: 1_250_000, customer: "1\(offset % 5000)", country: "United Kingdom", region: region)
+    }
+}
+
+@Suite struct SQLiteConcurrencyTests {
+    @Test func readsAnswerWithCommittedDataWhileABatchIsBeingWritten() throws {
+        let database = TemporaryDatabase()
+        let warehouse = try database.warehouse()
+        let small = generatedRows(10, firstLine: 1_000_000, region: 4)
+        _ = try warehouse.insert(small, for: context("before"))
+        try warehouse.saveUpload(record("before", status: .loaded, createdAt: 1))
+        let unitsBefore = try warehouse.summary(ReportFilter()).units
+        let big = generatedRows(150_000)
+        let unitsAdded = big.reduce(Int64(0)) { $0 + $1.quantity }
+
+        let writerDone = Atomic<Bool>(false)
+        let writerResult = Mutex<InsertResult?>(nil)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            let result = try? warehouse.insert(big, for: context("big"))
+            writerResult.withLock { $0 = result }
+            writerDone.store(true, ordering: .releasing)
+        }
+        var readsDuringWrite = 0
+        var unitsSeen: Set<Int64> = []
+        while !writerDone.load(ordering: .acquiring) {
+            let units = try warehouse.summary(ReportFilter()).units
+            #expect(try warehouse.upload(id: "before")?.status == .loaded)
+            if !writerDone.load(ordering: .acquiring) {
+                readsDuringWrite += 1
+                unitsSeen.insert(units)
+            }
+        }
+        group.wait()
+        #expect(writerResult.withLock { $0 } == InsertResult(inserted: big.count, alreadyPresent: [], rejected: []))
+        #expect(readsDuringWrite > 0, "no read finished while the batch was written")
+        // A reader sees the batch entirely or not at all.
+        #expect(unitsSeen.isSubset(of: [unitsBefore, unitsBefore + unitsAdded]))
+        #expect(try warehouse.summary(ReportFilter()).units == unitsBefore + unitsAdded)
+    }
+
+    @Test func concurrentWritersAreSerialized() throws {
+        let database = TemporaryDatabase()
+        let warehouse = try database.warehouse()
+        let batches = (0..<4).map { generatedRows(2_000, firstLine: 2, region: UInt64(10 + $0)) }
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: batches.count) { index in
+            do {
+                let result = try warehouse.insert(batches[index], for: context("w\(index)"))
+                if result.inserted != 2_000 { failures.add(1, ordering: .relaxed) }
+            } catch {
+                failures.add(1, ordering: .relaxed)
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(database.query("SELECT count(*) FROM order_rows") == [["8000"]])
+    }
+}

@@ -1,0 +1,80 @@
+import CNative
+import ETL
+import Testing
+import Warehouse
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh database in a new temporary directory, removed when released.
+final class TemporaryDatabase {
+    let directory: String
+    var path: String { directory + "/warehouse.sqlite" }
+
+    init() {
+        var template = Array("/tmp/warehouse-test-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit {
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        rmdir(directory)
+    }
+
+    func warehouse(_ options: SQLiteOptions = .init()) throws -> SQLiteWarehouse {
+        let warehouse = try SQLiteWarehouse(path: path, options: options)
+        try warehouse.prepare()
+        return warehouse
+    }
+
+    /// Every row of a query as text (NULL as nil), through a separate plain connection.
+    func query(_ sql: String) -> [[String?]] {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { return [] }
+        defer { sqlite3_close_v2(handle) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
+            Issue.record("cannot prepare \(sql): \(String(cString: sqlite3_errmsg(handle)))")
+            return []
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [[String?]] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            rows.append((0..<sqlite3_column_count(statement)).map { column in
+                sqlite3_column_text(statement, column).map { String(cString: $0) }
+            })
+        }
+        return rows
+    }
+}
+
+/// Seconds since the epoch of a wall-clock time (proleptic Gregorian, no zone).
+func wallClock(_ year: Int64, _ month: Int64, _ day: Int64, _ hour: Int64 = 0, _ minute: Int64 = 0) -> LocalDateTime {
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yearOfEra = y - era * 400
+    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    let days = era * 146_097 + dayOfEra - 719_468
+    return LocalDateTime(secondsSinceEpoch: days * 86_400 + hour * 3600 + minute * 60)
+}
+
+/// An order line with the row key made of its time and line (unique unless `keyLine` says otherwise).
+func orderRow(
+    line: Int64, invoice: String, stock: String, description: String?, quantity: Int64, time: LocalDateTime,
+    priceMicros: Int64, customer: String?, country: String, isProduct: Bool = true, keyLine: Int64? = nil, region: UInt64 = 1
+) -> OrderRow {
+    OrderRow(
+        rowKey: RowKey(high: UInt64(bitPattern: time.secondsSinceEpoch), low: region << 48 | UInt64(keyLine ?? line)),
+        invoiceNo: invoice, stockCode: stock, description: description, quantity: quantity, invoiceTime: time,
+        unitPrice: ExactDecimal(micros: priceMicros), revenue: ExactDecimal(micros: quantity * priceMicros),
+        customerID: customer, country: country, isCancellation: invoice.hasPrefix("C"), isProduct: isProduct,
+        sourceLine: line)
+}
+
+func context(_ id: String, region: String = "UK", loadedAtMicros: Int64 = 1_700_000_000_123_456) -> UploadContext {
+    UploadContext(uploadID: id, region: region, currency: "GBP", sourceURI: "file:///var/objects/\(id).csv",
+                  loadedAtMicros: loadedAtMicros)
+}
