@@ -16,6 +16,10 @@ public final class ResumableUpload {
     public let chunkSize: Int
     let transport: RESTTransport
     let retryPolicy: RetryPolicy
+    /// Reads the object's metadata: used when the session is gone after its final chunk.
+    let lookupObject: () throws -> ObjectMetadata?
+    /// True once a final chunk was sent (its answer may have been lost).
+    private var finalChunkSent = false
 
     /// Bytes the server has confirmed.
     public private(set) var committedBytes: Int64 = 0
@@ -29,7 +33,9 @@ public final class ResumableUpload {
     public private(set) var recoveries = 0
     private var result: ObjectMetadata?
 
-    init(sessionURL: String, bucket: String, name: String, chunkSize: Int, transport: RESTTransport, retryPolicy: RetryPolicy) {
+    init(sessionURL: String, bucket: String, name: String, chunkSize: Int, transport: RESTTransport, retryPolicy: RetryPolicy,
+         lookupObject: @escaping () throws -> ObjectMetadata?) {
+        self.lookupObject = lookupObject
         self.sessionURL = sessionURL
         self.bucket = bucket
         self.name = name
@@ -115,6 +121,7 @@ public final class ResumableUpload {
             var request = HTTPRequest(method: "PUT", url: sessionURL,
                                       body: .bytes(count == pending.count ? pending : Array(pending[0..<count])))
             request.addHeader("Content-Range", range)
+            if final { finalChunkSent = true }
             return try handle(transport.sendOnce(request, accepted: 200...308))
         }
     }
@@ -123,7 +130,19 @@ public final class ResumableUpload {
     private func queryStatus(adopting: Bool) throws -> ObjectMetadata? {
         var request = HTTPRequest(method: "PUT", url: sessionURL, body: .bytes([]))
         request.addHeader("Content-Range", "bytes */*")
-        let response = try transport.sendOnce(request, accepted: 200...308)
+        let response: HTTPResponse
+        do {
+            response = try transport.sendOnce(request, accepted: 200...308)
+        } catch let error as GoogleCloudError where error.httpStatus == 404 && finalChunkSent {
+            // Some servers forget a session once it completed: the lost answer was a success
+            // if the object is there with this upload's size (checksums are checked by finish).
+            if let object = try lookupObject(), object.sizeBytes == bytesWritten {
+                pending.removeAll()
+                committedBytes = object.sizeBytes
+                return object
+            }
+            throw error
+        }
         if response.status == 308 {
             let offset = try Self.committedOffset(response)
             if adopting { committedBytes = offset } else { try advance(to: offset) }

@@ -144,7 +144,8 @@ public final class StorageClient: Sendable {
             throw GoogleCloudError.invalidResponse("resumable upload answer has no Location header")
         }
         return ResumableUpload(sessionURL: location, bucket: bucket, name: name, chunkSize: settings.chunkSize,
-                               transport: transport, retryPolicy: settings.retryPolicy)
+                               transport: transport, retryPolicy: settings.retryPolicy,
+                               lookupObject: { [self] in try getObject(bucket: bucket, name: name) })
     }
 
     /// Resumes a session started earlier (its URL kept by the caller): asks the server how
@@ -152,7 +153,8 @@ public final class StorageClient: Sendable {
     /// only what this object sends, so they are not checked at the end.
     public func resumeUpload(sessionURL: String, bucket: String, name: String) throws -> ResumableUpload {
         let upload = ResumableUpload(sessionURL: sessionURL, bucket: bucket, name: name, chunkSize: settings.chunkSize,
-                                     transport: transport, retryPolicy: settings.retryPolicy)
+                                     transport: transport, retryPolicy: settings.retryPolicy,
+                               lookupObject: { [self] in try getObject(bucket: bucket, name: name) })
         try upload.adoptServerOffset()
         return upload
     }
