@@ -64,8 +64,20 @@ extension BigQueryClient {
             for parameter in parameters {
                 body.beginObject()
                 body.member("name", parameter.name)
-                body.key("parameterType"); body.beginObject(); body.member("type", parameter.type); body.endObject()
-                body.key("parameterValue"); body.beginObject(); body.member("value", parameter.value); body.endObject()
+                body.key("parameterType"); body.beginObject(); body.member("type", parameter.type)
+                if let elementType = parameter.elementType {
+                    body.key("arrayType"); body.beginObject(); body.member("type", elementType); body.endObject()
+                }
+                body.endObject()
+                body.key("parameterValue"); body.beginObject()
+                if parameter.elementType != nil {
+                    body.key("arrayValues"); body.beginArray()
+                    for element in parameter.arrayValues { body.beginObject(); body.member("value", element); body.endObject() }
+                    body.endArray()
+                } else {
+                    body.member("value", parameter.value)
+                }
+                body.endObject()
                 body.endObject()
             }
             body.endArray()

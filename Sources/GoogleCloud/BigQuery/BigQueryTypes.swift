@@ -64,11 +64,24 @@ public struct QueryParameter: Sendable, Equatable {
     public var type: String
     /// The value as BigQuery's text form; nil for NULL.
     public var value: String?
+    /// For an `ARRAY` parameter: the element type, and the elements in `arrayValues`.
+    public var elementType: String?
+    public var arrayValues: [String]
 
     public init(_ name: String, _ type: String, _ value: String?) {
         self.name = name
         self.type = type
         self.value = value
+        self.elementType = nil
+        self.arrayValues = []
+    }
+
+    /// An `ARRAY<elementType>` parameter (`x IN UNNEST(@name)`).
+    public static func array(_ name: String, of elementType: String, _ values: [String]) -> QueryParameter {
+        var parameter = QueryParameter(name, "ARRAY", nil)
+        parameter.elementType = elementType
+        parameter.arrayValues = values
+        return parameter
     }
 
     public static func string(_ name: String, _ value: String?) -> QueryParameter { .init(name, "STRING", value) }
