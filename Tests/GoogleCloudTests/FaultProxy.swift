@@ -105,7 +105,9 @@ final class FaultProxy: @unchecked Sendable {
 
     private func handle(_ client: Int32) {
         defer { close(client) }
-        guard var (headBytes, body, head) = readHead(client) else { return }
+        guard let (firstHeadBytes, firstBody, head) = readHead(client) else { return }
+        var headBytes = firstHeadBytes
+        var body = firstBody
         let fault = state.withLock { state -> Fault? in
             state.log.append("\(head.method) \(head.target) \(head.headers["content-range"] ?? "")")
             guard let index = state.rules.firstIndex(where: { $0.matches(head) }) else { return nil }
