@@ -23,7 +23,13 @@ let package = Package(
         // CSV reading, cleaning, transforming; the ObjectStore and Warehouse contracts. Pure Swift.
         .target(name: "ETL"),
         // libcurl client, credentials, Cloud Storage and BigQuery.
-        .target(name: "GoogleCloud", dependencies: ["CNative", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "GoogleCloud",
+            dependencies: [
+                "CNative", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // SQLite (embedded) and BigQuery warehouses behind the ETL contract.
         .target(name: "Warehouse", dependencies: ["ETL", "CNative", "GoogleCloud"]),
         // Configuration, object stores, upload handling, reports: where the modules meet.

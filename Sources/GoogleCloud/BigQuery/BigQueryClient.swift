@@ -1,0 +1,144 @@
+import Foundation
+
+/// A client of the BigQuery REST API v2: datasets, tables and views created when missing,
+/// streaming inserts (`insertAll`) and queries (`jobs.query` + `getQueryResults` pages).
+/// SQL must name tables in full (`project.dataset.table`). Calls block; use worker threads.
+public final class BigQueryClient: Sendable {
+    public let endpoint: String
+    public let project: String
+    public let settings: BigQuerySettings
+    let transport: RESTTransport
+
+    public static let defaultEndpoint = "https://bigquery.googleapis.com"
+
+    /// - Parameters:
+    ///   - endpoint: nil picks `BIGQUERY_EMULATOR_HOST` when set, else Google's endpoint.
+    ///   - credentials: nil picks anonymous access for an emulator, else Application Default Credentials.
+    public init(endpoint: String? = nil, project: String, credentials: (any TokenProvider)? = nil,
+                httpClient: any HTTPClient = CurlHTTPClient(), extraHeaders: [(name: String, value: String)] = [],
+                settings: BigQuerySettings = BigQuerySettings()) throws {
+        let emulator = ServiceEndpoint.fromEnvironment("BIGQUERY_EMULATOR_HOST")
+        self.endpoint = endpoint.map(ServiceEndpoint.normalize) ?? emulator ?? BigQueryClient.defaultEndpoint
+        self.project = project
+        self.settings = settings
+        let tokens = try credentials ?? (emulator != nil && endpoint == nil
+            ? AnonymousCredentials() : ApplicationDefaultCredentials.find(http: httpClient))
+        self.transport = RESTTransport(http: httpClient, credentials: tokens, extraHeaders: extraHeaders,
+                                       retryPolicy: settings.retryPolicy)
+    }
+
+    var projectURL: String { "\(endpoint)/bigquery/v2/projects/\(PercentEncoding.encode(project))" }
+
+    func tableURL(_ dataset: String, _ table: String) -> String {
+        "\(projectURL)/datasets/\(PercentEncoding.encode(dataset))/tables/\(PercentEncoding.encode(table))"
+    }
+
+    /// `project.dataset.table` quoted for SQL.
+    public func qualified(_ dataset: String, _ table: String) -> String { "`\(project).\(dataset).\(table)`" }
+
+    /// Creates the dataset unless it exists. True when it was created.
+    @discardableResult
+    public func createDatasetIfMissing(_ dataset: String) throws -> Bool {
+        var body = JSONWriter()
+        body.beginObject()
+        body.key("datasetReference"); body.beginObject()
+        body.member("projectId", project); body.member("datasetId", dataset)
+        body.endObject()
+        if let location = settings.location { body.member("location", location) }
+        body.endObject()
+        return try createIfMissing(url: "\(projectURL)/datasets", body: body.bytes)
+    }
+
+    /// Creates the table unless it exists. True when it was created. An existing table is left as it is.
+    @discardableResult
+    public func createTableIfMissing(dataset: String, table: String, definition: TableDefinition) throws -> Bool {
+        var body = JSONWriter()
+        body.beginObject()
+        writeReference(&body, dataset, table)
+        if let description = definition.description { body.member("description", description) }
+        body.key("schema"); body.beginObject(); body.key("fields"); body.beginArray()
+        for field in definition.fields {
+            body.beginObject()
+            body.member("name", field.name); body.member("type", field.type); body.member("mode", field.mode)
+            if let description = field.description { body.member("description", description) }
+            body.endObject()
+        }
+        body.endArray(); body.endObject()
+        if let partition = definition.partitionField {
+            body.key("timePartitioning"); body.beginObject()
+            body.member("type", "DAY"); body.member("field", partition)
+            body.endObject()
+        }
+        if !definition.clusteringFields.isEmpty {
+            body.key("clustering"); body.beginObject(); body.key("fields"); body.beginArray()
+            for field in definition.clusteringFields { body.string(field) }
+            body.endArray(); body.endObject()
+        }
+        body.endObject()
+        return try createIfMissing(url: "\(projectURL)/datasets/\(PercentEncoding.encode(dataset))/tables", body: body.bytes)
+    }
+
+    /// Creates a standard-SQL view unless it exists. True when it was created.
+    @discardableResult
+    public func createViewIfMissing(dataset: String, view: String, sql: String) throws -> Bool {
+        var body = JSONWriter()
+        body.beginObject()
+        writeReference(&body, dataset, view)
+        body.key("view"); body.beginObject()
+        body.member("query", sql); body.member("useLegacySql", false)
+        body.endObject()
+        body.endObject()
+        return try createIfMissing(url: "\(projectURL)/datasets/\(PercentEncoding.encode(dataset))/tables", body: body.bytes)
+    }
+
+    /// True when the table (or view) exists.
+    public func tableExists(dataset: String, table: String) throws -> Bool {
+        do {
+            _ = try transport.send(HTTPRequest(method: "GET", url: tableURL(dataset, table)), idempotent: true)
+            return true
+        } catch let error as GoogleCloudError where error.httpStatus == 404 {
+            return false
+        }
+    }
+
+    /// Deletes a table or view; true when it existed.
+    @discardableResult
+    public func deleteTable(dataset: String, table: String) throws -> Bool {
+        do {
+            _ = try transport.send(HTTPRequest(method: "DELETE", url: tableURL(dataset, table)), idempotent: true)
+            return true
+        } catch let error as GoogleCloudError where error.httpStatus == 404 {
+            return false
+        }
+    }
+
+    private func writeReference(_ body: inout JSONWriter, _ dataset: String, _ table: String) {
+        body.key("tableReference"); body.beginObject()
+        body.member("projectId", project); body.member("datasetId", dataset); body.member("tableId", table)
+        body.endObject()
+    }
+
+    /// POSTs a create; 409 (already exists) is not an error. Retrying is safe for that reason.
+    private func createIfMissing(url: String, body: [UInt8]) throws -> Bool {
+        var request = HTTPRequest(method: "POST", url: url, body: .bytes(body))
+        request.addHeader("Content-Type", "application/json")
+        return try RetryLoop.run(policy: settings.retryPolicy, idempotent: true) { attempt in
+            do {
+                _ = try transport.sendOnce(request)
+                return true
+            } catch let error as GoogleCloudError where error.httpStatus == 409 {
+                return false
+            }
+        }
+    }
+}
+
+extension GoogleCloudError {
+    /// Reads a JSON object from a response body.
+    static func jsonObject(_ body: [UInt8], what: String) throws -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw GoogleCloudError.invalidResponse("\(what): the answer is not a JSON object")
+        }
+        return object
+    }
+}

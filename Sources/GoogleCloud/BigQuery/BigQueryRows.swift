@@ -1,0 +1,155 @@
+import Foundation
+
+extension BigQueryClient {
+    /// Streams rows into a table (`tabledata.insertAll`). The body is gzip-compressed when
+    /// the settings say so. With insert ids the call is retried on transient failures
+    /// (BigQuery drops rows whose id it saw in about the last minute); without, it is sent once.
+    /// Returns the per-row errors; an empty array means every row was accepted.
+    public func insertAll(dataset: String, table: String, rows: [InsertRow], skipInvalidRows: Bool = true,
+                          ignoreUnknownValues: Bool = false) throws -> [RowInsertError] {
+        guard !rows.isEmpty else { return [] }
+        var body = JSONWriter(capacity: rows.reduce(128) { $0 + $1.json.count + 48 })
+        body.beginObject()
+        body.member("kind", "bigquery#tableDataInsertAllRequest")
+        body.member("skipInvalidRows", skipInvalidRows)
+        body.member("ignoreUnknownValues", ignoreUnknownValues)
+        body.key("rows"); body.beginArray()
+        for row in rows {
+            body.beginObject()
+            if let id = row.insertID { body.member("insertId", id) }
+            body.key("json"); body.raw(row.json)
+            body.endObject()
+        }
+        body.endArray()
+        body.endObject()
+        var payload = body.bytes
+        var request = HTTPRequest(method: "POST", url: "\(tableURL(dataset, table))/insertAll")
+        request.addHeader("Content-Type", "application/json")
+        if settings.gzipInsertAll {
+            payload = try Gzip.compress(payload, level: settings.gzipLevel)
+            request.addHeader("Content-Encoding", "gzip")
+        }
+        request.body = .bytes(payload)
+        let idempotent = rows.allSatisfy { $0.insertID != nil }
+        let response = try transport.send(request, idempotent: idempotent)
+        let object = try GoogleCloudError.jsonObject(response.body, what: "insertAll")
+        var errors: [RowInsertError] = []
+        for entry in object["insertErrors"] as? [[String: Any]] ?? [] {
+            let index = (entry["index"] as? Int) ?? Int(entry["index"] as? String ?? "") ?? -1
+            let details = entry["errors"] as? [[String: Any]] ?? []
+            let first = details.first { ($0["reason"] as? String) != "stopped" } ?? details.first
+            errors.append(RowInsertError(
+                index: index,
+                reason: first?["reason"] as? String ?? "invalid",
+                message: first?["message"] as? String ?? "",
+                location: (first?["location"] as? String).flatMap { $0.isEmpty ? nil : $0 }))
+        }
+        return errors
+    }
+
+    /// Runs a standard-SQL query with named parameters and returns every row, following
+    /// `pageToken`s. Sent with a request id, so a retried call does not run it twice.
+    public func query(_ sql: String, parameters: [QueryParameter] = []) throws -> QueryResult {
+        var body = JSONWriter()
+        body.beginObject()
+        body.member("query", sql)
+        body.member("useLegacySql", false)
+        body.member("requestId", UUID().uuidString.lowercased())
+        body.member("timeoutMs", Int64(settings.queryWaitMilliseconds))
+        if let pageSize = settings.pageSize { body.member("maxResults", Int64(pageSize)) }
+        if let location = settings.location { body.member("location", location) }
+        if !parameters.isEmpty {
+            body.member("parameterMode", "NAMED")
+            body.key("queryParameters"); body.beginArray()
+            for parameter in parameters {
+                body.beginObject()
+                body.member("name", parameter.name)
+                body.key("parameterType"); body.beginObject(); body.member("type", parameter.type)
+                if let elementType = parameter.elementType {
+                    body.key("arrayType"); body.beginObject(); body.member("type", elementType); body.endObject()
+                }
+                body.endObject()
+                body.key("parameterValue"); body.beginObject()
+                if parameter.elementType != nil {
+                    body.key("arrayValues"); body.beginArray()
+                    for element in parameter.arrayValues { body.beginObject(); body.member("value", element); body.endObject() }
+                    body.endArray()
+                } else {
+                    body.member("value", parameter.value)
+                }
+                body.endObject()
+                body.endObject()
+            }
+            body.endArray()
+        }
+        body.endObject()
+        var request = HTTPRequest(method: "POST", url: "\(projectURL)/queries", body: .bytes(body.bytes))
+        request.addHeader("Content-Type", "application/json")
+        var page = try Self.checkedQueryAnswer(transport.send(request, idempotent: true).body)
+
+        let start = ContinuousClock.now
+        guard let jobReference = page["jobReference"] as? [String: Any], let jobID = jobReference["jobId"] as? String else {
+            if page["jobComplete"] as? Bool == false {
+                throw GoogleCloudError.invalidResponse("query not complete and no job reference")
+            }
+            return try Self.collect(first: page, next: { _ in nil })
+        }
+        let location = jobReference["location"] as? String
+        func results(pageToken: String?) throws -> [String: Any] {
+            var query: [(String, String)] = [("timeoutMs", String(settings.queryWaitMilliseconds))]
+            if let location { query.append(("location", location)) }
+            if let pageToken { query.append(("pageToken", pageToken)) }
+            if let pageSize = settings.pageSize { query.append(("maxResults", String(pageSize))) }
+            let url = "\(projectURL)/queries/\(PercentEncoding.encode(jobID))?\(PercentEncoding.query(query))"
+            return try Self.checkedQueryAnswer(transport.send(HTTPRequest(method: "GET", url: url), idempotent: true).body)
+        }
+        while page["jobComplete"] as? Bool == false {
+            if start.duration(to: .now) > .seconds(settings.queryDeadlineSeconds) {
+                throw GoogleCloudError.query(reason: "timeout", message: "the query did not finish in \(settings.queryDeadlineSeconds) s")
+            }
+            page = try results(pageToken: nil)
+        }
+        return try Self.collect(first: page, next: { token in try results(pageToken: token) })
+    }
+
+    /// Errors reported inside a 200 answer (top-level `errors`, or `status.errorResult`) become `.query`.
+    static func checkedQueryAnswer(_ body: [UInt8]) throws -> [String: Any] {
+        let object = try GoogleCloudError.jsonObject(body, what: "query")
+        if let errors = object["errors"] as? [[String: Any]], let first = errors.first {
+            throw GoogleCloudError.query(reason: first["reason"] as? String, message: first["message"] as? String ?? "query error")
+        }
+        if let status = object["status"] as? [String: Any], let result = status["errorResult"] as? [String: Any] {
+            throw GoogleCloudError.query(reason: result["reason"] as? String, message: result["message"] as? String ?? "query error")
+        }
+        return object
+    }
+
+    static func collect(first: [String: Any], next: (String) throws -> [String: Any]?) throws -> QueryResult {
+        let schema = (first["schema"] as? [String: Any])?["fields"] as? [[String: Any]] ?? []
+        var result = QueryResult(fields: schema.map { $0["name"] as? String ?? "" }, rows: [], pages: 1)
+        var page = first
+        while true {
+            for row in page["rows"] as? [[String: Any]] ?? [] {
+                let cells = row["f"] as? [[String: Any]] ?? []
+                result.rows.append(cells.map { value($0["v"]) })
+            }
+            guard let token = page["pageToken"] as? String, !token.isEmpty, let following = try next(token) else { break }
+            page = following
+            result.pages += 1
+        }
+        return result
+    }
+
+    static func value(_ raw: Any?) -> QueryValue {
+        switch raw {
+        case nil, is NSNull: return .null
+        case let text as String: return .scalar(text)
+        case let number as NSNumber: return .scalar(number.stringValue)
+        case let list as [[String: Any]]: return .array(list.map { value($0["v"]) })
+        case let record as [String: Any]:
+            let cells = record["f"] as? [[String: Any]] ?? []
+            return .record(cells.map { value($0["v"]) })
+        default: return .scalar("\(raw!)")
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// What every Google REST call goes through: credentials, the service's constant
+/// headers, the status mapping and the retry loop. Client types (Storage, BigQuery)
+/// build requests; this sends them.
+public final class RESTTransport: Sendable {
+    public let http: any HTTPClient
+    public let credentials: any TokenProvider
+    /// Sent on every request of this service, e.g. `x-goog-user-project`.
+    public let extraHeaders: [(name: String, value: String)]
+    public let retryPolicy: RetryPolicy
+
+    public init(http: any HTTPClient, credentials: any TokenProvider,
+                extraHeaders: [(name: String, value: String)] = [], retryPolicy: RetryPolicy = RetryPolicy()) {
+        self.http = http
+        self.credentials = credentials
+        self.extraHeaders = extraHeaders
+        self.retryPolicy = retryPolicy
+    }
+
+    /// Sends `request`, retrying transient failures when `idempotent`, and returns the
+    /// first answer whose status is in `accepted`. Other statuses become `GoogleCloudError`.
+    public func send(_ request: HTTPRequest, idempotent: Bool,
+                     accepted: ClosedRange<Int> = 200...299) throws -> HTTPResponse {
+        try RetryLoop.run(policy: retryPolicy, idempotent: idempotent) { _ in
+            try sendOnce(request, accepted: accepted)
+        }
+    }
+
+    /// One attempt: adds the headers, performs, maps the status. A 401 drops the cached token.
+    public func sendOnce(_ request: HTTPRequest, accepted: ClosedRange<Int> = 200...299) throws -> HTTPResponse {
+        var request = request
+        for header in extraHeaders { request.addHeader(header.name, header.value) }
+        if let authorization = try credentials.authorizationHeader() {
+            request.addHeader("Authorization", authorization)
+        }
+        let response = try http.perform(request)
+        if let error = StatusMapping.error(for: response, accepted: accepted) {
+            if response.status == 401 { credentials.invalidate() }
+            throw error
+        }
+        return response
+    }
+}
+
+/// The endpoint of a service: Google's, or an emulator's from the environment.
+public enum ServiceEndpoint {
+    /// `value` without a trailing slash, `http://` added when no scheme is given
+    /// (emulator variables are often written as `host:port`).
+    public static func normalize(_ value: String) -> String {
+        var text = value
+        while text.hasSuffix("/") { text.removeLast() }
+        if !text.hasPrefix("http://") && !text.hasPrefix("https://") { text = "http://" + text }
+        return text
+    }
+
+    /// The environment variable's value when set and not empty.
+    public static func fromEnvironment(_ name: String) -> String? {
+        guard let raw = getenv(name) else { return nil }
+        let value = String(cString: raw)
+        return value.isEmpty ? nil : normalize(value)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,1 +1,0 @@
-// GoogleCloud module.

@@ -1,0 +1,129 @@
+import ETL
+import Foundation
+import GoogleCloud
+
+/// Upload records in BigQuery: every `saveUpload` appends an event (streaming inserts
+/// cannot update rows); readers take the latest event per upload.
+extension BigQueryWarehouse {
+    static let uploadEventFields: [TableField] = [
+        TableField("upload_id", "STRING", mode: "REQUIRED"),
+        TableField("event_id", "STRING", mode: "REQUIRED"),
+        TableField("recorded_at_micros", "INT64", mode: "REQUIRED"),
+        TableField("region", "STRING"),
+        TableField("file_name", "STRING"),
+        TableField("object_uri", "STRING"),
+        TableField("sha256", "STRING"),
+        TableField("size_bytes", "INT64"),
+        TableField("encoding", "STRING"),
+        TableField("status", "STRING", mode: "REQUIRED"),
+        TableField("rows_read", "INT64"),
+        TableField("rows_loaded", "INT64"),
+        TableField("rows_rejected", "INT64"),
+        TableField("rows_duplicates", "INT64"),
+        TableField("revenue", "NUMERIC"),
+        TableField("currency", "STRING"),
+        TableField("first_rejects", "STRING", description: "JSON array of {line, reason, message}"),
+        TableField("rejects_uri", "STRING"),
+        TableField("extra_columns", "STRING", description: "JSON array of names"),
+        TableField("error_code", "STRING"),
+        TableField("error_message", "STRING"),
+        TableField("bytes_processed", "INT64"),
+        TableField("created_at_micros", "INT64"),
+        TableField("updated_at_micros", "INT64"),
+    ]
+
+    public func saveUpload(_ record: UploadRecord) throws {
+        let recordedAt = clock()
+        let eventID = "\(record.id)-\(recordedAt)-\(UInt32.random(in: 0...UInt32.max))"
+        var json = JSONWriter(capacity: 1024)
+        json.beginObject()
+        json.member("upload_id", record.id)
+        json.member("event_id", eventID)
+        json.member("recorded_at_micros", recordedAt)
+        json.member("region", record.region)
+        json.member("file_name", record.fileName)
+        json.member("object_uri", record.objectURI)
+        json.member("sha256", record.sha256)
+        json.member("size_bytes", record.sizeBytes)
+        json.member("encoding", record.encoding)
+        json.member("status", record.status.rawValue)
+        json.member("rows_read", Int64(record.rows.read))
+        json.member("rows_loaded", Int64(record.rows.loaded))
+        json.member("rows_rejected", Int64(record.rows.rejected))
+        json.member("rows_duplicates", Int64(record.rows.duplicates))
+        json.member("revenue", BigQueryText.decimal(record.revenue))
+        json.member("currency", record.currency)
+        json.member("first_rejects", String(decoding: try JSONEncoder().encode(record.firstRejects), as: UTF8.self))
+        json.member("rejects_uri", record.rejectsURI)
+        json.member("extra_columns", String(decoding: try JSONEncoder().encode(record.extraColumns), as: UTF8.self))
+        json.member("error_code", record.errorCode)
+        json.member("error_message", record.errorMessage)
+        json.member("bytes_processed", record.bytesProcessed)
+        json.member("created_at_micros", record.createdAtMicros)
+        json.member("updated_at_micros", record.updatedAtMicros)
+        json.endObject()
+        let errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
+                                          rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)
+        if let error = errors.first {
+            throw GoogleCloudError.invalidResponse("upload record \(record.id) refused: \(error.reason) \(error.message)")
+        }
+    }
+
+    public func upload(id: String) throws -> UploadRecord? {
+        try latestUploads(where: "upload_id = @id", parameters: [.string("id", id)], limit: 1).first
+    }
+
+    public func recentUploads(limit: Int) throws -> [UploadRecord] {
+        try latestUploads(where: nil, parameters: [], limit: limit)
+    }
+
+    public func loadedUpload(region: String, sha256: String) throws -> UploadRecord? {
+        try latestUploads(where: "region = @region AND sha256 = @sha AND status = 'loaded'",
+                          parameters: [.string("region", region), .string("sha", sha256)], limit: 1).first
+    }
+
+    public func unfinishedUploads() throws -> [UploadRecord] {
+        try latestUploads(where: "status IN ('stored', 'loading')", parameters: [], limit: nil)
+    }
+
+    /// The latest event of each upload, filtered after picking the latest, newest upload first.
+    private func latestUploads(where condition: String?, parameters: [QueryParameter], limit: Int?) throws -> [UploadRecord] {
+        let columns = Self.uploadEventFields.map(\.name).joined(separator: ", ")
+        var parameters = parameters
+        var sql = """
+            SELECT \(columns) FROM (
+              SELECT \(columns), ROW_NUMBER() OVER (PARTITION BY upload_id ORDER BY recorded_at_micros DESC, event_id DESC) AS event_rank
+              FROM \(events)
+            ) WHERE event_rank = 1
+            """
+        if let condition { sql += " AND \(condition)" }
+        sql += " ORDER BY created_at_micros DESC, upload_id DESC"
+        if let limit {
+            sql += " LIMIT @row_limit"
+            parameters.append(.int64("row_limit", Int64(max(0, limit))))
+        }
+        let result = try client.query(sql, parameters: parameters)
+        return try result.rows.indices.map { try record(result, $0) }
+    }
+
+    private func record(_ result: QueryResult, _ row: Int) throws -> UploadRecord {
+        func text(_ name: String) -> String? { result.value(row, name).string }
+        func number(_ name: String) -> Int64 { result.value(row, name).int64 ?? 0 }
+        guard let statusText = text("status"), let status = UploadStatus(rawValue: statusText) else {
+            throw GoogleCloudError.invalidResponse("upload event with unknown status \(text("status") ?? "null")")
+        }
+        let decoder = JSONDecoder()
+        let rejects = (text("first_rejects")?.data(using: .utf8)).flatMap { try? decoder.decode([RejectedRow].self, from: $0) } ?? []
+        let extra = (text("extra_columns")?.data(using: .utf8)).flatMap { try? decoder.decode([String].self, from: $0) } ?? []
+        return UploadRecord(
+            id: text("upload_id") ?? "", region: text("region") ?? "", fileName: text("file_name") ?? "",
+            objectURI: text("object_uri") ?? "", sha256: text("sha256") ?? "", sizeBytes: number("size_bytes"),
+            encoding: text("encoding") ?? "utf-8", status: status,
+            rows: RowCounts(read: Int(number("rows_read")), loaded: Int(number("rows_loaded")),
+                            rejected: Int(number("rows_rejected")), duplicates: Int(number("rows_duplicates"))),
+            revenue: BigQueryText.parseDecimal(text("revenue")) ?? .zero, currency: text("currency") ?? "",
+            firstRejects: rejects, rejectsURI: text("rejects_uri"), extraColumns: extra,
+            errorCode: text("error_code"), errorMessage: text("error_message"), bytesProcessed: number("bytes_processed"),
+            createdAtMicros: number("created_at_micros"), updatedAtMicros: number("updated_at_micros"))
+    }
+}

@@ -1,0 +1,251 @@
+import ETL
+import GoogleCloud
+
+/// Names and limits of the BigQuery warehouse.
+public struct BigQueryWarehouseSettings: Sendable, Equatable {
+    public var dataset = "sales"
+    public var ordersTable = "orders"
+    /// One row per row key, the first one stored: what reports read (insert ids are deduplicated only best effort).
+    public var reportView = "orders_report"
+    /// Append-only history of upload records; the latest event per upload is the record.
+    public var uploadEventsTable = "upload_events"
+    /// Rows per insertAll request (Google recommends about 500).
+    public var rowsPerInsert = 500
+    /// Before inserting, ask which row keys of the batch are already stored (one query per batch,
+    /// pruned to the batch's dates), so they are counted as duplicates instead of sent again.
+    public var checkExistingKeys = true
+    /// A row BigQuery marked `stopped` (valid, held back by another row's error) is sent again at most this often.
+    public var stoppedRowRetries = 3
+    public init() {}
+}
+
+/// The `Warehouse` contract over BigQuery: the flat `orders` table of the design
+/// (partitioned by `invoice_date`, clustered by region and stock code), a view that keeps one
+/// row per `row_key`, and an append-only table of upload events. Calls block.
+public final class BigQueryWarehouse: Warehouse {
+    public let client: BigQueryClient
+    public let settings: BigQueryWarehouseSettings
+    /// Microseconds since the epoch, UTC (injectable for tests).
+    let clock: @Sendable () -> Int64
+
+    public init(client: BigQueryClient, settings: BigQueryWarehouseSettings = BigQueryWarehouseSettings(),
+                clock: @escaping @Sendable () -> Int64 = BigQueryWarehouse.nowMicros) {
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+    }
+
+    /// The current time in microseconds since the epoch.
+    public static func nowMicros() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+    }
+
+    var orders: String { client.qualified(settings.dataset, settings.ordersTable) }
+    var report: String { client.qualified(settings.dataset, settings.reportView) }
+    var events: String { client.qualified(settings.dataset, settings.uploadEventsTable) }
+
+    /// The columns of `orders`, in the design's order.
+    public static let orderFields: [TableField] = [
+        TableField("row_key", "STRING", mode: "REQUIRED", description: "128-bit key, hex: invoice time then a hash of the row"),
+        TableField("upload_id", "STRING", mode: "REQUIRED"),
+        TableField("region", "STRING", mode: "REQUIRED"),
+        TableField("invoice_no", "STRING", mode: "REQUIRED"),
+        TableField("stock_code", "STRING", mode: "REQUIRED"),
+        TableField("description", "STRING"),
+        TableField("quantity", "INT64", mode: "REQUIRED"),
+        TableField("invoice_ts", "DATETIME", mode: "REQUIRED"),
+        TableField("invoice_date", "DATE", mode: "REQUIRED"),
+        TableField("unit_price", "NUMERIC", mode: "REQUIRED"),
+        TableField("currency", "STRING", mode: "REQUIRED"),
+        TableField("revenue", "NUMERIC", mode: "REQUIRED"),
+        TableField("customer_id", "STRING"),
+        TableField("country", "STRING"),
+        TableField("is_cancellation", "BOOL", mode: "REQUIRED"),
+        TableField("is_product", "BOOL", mode: "REQUIRED"),
+        TableField("source_uri", "STRING", mode: "REQUIRED"),
+        TableField("source_line", "INT64", mode: "REQUIRED"),
+        TableField("loaded_at", "TIMESTAMP", mode: "REQUIRED"),
+    ]
+
+    public func prepare() throws {
+        try client.createDatasetIfMissing(settings.dataset)
+        try client.createTableIfMissing(
+            dataset: settings.dataset, table: settings.ordersTable,
+            definition: TableDefinition(fields: Self.orderFields, partitionField: "invoice_date",
+                                        clusteringFields: ["region", "stock_code"], description: "Cleaned sales order lines"))
+        try client.createTableIfMissing(
+            dataset: settings.dataset, table: settings.uploadEventsTable,
+            definition: TableDefinition(fields: Self.uploadEventFields, description: "Upload records, one event per change"))
+        let columns = Self.orderFields.map(\.name).joined(separator: ", ")
+        let dedupe = """
+            SELECT \(columns) FROM (
+              SELECT \(columns), ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY loaded_at, upload_id, source_line) AS key_rank
+              FROM \(orders)
+            ) WHERE key_rank = 1
+            """
+        try client.createViewIfMissing(dataset: settings.dataset, view: settings.reportView, sql: dedupe)
+    }
+
+    public func checkReady() throws {
+        guard try client.tableExists(dataset: settings.dataset, table: settings.ordersTable) else {
+            throw GoogleCloudError.configuration("table \(settings.dataset).\(settings.ordersTable) does not exist")
+        }
+    }
+
+    public func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult {
+        var result = InsertResult(inserted: 0, alreadyPresent: [], rejected: [])
+        guard !rows.isEmpty else { return result }
+        let keys = rows.map { BigQueryText.hex($0.rowKey) }
+        let stored = settings.checkExistingKeys ? try storedKeys(keys, rows) : [:]
+        var seen: Set<String> = []
+        var toSend: [Int] = []
+        for (index, row) in rows.enumerated() {
+            if let holder = stored[keys[index]] {
+                if holder.upload == upload.uploadID && holder.line == row.sourceLine {
+                    result.inserted += 1  // stored by this same load before it was interrupted
+                } else {
+                    result.alreadyPresent.append(index)
+                }
+            } else if !seen.insert(keys[index]).inserted {
+                result.alreadyPresent.append(index)
+            } else {
+                toSend.append(index)
+            }
+        }
+        var start = 0
+        while start < toSend.count {
+            let slice = Array(toSend[start..<min(toSend.count, start + settings.rowsPerInsert)])
+            try send(slice, rows, keys, upload, into: &result)
+            start += slice.count
+        }
+        return result
+    }
+
+    /// Sends rows (indexes into the batch); refused rows become rejects, stopped rows are sent again.
+    private func send(_ indexes: [Int], _ rows: [OrderRow], _ keys: [String], _ upload: UploadContext,
+                      into result: inout InsertResult) throws {
+        var pending = indexes
+        var rounds = 0
+        while !pending.isEmpty {
+            let payload = pending.map { InsertRow(insertID: keys[$0], json: Self.json(rows[$0], key: keys[$0], upload)) }
+            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable, rows: payload,
+                                              skipInvalidRows: true)
+            var stopped: [Int] = []
+            var failed = Set<Int>()
+            for error in errors where error.index >= 0 && error.index < pending.count {
+                failed.insert(error.index)
+                let batchIndex = pending[error.index]
+                if error.isStopped {
+                    stopped.append(batchIndex)
+                } else {
+                    let column = error.location.map { " (\($0))" } ?? ""
+                    result.rejected.append(RejectedRow(line: rows[batchIndex].sourceLine, reason: "warehouse_\(error.reason)",
+                                                       message: "BigQuery refused the row\(column): \(error.message)"))
+                }
+            }
+            result.inserted += pending.count - failed.count
+            rounds += 1
+            if rounds > settings.stoppedRowRetries {
+                for index in stopped {
+                    result.rejected.append(RejectedRow(line: rows[index].sourceLine, reason: "warehouse_stopped",
+                                                       message: "BigQuery held the row back repeatedly"))
+                }
+                return
+            }
+            pending = stopped
+        }
+    }
+
+    /// Row keys of the batch already in the table, with the upload and line that stored them.
+    private func storedKeys(_ keys: [String], _ rows: [OrderRow]) throws -> [String: (upload: String, line: Int64)] {
+        let days = rows.map(\.invoiceTime.dayNumber)
+        let result = try client.query(
+            """
+            SELECT row_key, upload_id, source_line FROM \(orders)
+            WHERE invoice_date BETWEEN @first_day AND @last_day AND row_key IN UNNEST(@keys)
+            """,
+            parameters: [.date("first_day", BigQueryText.date(days: days.min()!)),
+                         .date("last_day", BigQueryText.date(days: days.max()!)),
+                         .array("keys", of: "STRING", Array(Set(keys)))])
+        var stored: [String: (upload: String, line: Int64)] = [:]
+        for index in result.rows.indices {
+            guard let key = result.value(index, "row_key").string else { continue }
+            let holder = (upload: result.value(index, "upload_id").string ?? "", line: result.value(index, "source_line").int64 ?? -1)
+            if let existing = stored[key], existing.upload <= holder.upload { continue }
+            stored[key] = holder
+        }
+        return stored
+    }
+
+    /// One `orders` row as JSON: NUMERIC as decimal strings, DATETIME / DATE / TIMESTAMP as text.
+    static func json(_ row: OrderRow, key: String, _ upload: UploadContext) -> [UInt8] {
+        var json = JSONWriter(capacity: 512)
+        json.beginObject()
+        json.member("row_key", key)
+        json.member("upload_id", upload.uploadID)
+        json.member("region", upload.region)
+        json.member("invoice_no", row.invoiceNo)
+        json.member("stock_code", row.stockCode)
+        json.member("description", row.description)
+        json.member("quantity", row.quantity)
+        json.member("invoice_ts", BigQueryText.dateTime(row.invoiceTime))
+        json.member("invoice_date", BigQueryText.date(days: row.invoiceTime.dayNumber))
+        json.member("unit_price", BigQueryText.decimal(row.unitPrice))
+        json.member("currency", upload.currency)
+        json.member("revenue", BigQueryText.decimal(row.revenue))
+        json.member("customer_id", row.customerID)
+        json.member("country", row.country)
+        json.member("is_cancellation", row.isCancellation)
+        json.member("is_product", row.isProduct)
+        json.member("source_uri", upload.sourceURI)
+        json.member("source_line", row.sourceLine)
+        json.member("loaded_at", BigQueryText.timestamp(micros: upload.loadedAtMicros))
+        json.endObject()
+        return json.bytes
+    }
+
+    public func summary(_ filter: ReportFilter) throws -> ReportSummary {
+        var conditions: [String] = []
+        var parameters: [QueryParameter] = []
+        if let region = filter.region {
+            conditions.append("region = @region"); parameters.append(.string("region", region))
+        }
+        if let country = filter.country {
+            conditions.append("country = @country"); parameters.append(.string("country", country))
+        }
+        if let product = filter.product {
+            conditions.append("(UPPER(stock_code) = UPPER(@product) OR STRPOS(LOWER(IFNULL(description, '')), LOWER(@product)) > 0)")
+            parameters.append(.string("product", product))
+        }
+        if let from = filter.fromDay {
+            conditions.append("invoice_date >= @from_day"); parameters.append(.date("from_day", BigQueryText.date(days: from)))
+        }
+        if let to = filter.toDay {
+            conditions.append("invoice_date <= @to_day"); parameters.append(.date("to_day", BigQueryText.date(days: to)))
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let result = try client.query(
+            """
+            SELECT
+              SUM(IF(is_product, revenue, 0)) AS revenue,
+              COUNT(DISTINCT IF(is_cancellation, NULL, CONCAT(region, '|', invoice_no))) AS orders,
+              COUNT(DISTINCT IF(is_cancellation, CONCAT(region, '|', invoice_no), NULL)) AS cancellations,
+              SUM(IF(is_product, quantity, 0)) AS units,
+              COUNT(DISTINCT customer_id) AS customers
+            FROM \(report) \(whereClause)
+            """, parameters: parameters)
+        guard !result.rows.isEmpty else { return ReportSummary(revenue: .zero, orders: 0, cancellations: 0, units: 0, customers: 0) }
+        return ReportSummary(
+            revenue: BigQueryText.parseDecimal(result.value(0, "revenue").string) ?? .zero,
+            orders: Int(result.value(0, "orders").int64 ?? 0),
+            cancellations: Int(result.value(0, "cancellations").int64 ?? 0),
+            units: result.value(0, "units").int64 ?? 0,
+            customers: Int(result.value(0, "customers").int64 ?? 0))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
