@@ -37,16 +37,15 @@ def binary_path() -> Path:
 def seed_dir() -> Path:
     """The real sample files: $SEED_DIR, else ../shared/data/seed beside the repo."""
     path = Path(os.environ.get("SEED_DIR", "../shared/data/seed"))
-    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
 
 
 # --- configuration ---------------------------------------------------------------
 # THE SHAPE OF THE CONFIG FILE LIVES HERE, and only here.
-# The server reads `--config FILE` (JSON). When Config/default.json exists, a test's
-# config is a copy of it with one setting changed wherever its key appears; before it
-# exists, the assumed shape below is used.
+# The server reads `--config FILE` (JSON, every key listed in Config/default.json);
+# a test's config is a copy of it with one setting changed.
 DEFAULT_CONFIG = REPO_ROOT / "Config" / "default.json"
-ASSUMED_BODY_LIMIT_PATH = ("server", "limits", "maxStreamingBodyBytes")
+ASSUMED_BODY_LIMIT_PATH = ("server", "limits", "maxUploadBytes")
 
 
 def _set_everywhere(tree, key: str, value) -> int:

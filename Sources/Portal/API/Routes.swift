@@ -1,0 +1,93 @@
+import ETL
+import HTTPServer
+
+/// The HTTP surface of DESIGN.md, built once and frozen into the server.
+enum Routes {
+    static func make(processor: UploadProcessor, staticFiles: StaticFiles?, config: PortalConfig) -> Router {
+        var router = Router()
+        let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
+        router.add("GET", "/healthz", .immediate { _ in health })
+        router.add("GET", "/readyz", .blocking { _ in readiness(processor) })
+
+        let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
+        router.add("POST", "/api/uploads", .streaming { request, body in
+            try upload(request, body: body, processor: processor, limits: formLimits)
+        })
+        router.add("GET", "/api/uploads", .blocking { request in
+            let limit = min(max(Int(request.head.queryValue("limit") ?? "") ?? 50, 1), 1000)
+            let records = try warehouseCall { try processor.warehouse.recentUploads(limit: limit) }
+            return .json(200, UploadJSON.list(records))
+        })
+        router.add("GET", "/api/uploads/{id}", .blocking { request in
+            let id = request.pathParameters["id"] ?? ""
+            guard UploadID.isValid(id), let record = try warehouseCall({ try processor.warehouse.upload(id: id) }) else {
+                throw PortalError.notFound("no upload with id \"\(id)\"").httpError
+            }
+            return .json(200, UploadJSON.single(record))
+        })
+        router.add("GET", "/api/report/summary", .blocking { request in
+            let filter = try ReportQuery.filter(from: request.head)
+            let summary = try warehouseCall { try processor.warehouse.summary(filter) }
+            return .json(200, ReportJSON.summary(summary, filter: filter))
+        })
+        if let staticFiles {
+            router.add("GET", "/{path...}", staticFiles.handler)
+        }
+        return router
+    }
+
+    /// POST /api/uploads: spool every file of the form, then store and load each.
+    private static func upload(
+        _ request: HTTPRequest, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits
+    ) throws -> HTTPResponse {
+        let contentType = request.head.headers["content-type"] ?? ""
+        let form: UploadForm
+        do {
+            form = try UploadForm.receive(
+                contentType: contentType, body: body, spoolDirectory: processor.spoolDirectory, limits: limits)
+        } catch let error as PortalError {
+            throw error.httpError
+        }
+        guard !form.files.isEmpty else {
+            throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
+        }
+        let region = form.fields["region"]
+        let outcomes = form.files.map { processor.process($0, explicitRegion: region) }
+        let status = outcomes.contains(where: \.succeeded) ? 200 : 422
+        if prefersHTML(request.head) {
+            return .html(status, UploadHTML.page(outcomes))
+        }
+        return .json(status, UploadJSON.results(outcomes))
+    }
+
+    /// GET /readyz: both stores answer.
+    private static func readiness(_ processor: UploadProcessor) -> HTTPResponse {
+        var problems: [(String, String)] = []
+        do { try processor.store.checkReady() } catch { problems.append(("object_store", "\(error)")) }
+        do { try processor.warehouse.checkReady() } catch { problems.append(("warehouse", "\(error)")) }
+        var json = JSONWriter()
+        json.beginObject()
+        json.field("status", problems.isEmpty ? "ready" : "not_ready")
+        json.key("checks")
+        json.beginObject()
+        for name in ["object_store", "warehouse"] {
+            json.field(name, problems.first(where: { $0.0 == name })?.1 ?? "ok")
+        }
+        json.endObject()
+        json.endObject()
+        return .json(problems.isEmpty ? 200 : 503, json.bytes)
+    }
+
+    /// True for a browser's plain form post (JavaScript asks for JSON).
+    private static func prefersHTML(_ head: HTTPRequestHead) -> Bool {
+        let accept = head.headers["accept"] ?? ""
+        return accept.hasPrefix("text/html")
+    }
+
+    /// Runs a warehouse call, turning its failure into a 503 with the reason.
+    private static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as HTTPError { throw error } catch {
+            throw PortalError.warehouse("the warehouse failed: \(error)").httpError
+        }
+    }
+}

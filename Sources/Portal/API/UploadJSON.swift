@@ -1,0 +1,116 @@
+import ETL
+
+/// The JSON shapes of uploads: the contract scripts and the page rely on.
+enum UploadJSON {
+    /// `{"uploads": [ … ]}` for the answer to POST /api/uploads.
+    static func results(_ outcomes: [UploadOutcome]) -> [UInt8] {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("uploads")
+        json.beginArray()
+        for outcome in outcomes { write(outcome, into: &json) }
+        json.endArray()
+        json.endObject()
+        return json.bytes
+    }
+
+    /// `{"uploads": [ … ]}` for the history.
+    static func list(_ records: [UploadRecord]) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 * max(records.count, 1))
+        json.beginObject()
+        json.key("uploads")
+        json.beginArray()
+        for record in records { write(record, into: &json) }
+        json.endArray()
+        json.endObject()
+        return json.bytes
+    }
+
+    /// One upload record as an object.
+    static func single(_ record: UploadRecord) -> [UInt8] {
+        var json = JSONWriter()
+        write(record, into: &json)
+        return json.bytes
+    }
+
+    private static func write(_ outcome: UploadOutcome, into json: inout JSONWriter) {
+        guard let record = outcome.record else {
+            json.beginObject()
+            json.field("file", outcome.fileName)
+            json.field("status", UploadStatus.rejected.rawValue)
+            json.field("error", outcome.errorCode)
+            json.field("message", outcome.errorMessage)
+            json.key("rows")
+            writeRows(RowCounts(), into: &json)
+            json.field("revenue", ExactDecimal.zero.formatted(places: 2))
+            json.key("rejects")
+            json.beginArray()
+            json.endArray()
+            json.endObject()
+            return
+        }
+        write(record, into: &json) { json in
+            json.key("timings")
+            json.beginObject()
+            json.key("store_ms"); json.rawNumber(format(outcome.storeMillis))
+            json.key("load_ms"); json.rawNumber(format(outcome.loadMillis))
+            json.endObject()
+        }
+    }
+
+    private static func write(_ record: UploadRecord, into json: inout JSONWriter, extra: (inout JSONWriter) -> Void = { _ in }) {
+        json.beginObject()
+        json.field("id", record.id)
+        json.field("region", record.region)
+        json.field("file", record.fileName)
+        json.field("object_uri", record.objectURI)
+        json.field("sha256", record.sha256)
+        json.field("size", record.sizeBytes)
+        json.field("encoding", record.encoding)
+        json.field("status", record.status.rawValue)
+        json.key("rows")
+        writeRows(record.rows, into: &json)
+        json.field("revenue", record.revenue.formatted(places: 2))
+        json.field("currency", record.currency)
+        json.key("rejects")
+        json.beginArray()
+        for reject in record.firstRejects {
+            json.beginObject()
+            json.field("line", reject.line)
+            json.field("reason", reject.reason)
+            json.field("message", reject.message)
+            json.endObject()
+        }
+        json.endArray()
+        if let rejectsURI = record.rejectsURI { json.field("rejects_uri", rejectsURI) }
+        if !record.extraColumns.isEmpty { json.field("extra_columns", strings: record.extraColumns) }
+        if let code = record.errorCode { json.field("error", code) }
+        if let message = record.errorMessage { json.field("message", message) }
+        json.key("progress")
+        json.beginObject()
+        json.field("bytes_processed", record.bytesProcessed)
+        json.field("bytes_total", record.sizeBytes)
+        json.endObject()
+        json.field("created_at", Clock.isoTimestamp(micros: record.createdAtMicros))
+        json.field("updated_at", Clock.isoTimestamp(micros: record.updatedAtMicros))
+        extra(&json)
+        json.endObject()
+    }
+
+    private static func writeRows(_ rows: RowCounts, into json: inout JSONWriter) {
+        json.beginObject()
+        json.field("read", rows.read)
+        json.field("loaded", rows.loaded)
+        json.field("rejected", rows.rejected)
+        json.field("duplicates", rows.duplicates)
+        json.endObject()
+    }
+
+    /// Milliseconds with up to three decimals.
+    static func format(_ millis: Double) -> String {
+        let thousandths = Int64((millis * 1000).rounded())
+        let whole = thousandths / 1000
+        let fraction = String(thousandths % 1000)
+        return "\(whole).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+}

@@ -1,0 +1,161 @@
+import ETL
+
+/// Every setting of the portal. The values here are the defaults; `Config/default.json`
+/// lists the same values for people to read and copy (a test keeps the two equal).
+public struct PortalConfig: Codable, Sendable, Equatable {
+    public var server = ServerSettings()
+    public var storage = StorageSettings()
+    public var gcp = GCPSettings()
+    public var etl = ETLConfig()
+    public var regions: [RegionConfig] = RegionConfig.defaults
+
+    public init() {}
+}
+
+/// The HTTP side: address, threads, limits, timeouts.
+public struct ServerSettings: Codable, Sendable, Equatable {
+    public var host = "127.0.0.1"
+    /// 0 picks any free port (printed at start).
+    public var port = 8080
+    public var eventLoopThreads = 2
+    /// Threads that run uploads, loads and warehouse queries.
+    public var workerThreads = 4
+    public var accessLog = true
+    public var limits = LimitSettings()
+    public var timeouts = TimeoutSettings()
+    /// How long a stop waits for requests in flight.
+    public var shutdownGraceMs = 10_000
+    /// Folder of the static files; empty = `Public` beside the working directory or the executable.
+    public var publicDir = ""
+}
+
+/// Request limits.
+public struct LimitSettings: Codable, Sendable, Equatable {
+    public var maxRequestLineBytes = 8192
+    public var maxHeaderBytes = 65_536
+    public var maxHeaderCount = 100
+    /// Bodies of ordinary requests (JSON, forms without files).
+    public var maxBufferedBodyBytes = 1 << 20
+    /// A whole upload request, all files together.
+    public var maxUploadBytes: Int64 = 4 << 30
+    public var maxFilesPerUpload = 20
+}
+
+/// Per-phase timeouts, in milliseconds.
+public struct TimeoutSettings: Codable, Sendable, Equatable {
+    public var requestHeadMs = 10_000
+    public var bodyInactivityMs = 30_000
+    public var idleKeepAliveMs = 60_000
+    public var writeMs = 30_000
+}
+
+/// Where raw files and rows live.
+public struct StorageSettings: Codable, Sendable, Equatable {
+    /// `embedded` (local folder + SQLite) or `gcp` (Cloud Storage + BigQuery).
+    public var mode = "embedded"
+    /// Objects, the SQLite database and the spool of files in flight.
+    public var dataDir = "./var"
+}
+
+/// The Google Cloud deployment.
+public struct GCPSettings: Codable, Sendable, Equatable {
+    public var project = ""
+    public var bucket = "sales-uploads"
+    public var dataset = "sales"
+    public var table = "orders"
+    public var location = "US"
+    /// A service-account or authorized-user JSON file; empty = Application Default Credentials.
+    public var credentialsFile = ""
+    /// Emulator endpoints, e.g. `http://127.0.0.1:9023`; empty = Google's.
+    public var storageEndpoint = ""
+    public var bigqueryEndpoint = ""
+    /// Constant extra request headers per service (e.g. `x-goog-user-project`).
+    public var storageHeaders: [String: String] = [:]
+    public var bigqueryHeaders: [String: String] = [:]
+    /// Resumable upload chunk, a multiple of 256 KiB.
+    public var uploadChunkBytes = 8 << 20
+    public var insertBatchRows = 500
+}
+
+/// The ETL's settings.
+public struct ETLConfig: Codable, Sendable, Equatable {
+    public var batchSize = 5000
+    public var maxRecordBytes = 1 << 20
+    public var maxRejectsReported = 20
+    public var dedupeWindowRows = 100_000
+    public var nonProductStockCodes = [
+        "POST", "DOT", "D", "M", "C2", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS",
+        "ADJUST", "ADJUST2", "TEST001", "TEST002",
+    ]
+    public var nonProductStockCodePrefixes = ["GIFT_"]
+}
+
+/// One sales region: its code, the names it may go by, how its files write dates, its currency.
+public struct RegionConfig: Codable, Sendable, Equatable {
+    public var code: String
+    public var aliases: [String]
+    /// `MDY` or `DMY`.
+    public var dateOrder: String
+    public var currency: String
+
+    public init(code: String, aliases: [String], dateOrder: String, currency: String) {
+        self.code = code
+        self.aliases = aliases
+        self.dateOrder = dateOrder
+        self.currency = currency
+    }
+
+    /// The seed system's regions. Its files are rows of a UK retailer's data set, priced in GBP.
+    public static let defaults = [
+        RegionConfig(code: "IN", aliases: ["INDIA"], dateOrder: "MDY", currency: "GBP"),
+        RegionConfig(code: "UK", aliases: ["GB", "GBR", "UNITED KINGDOM", "ENGLAND"], dateOrder: "MDY", currency: "GBP"),
+        RegionConfig(code: "USA", aliases: ["US", "UNITED STATES", "AMERICA"], dateOrder: "MDY", currency: "GBP"),
+    ]
+}
+
+extension PortalConfig {
+    /// True in Google Cloud mode.
+    public var isGCP: Bool { storage.mode == "gcp" }
+
+    /// The ETL's rules for one region.
+    func regionRules(_ region: RegionConfig) -> RegionRules {
+        RegionRules(
+            code: region.code, aliases: region.aliases,
+            dateOrder: DateOrder(rawValue: region.dateOrder.uppercased()) ?? .mdy, currency: region.currency
+        )
+    }
+
+    /// The ETL's settings.
+    var etlSettings: ETLSettings {
+        var settings = ETLSettings()
+        settings.batchSize = etl.batchSize
+        settings.maxRecordBytes = etl.maxRecordBytes
+        settings.maxRejectsReported = etl.maxRejectsReported
+        settings.dedupeWindowRows = etl.dedupeWindowRows
+        settings.nonProductStockCodes = Set(etl.nonProductStockCodes.map { $0.uppercased() })
+        settings.nonProductStockCodePrefixes = etl.nonProductStockCodePrefixes.map { $0.uppercased() }
+        return settings
+    }
+
+    /// Checks what JSON cannot: ranges and names.
+    func validate() throws(ConfigError) {
+        guard storage.mode == "embedded" || storage.mode == "gcp" else {
+            throw .invalid("storage.mode must be \"embedded\" or \"gcp\", not \"\(storage.mode)\"")
+        }
+        guard (0...65_535).contains(server.port) else { throw .invalid("server.port must be 0…65535") }
+        guard server.eventLoopThreads >= 1, server.workerThreads >= 1 else {
+            throw .invalid("server.eventLoopThreads and server.workerThreads must be at least 1")
+        }
+        guard etl.batchSize >= 1 else { throw .invalid("etl.batchSize must be at least 1") }
+        guard !regions.isEmpty else { throw .invalid("regions must name at least one region") }
+        for region in regions where DateOrder(rawValue: region.dateOrder.uppercased()) == nil {
+            throw .invalid("regions[\(region.code)].dateOrder must be MDY or DMY")
+        }
+        if isGCP {
+            guard !gcp.project.isEmpty else { throw .invalid("gcp.project is required in gcp mode (or GOOGLE_CLOUD_PROJECT)") }
+            guard gcp.uploadChunkBytes > 0, gcp.uploadChunkBytes % (256 * 1024) == 0 else {
+                throw .invalid("gcp.uploadChunkBytes must be a positive multiple of 262144")
+            }
+        }
+    }
+}

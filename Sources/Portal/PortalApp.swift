@@ -1,0 +1,155 @@
+import ETL
+import Foundation
+import HTTPServer
+import Warehouse
+
+/// Wires the configuration to a store, a warehouse and the HTTP server, and runs them.
+public enum PortalApp {
+    /// Serves until SIGTERM or SIGINT; returns the exit status (0 after a clean stop).
+    public static func serve(config: PortalConfig) throws -> Int32 {
+        HTTPServer.ignoreSIGPIPE()
+        // Block the stop signals before any thread starts, so every thread inherits the mask
+        // and this thread alone receives them through sigwait.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+        let processor = try makeProcessor(config: config)
+        let publicDir = locatePublicDirectory(config.server.publicDir)
+        let staticFiles: StaticFiles?
+        if let publicDir {
+            staticFiles = try StaticFiles(root: publicDir, gzipMinimumBytes: 860)
+        } else {
+            staticFiles = nil
+            log("no Public folder found: the page at / is not served")
+        }
+        let router = Routes.make(processor: processor, staticFiles: staticFiles, config: config)
+        let server = HTTPServer(configuration: serverConfiguration(config), router: router)
+        let port = try server.start()
+        Output.line("listening on http://\(config.server.host):\(port)")
+
+        let resumer = Thread {
+            processor.resumeUnfinished(log: log)
+        }
+        resumer.start()
+
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        log("stopping (signal \(received)): finishing requests in flight")
+        server.shutdown(gracePeriodMilliseconds: config.server.shutdownGraceMs)
+        server.waitUntilStopped()
+        log("stopped")
+        return 0
+    }
+
+    /// Runs the pipeline on local files without HTTP; prints the upload result JSON.
+    /// Returns 0 when every file was processed, 1 otherwise.
+    public static func ingest(config: PortalConfig, files: [String], region: String?) throws -> Int32 {
+        let processor = try makeProcessor(config: config)
+        var outcomes: [UploadOutcome] = []
+        for path in files {
+            let received = try spool(localFile: path, into: processor.spoolDirectory)
+            let outcome = processor.process(received, explicitRegion: region)
+            outcomes.append(outcome)
+            let rows = outcome.record?.rows ?? RowCounts()
+            log("\(path): \(outcome.record?.status.rawValue ?? "rejected"), \(rows.loaded) loaded, \(rows.rejected) rejected, \(rows.duplicates) duplicates")
+        }
+        Output.bytes(UploadJSON.results(outcomes) + [UInt8(ascii: "\n")])
+        return outcomes.allSatisfy(\.succeeded) ? 0 : 1
+    }
+
+    // MARK: - Wiring
+
+    static func makeProcessor(config: PortalConfig) throws -> UploadProcessor {
+        let dataDir = FileSystem.absolute(config.storage.dataDir)
+        try FileSystem.makeDirectories(dataDir)
+        let spoolDirectory = dataDir + "/spool"
+        try FileSystem.makeDirectories(spoolDirectory)
+        guard !config.isGCP else {
+            throw PortalError.configuration("gcp mode is not available in this build; use storage.mode \"embedded\"")
+        }
+        let store = try LocalObjectStore(root: dataDir + "/objects")
+        let warehouse = try SQLiteWarehouse(path: dataDir + "/warehouse.sqlite")
+        try warehouse.prepare()
+        return UploadProcessor(config: config, store: store, warehouse: warehouse, spoolDirectory: spoolDirectory)
+    }
+
+    static func serverConfiguration(_ config: PortalConfig) -> HTTPServerConfiguration {
+        var server = HTTPServerConfiguration()
+        server.host = config.server.host
+        server.port = config.server.port
+        server.eventLoopThreads = config.server.eventLoopThreads
+        server.workerThreads = config.server.workerThreads
+        server.accessLog = config.server.accessLog
+        let limits = config.server.limits
+        server.limits.maxRequestLineBytes = limits.maxRequestLineBytes
+        server.limits.maxHeaderBytes = limits.maxHeaderBytes
+        server.limits.maxHeaderCount = limits.maxHeaderCount
+        server.limits.maxBufferedBodyBytes = limits.maxBufferedBodyBytes
+        server.limits.maxStreamingBodyBytes = limits.maxUploadBytes
+        let timeouts = config.server.timeouts
+        server.timeouts.requestHeadMilliseconds = timeouts.requestHeadMs
+        server.timeouts.bodyInactivityMilliseconds = timeouts.bodyInactivityMs
+        server.timeouts.idleKeepAliveMilliseconds = timeouts.idleKeepAliveMs
+        server.timeouts.writeMilliseconds = timeouts.writeMs
+        return server
+    }
+
+    /// The configured folder, else `Public` in the working directory, else beside the executable's package.
+    static func locatePublicDirectory(_ configured: String) -> String? {
+        if !configured.isEmpty { return FileSystem.absolute(configured) }
+        var candidates = [FileSystem.absolute("Public")]
+        let executable = FileSystem.absolute(CommandLine.arguments[0])
+        var folder = executable
+        for _ in 0..<4 {
+            guard let slash = folder.lastIndex(of: "/") else { break }
+            folder = String(folder[..<slash])
+            candidates.append(folder + "/Public")
+        }
+        return candidates.first { FileSystem.exists($0 + "/index.html") }
+    }
+
+    /// Copies a local file into the spool, computing its fingerprint on the way.
+    private static func spool(localFile path: String, into directory: String) throws -> ReceivedFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PortalError.badRequest(code: "unreadable_file", message: "cannot read \(path): \(FileSystem.lastError())") }
+        defer { close(fd) }
+        let spool = try SpoolFile(directory: directory)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(fd, buffer.baseAddress, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                spool.discard()
+                throw PortalError.badRequest(code: "unreadable_file", message: "cannot read \(path): \(FileSystem.lastError())")
+            }
+            if count == 0 { break }
+            try spool.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return ReceivedFile(fileName: name, content: spool.finish())
+    }
+
+    static func log(_ message: String) { Output.errorLine(message) }
+}
+
+/// Writes to standard output and error without buffering surprises between threads.
+public enum Output {
+    public static func line(_ text: String) { bytes(Array((text + "\n").utf8)) }
+    public static func errorLine(_ text: String) { write(fd: 2, Array((text + "\n").utf8)) }
+    public static func bytes(_ bytes: [UInt8]) { write(fd: 1, bytes) }
+
+    private static func write(fd: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { if errno == EINTR { continue }; return }
+                offset += written
+            }
+        }
+    }
+}

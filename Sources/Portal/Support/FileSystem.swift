@@ -1,0 +1,106 @@
+import Glibc
+
+/// The few file-system calls the portal makes, with errors as text.
+enum FileSystem {
+    /// `mkdir -p`.
+    static func makeDirectories(_ path: String) throws(PortalError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw .storage("cannot create folder \(prefix): \(lastError())")
+            }
+        }
+    }
+
+    /// Writes every byte, retrying short writes and interruptions.
+    static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(PortalError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .storage("write failed: \(lastError())")
+            }
+            offset += written
+        }
+    }
+
+    /// An absolute form of `path` (relative to the working directory).
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return normalized(path) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return normalized(cwd + "/" + path)
+    }
+
+    /// Removes `.` and empty components (not `..`, which callers reject).
+    static func normalized(_ path: String) -> String {
+        "/" + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func lastError() -> String { String(cString: strerror(errno)) }
+}
+
+/// Time as the portal records it.
+enum Clock {
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    static func nowMicros() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+    }
+
+    /// A monotonic reading in nanoseconds, for durations.
+    static func monotonicNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    /// `2026-11-29T17:49:51.123456Z` for microseconds since the epoch.
+    static func isoTimestamp(micros: Int64) -> String {
+        var seconds = time_t(micros / 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let fraction = micros % 1_000_000
+        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(pad(Int32(fraction), width: 6))Z"
+    }
+
+    /// (year, month, day) in UTC for microseconds since the epoch.
+    static func utcDate(micros: Int64) -> (year: Int, month: Int, day: Int) {
+        var seconds = time_t(micros / 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return (Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+    }
+
+    static func pad(_ value: Int32, width: Int = 2) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+}
+
+/// Upload identifiers: time-ordered, unique without coordination between replicas.
+enum UploadID {
+    /// 12 hex digits of milliseconds since the epoch, then 8 random hex digits.
+    static func make() -> String {
+        let millis = UInt64(Clock.nowMicros() / 1000)
+        var generator = SystemRandomNumberGenerator()
+        let random = UInt32.random(in: .min ... .max, using: &generator)
+        return hex(millis, digits: 12) + hex(UInt64(random), digits: 8)
+    }
+
+    /// True for text shaped like an id (safe in paths and queries).
+    static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 20 && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    private static func hex(_ value: UInt64, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
+    }
+}

@@ -1,0 +1,216 @@
+import ETL
+import Glibc
+
+/// What happened to one file: its record (when it got one) and how long each step took.
+struct UploadOutcome: Sendable {
+    var fileName: String
+    /// nil when the file was refused before anything was stored (unknown region, empty file).
+    var record: UploadRecord?
+    var errorCode: String?
+    var errorMessage: String?
+    var storeMillis: Double = 0
+    var loadMillis: Double = 0
+
+    /// True when the file was processed: loaded, or recognised as already loaded.
+    var succeeded: Bool {
+        guard let status = record?.status else { return false }
+        return status == .loaded || status == .alreadyLoaded
+    }
+}
+
+/// The pipeline of one file, the same for HTTP uploads, `ingest` and resumed loads:
+/// region → already loaded? → store the raw file → record it → load its rows → record the result.
+final class UploadProcessor: Sendable {
+    let config: PortalConfig
+    let store: any ObjectStore
+    let warehouse: any Warehouse
+    let regions: RegionResolver
+    /// Folder of files in flight, on the object store's file system when it is local.
+    let spoolDirectory: String
+
+    init(config: PortalConfig, store: any ObjectStore, warehouse: any Warehouse, spoolDirectory: String) {
+        self.config = config
+        self.store = store
+        self.warehouse = warehouse
+        self.regions = RegionResolver(regions: config.regions)
+        self.spoolDirectory = spoolDirectory
+    }
+
+    /// Processes one spooled file. Never throws: every failure becomes an outcome with a reason.
+    func process(_ file: ReceivedFile, explicitRegion: String?) -> UploadOutcome {
+        var outcome = UploadOutcome(fileName: file.fileName)
+        let content = file.content
+        let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
+        let region = regionName.map { regions.region(named: $0) } ?? regions.region(forFileName: file.fileName)
+        guard let region else {
+            removeSpool(content)
+            let known = config.regions.map(\.code).joined(separator: ", ")
+            outcome.errorCode = "unknown_region"
+            outcome.errorMessage = regionName.map { "unknown region \"\($0)\"; known regions: \(known)" }
+                ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or send a region field"
+            return outcome
+        }
+        guard content.size > 0 else {
+            removeSpool(content)
+            outcome.errorCode = "empty_file"
+            outcome.errorMessage = "the file \"\(file.fileName)\" is empty"
+            return outcome
+        }
+        do {
+            if let earlier = try warehouse.loadedUpload(region: region.code, sha256: content.sha256) {
+                removeSpool(content)
+                let record = alreadyLoadedRecord(file, region: region, earlier: earlier)
+                try warehouse.saveUpload(record)
+                outcome.record = record
+                return outcome
+            }
+            let storeStart = Clock.monotonicNanos()
+            let now = Clock.nowMicros()
+            let uploadID = UploadID.make()
+            let name = ObjectNaming.rawFile(region: region.code, uploadID: uploadID, fileName: file.fileName, atMicros: now)
+            let stored = try storeSpool(content, name: name)
+            var record = UploadRecord(
+                id: uploadID, region: region.code, fileName: file.fileName, objectURI: stored.uri,
+                sha256: content.sha256, sizeBytes: stored.sizeBytes, encoding: content.encoding.rawValue,
+                status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now)
+            try warehouse.saveUpload(record)
+            outcome.storeMillis = Self.millis(since: storeStart)
+            let loadStart = Clock.monotonicNanos()
+            record = load(record)
+            outcome.loadMillis = Self.millis(since: loadStart)
+            outcome.record = record
+        } catch {
+            removeSpool(content)
+            outcome.errorCode = (error as? PortalError)?.code ?? "failed"
+            outcome.errorMessage = "\(error)"
+        }
+        return outcome
+    }
+
+    /// Loads the rows of a stored upload and records the result; used for new uploads and to resume.
+    func load(_ stored: UploadRecord) -> UploadRecord {
+        var record = stored
+        guard let region = regions.region(named: record.region) else {
+            record.status = .failed
+            record.errorCode = "unknown_region"
+            record.errorMessage = "region \(record.region) is no longer configured"
+            try? warehouse.saveUpload(record)
+            return record
+        }
+        record.status = .loading
+        record.updatedAtMicros = Clock.nowMicros()
+        try? warehouse.saveUpload(record)
+
+        let context = UploadContext(
+            uploadID: record.id, region: region.code, currency: region.currency,
+            sourceURI: record.objectURI, loadedAtMicros: Clock.nowMicros())
+        let job = LoadJob(
+            settings: config.etlSettings, region: config.regionRules(region),
+            encoding: TextEncoding(rawValue: record.encoding) ?? .utf8, context: context)
+        let rejectsName = ObjectNaming.rejects(region: region.code, uploadID: record.id, atMicros: record.createdAtMicros)
+        var lastProgressSave = Clock.monotonicNanos()
+        do {
+            let source = try store.open(uri: record.objectURI)
+            defer { source.close() }
+            let report = try job.run(
+                source: source, warehouse: warehouse,
+                makeRejectsWriter: { [store] in try store.create(name: rejectsName, contentType: "text/csv") },
+                progress: { progress in
+                    let now = Clock.monotonicNanos()
+                    guard now - lastProgressSave > 500_000_000 else { return }
+                    lastProgressSave = now
+                    record.bytesProcessed = progress.bytesRead
+                    record.rows.read = progress.rowsRead
+                    record.updatedAtMicros = Clock.nowMicros()
+                    try? warehouse.saveUpload(record)
+                })
+            record.status = .loaded
+            record.rows = report.rows
+            record.revenue = report.revenue
+            record.firstRejects = report.firstRejects
+            record.extraColumns = report.extraColumns
+            record.rejectsURI = report.rejectsObject?.uri
+            record.bytesProcessed = record.sizeBytes
+        } catch let error as ETLError {
+            record.status = Self.isFileProblem(error) ? .rejected : .failed
+            record.errorCode = error.code
+            record.errorMessage = error.message
+        } catch {
+            record.status = .failed
+            record.errorCode = (error as? PortalError)?.code ?? "failed"
+            record.errorMessage = "\(error)"
+        }
+        record.updatedAtMicros = Clock.nowMicros()
+        do { try warehouse.saveUpload(record) } catch {
+            // The load finished but its record did not: leave it unfinished so a restart reloads it (idempotent).
+            record.status = .failed
+            record.errorCode = "warehouse_failed"
+            record.errorMessage = "the rows were loaded but the upload record could not be saved: \(error)"
+        }
+        return record
+    }
+
+    /// Finishes the loads that a stopped process left unfinished.
+    func resumeUnfinished(log: (String) -> Void) {
+        let unfinished: [UploadRecord]
+        do { unfinished = try warehouse.unfinishedUploads() } catch {
+            log("cannot list unfinished uploads: \(error)")
+            return
+        }
+        for record in unfinished {
+            log("resuming load of upload \(record.id) (\(record.fileName), \(record.region))")
+            let result = load(record)
+            log("upload \(result.id): \(result.status.rawValue), \(result.rows.loaded) rows loaded")
+        }
+    }
+
+    // MARK: - Steps
+
+    private func storeSpool(_ content: SpooledContent, name: String) throws -> StoredObject {
+        if let local = store as? LocalObjectStore {
+            return try local.adopt(file: content.path, name: name)
+        }
+        defer { unlink(content.path) }
+        let writer = try store.create(name: name, contentType: "text/csv")
+        let fd = open(content.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PortalError.storage("cannot reopen spool file: \(FileSystem.lastError())") }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            while true {
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count >= 0 else { throw PortalError.storage("cannot read spool file: \(FileSystem.lastError())") }
+                if count == 0 { break }
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            }
+            return try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    private func alreadyLoadedRecord(_ file: ReceivedFile, region: RegionConfig, earlier: UploadRecord) -> UploadRecord {
+        let now = Clock.nowMicros()
+        return UploadRecord(
+            id: UploadID.make(), region: region.code, fileName: file.fileName, objectURI: earlier.objectURI,
+            sha256: file.content.sha256, sizeBytes: file.content.size, encoding: earlier.encoding,
+            status: .alreadyLoaded, rows: RowCounts(read: earlier.rows.read), currency: earlier.currency,
+            errorCode: nil,
+            errorMessage: "the same file was loaded for \(region.code) as upload \(earlier.id) at \(Clock.isoTimestamp(micros: earlier.createdAtMicros)); nothing new was loaded",
+            bytesProcessed: file.content.size, createdAtMicros: now, updatedAtMicros: now)
+    }
+
+    private func removeSpool(_ content: SpooledContent) { unlink(content.path) }
+
+    /// Whole-file problems of the content itself (as opposed to a failing store or warehouse).
+    private static func isFileProblem(_ error: ETLError) -> Bool {
+        !(error.code == "read_failed" || error.code == "warehouse_failed")
+    }
+
+    static func millis(since start: UInt64) -> Double {
+        Double(Clock.monotonicNanos() - start) / 1_000_000
+    }
+}

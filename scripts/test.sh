@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of SalesPortal on a fresh Debian machine: installs what the tests need,
+# starts the Cloud Storage and BigQuery emulators on loopback, runs the Swift tests and
+# the integration tests (real executable, curl, Chromium), and stops the emulators.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+source scripts/deps.sh test
+
+echo "== build"
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Wrapping|Linking|Planning|Building)' || true
+swift build --build-tests >/dev/null   # fail here, with the error above, if the build failed
+
+echo "== python test environment"
+if [ ! -x .venv-test/bin/pytest ] || ! cmp -s Tests/integration/requirements.txt .venv-test/requirements.txt; then
+  python3 -m venv .venv-test
+  .venv-test/bin/pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
+  cp Tests/integration/requirements.txt .venv-test/requirements.txt
+fi
+
+if [ -x scripts/emulators.sh ]; then
+  echo "== emulators"
+  scripts/emulators.sh start
+  trap 'scripts/emulators.sh stop || true' EXIT
+  export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
+  export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050
+fi
+
+echo "== swift tests"
+swift test --skip-build
+
+echo "== integration tests"
+export SALES_PORTAL_BIN="$root/.build/debug/sales-portal"
+export SEED_DIR="${SEED_DIR:-$root/../shared/data/seed}"
+[ -d "$SEED_DIR" ] || export SEED_DIR="$root/Tests/ETLTests/Fixtures"
+.venv-test/bin/python -m pytest -q -p no:cacheprovider Tests/integration
