@@ -286,7 +286,8 @@ public protocol Warehouse: Sendable {
     func recentUploads(limit: Int) throws -> [UploadRecord]
     /// A finished load of the same content for the same region, if any.
     func loadedUpload(region: String, sha256: String) throws -> UploadRecord?
-    /// Uploads acknowledged but not finished (`stored`, `loading`): to resume on start.
+    /// Uploads acknowledged but not finished (`stored`, `loading`), or whose load `failed`
+    /// (storage or warehouse trouble): to resume on start.
     func unfinishedUploads() throws -> [UploadRecord]
     func summary(_ filter: ReportFilter) throws -> ReportSummary
 }

@@ -20,6 +20,8 @@ public enum ETLError: Error, Sendable, Equatable {
     case warehouseFailed(String)
     /// The rejected lines could not be written next to the raw file.
     case rejectsFailed(String)
+    /// The file's revenue total does not fit the exact decimal range.
+    case totalOutOfRange
 
     /// A stable machine code, the API's `error` field.
     public var code: String {
@@ -33,6 +35,7 @@ public enum ETLError: Error, Sendable, Equatable {
         case .readFailed: "read_failed"
         case .warehouseFailed: "warehouse_failed"
         case .rejectsFailed: "rejects_failed"
+        case .totalOutOfRange: "total_out_of_range"
         }
     }
 
@@ -58,6 +61,8 @@ public enum ETLError: Error, Sendable, Equatable {
             "the warehouse refused the rows: \(detail)"
         case .rejectsFailed(let detail):
             "could not store the rejected lines: \(detail)"
+        case .totalOutOfRange:
+            "the file's revenue total is beyond the exact decimal range (±9,223,372,036,854.775807)"
         }
     }
 }

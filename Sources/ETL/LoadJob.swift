@@ -152,9 +152,9 @@ private final class LoadRun {
                 throw .rejectsFailed(Self.describe(error))
             }
         }
-        let clamped = min(max(revenueMicros, Int128(Int64.min)), Int128(Int64.max))
+        guard let revenue = Int64(exactly: revenueMicros) else { throw .totalOutOfRange }
         return LoadReport(
-            rows: counts, revenue: ExactDecimal(micros: Int64(clamped)), firstRejects: firstRejects,
+            rows: counts, revenue: ExactDecimal(micros: revenue), firstRejects: firstRejects,
             extraColumns: header.extraColumns, rejectsWritten: rejects?.rowsWritten ?? 0, rejectsObject: stored)
     }
 

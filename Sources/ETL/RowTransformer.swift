@@ -37,6 +37,8 @@ struct RowTransformer: ~Copyable {
     private var overflow: [UnsafeMutablePointer<UInt8>] = []
     private var overflowBytes = 0
     private let scratchLimit: Int
+    private let maxAbsQuantity: Int64
+    private let maxAbsLineRevenueMicros: Int64
 
     /// The last strings made, reused when the next row has the same bytes (files repeat
     /// invoice numbers, countries and customers on consecutive lines).
@@ -64,6 +66,8 @@ struct RowTransformer: ~Copyable {
         nonProductLengths = nonProductCodes.reduce(0) { $0 | ($1.count < 64 ? 1 << UInt64($1.count) : 0) }
         nonProductPrefixes = settings.nonProductStockCodePrefixes.map { Array($0.utf8) }
         scratchLimit = 8 * settings.maxRecordBytes
+        maxAbsQuantity = settings.maxAbsQuantity
+        maxAbsLineRevenueMicros = settings.maxAbsLineRevenue * ExactDecimal.scale
         scratchCapacity = 64 * 1024
         scratch = .allocate(capacity: scratchCapacity)
     }
@@ -145,9 +149,15 @@ struct RowTransformer: ~Copyable {
                     + "with at most 6 places"))
         }
         hasher.combine(UInt64(bitPattern: price.micros))
+        guard quantity.magnitude <= maxAbsQuantity.magnitude else {
+            return .failure(RowRejection(
+                reason: "out_of_range", message: "Quantity \(quantity) is beyond ±\(maxAbsQuantity)"))
+        }
         let (revenue, overflow) = price.micros.multipliedReportingOverflow(by: quantity)
-        guard !overflow else {
-            return .failure(RowRejection(reason: "bad_price", message: "Quantity × UnitPrice is out of range"))
+        guard !overflow, revenue.magnitude <= maxAbsLineRevenueMicros.magnitude else {
+            return .failure(RowRejection(
+                reason: "out_of_range",
+                message: "Quantity × UnitPrice is beyond ±\(maxAbsLineRevenueMicros / ExactDecimal.scale)"))
         }
 
         let customer = customerNumber(text(record[customerField]))

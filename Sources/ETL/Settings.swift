@@ -66,6 +66,11 @@ public struct ETLSettings: Sendable, Equatable {
     public var nonProductStockCodePrefixes: [String]
     /// Bytes read from the object store at a time.
     public var readChunkBytes: Int
+    /// A line whose |Quantity| is larger is rejected as `out_of_range`.
+    public var maxAbsQuantity: Int64
+    /// A line whose |Quantity × UnitPrice| is larger (in currency units) is rejected as
+    /// `out_of_range`, so that no line can make the exact totals of a report overflow.
+    public var maxAbsLineRevenue: Int64
 
     /// The stock codes of the Online Retail data set that are charges, fees or adjustments.
     public static let defaultNonProductStockCodes: Set<String> = [
@@ -82,7 +87,9 @@ public struct ETLSettings: Sendable, Equatable {
         dedupeWindowRows: Int = 100_000,
         nonProductStockCodes: Set<String> = ETLSettings.defaultNonProductStockCodes,
         nonProductStockCodePrefixes: [String] = ["GIFT_"],
-        readChunkBytes: Int = 256 * 1024
+        readChunkBytes: Int = 256 * 1024,
+        maxAbsQuantity: Int64 = 1_000_000_000,
+        maxAbsLineRevenue: Int64 = 1_000_000_000
     ) {
         self.batchSize = max(1, batchSize)
         self.maxRecordBytes = max(64, maxRecordBytes)
@@ -91,5 +98,7 @@ public struct ETLSettings: Sendable, Equatable {
         self.nonProductStockCodes = Set(nonProductStockCodes.map { $0.uppercased() })
         self.nonProductStockCodePrefixes = nonProductStockCodePrefixes.map { $0.uppercased() }
         self.readChunkBytes = max(4096, readChunkBytes)
+        self.maxAbsQuantity = max(1, maxAbsQuantity)
+        self.maxAbsLineRevenue = min(max(1, maxAbsLineRevenue), Int64.max / ExactDecimal.scale)
     }
 }

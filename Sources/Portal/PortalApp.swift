@@ -25,15 +25,17 @@ public enum PortalApp {
             staticFiles = nil
             log("no Public folder found: the page at / is not served")
         }
+        // Listed before the server starts, so that no upload of this run is taken for one to resume.
+        let unfinished = processor.unfinishedUploads(log: log)
         let router = Routes.make(processor: processor, staticFiles: staticFiles, config: config)
         let server = HTTPServer(configuration: serverConfiguration(config), router: router)
         let port = try server.start()
         Output.line("listening on http://\(config.server.host):\(port)")
 
-        let resumer = Thread {
-            processor.resumeUnfinished(log: log)
+        if !unfinished.isEmpty {
+            let resumer = Thread { processor.resume(unfinished, log: log) }
+            resumer.start()
         }
-        resumer.start()
 
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
@@ -50,8 +52,15 @@ public enum PortalApp {
         let processor = try makeProcessor(config: config)
         var outcomes: [UploadOutcome] = []
         for path in files {
-            let received = try spool(localFile: path, into: processor.spoolDirectory)
-            let outcome = processor.process(received, explicitRegion: region)
+            let outcome: UploadOutcome
+            do {
+                outcome = processor.process(try spool(localFile: path, into: processor.spoolDirectory), explicitRegion: region)
+            } catch {
+                var refused = UploadOutcome(fileName: path)
+                refused.errorCode = (error as? PortalError)?.code ?? "unreadable_file"
+                refused.errorMessage = "\(error)"
+                outcome = refused
+            }
             outcomes.append(outcome)
             let rows = outcome.record?.rows ?? RowCounts()
             log("\(path): \(outcome.record?.status.rawValue ?? "rejected"), \(rows.loaded) loaded, \(rows.rejected) rejected, \(rows.duplicates) duplicates")
@@ -67,6 +76,7 @@ public enum PortalApp {
         try FileSystem.makeDirectories(dataDir)
         let spoolDirectory = dataDir + "/spool"
         try FileSystem.makeDirectories(spoolDirectory)
+        FileSystem.removeAbandonedTemporaryFiles(in: spoolDirectory)
         guard !config.isGCP else {
             throw PortalError.configuration("gcp mode is not available in this build; use storage.mode \"embedded\"")
         }

@@ -83,7 +83,7 @@ extension BigQueryWarehouse {
     }
 
     public func unfinishedUploads() throws -> [UploadRecord] {
-        try latestUploads(where: "status IN ('stored', 'loading')", parameters: [], limit: nil)
+        try latestUploads(where: "status IN ('stored', 'loading', 'failed')", parameters: [], limit: nil)
     }
 
     /// The latest event of each upload, filtered after picking the latest, newest upload first.

@@ -69,7 +69,7 @@ extension SQLiteWarehouse {
 
     /// Uploads with status `stored` or `loading`, oldest first.
     public func unfinishedUploads() throws -> [UploadRecord] {
-        try readUploads("WHERE status IN ('stored', 'loading') ORDER BY created_at_micros, ref") { _ in }
+        try readUploads("WHERE status IN ('stored', 'loading', 'failed') ORDER BY created_at_micros, ref") { _ in }
     }
 
     private static let uploadColumns = """

@@ -37,9 +37,24 @@ func loadRows(_ lines: [String], region rules: RegionRules = region(), headerLin
         ]).result.get()
         #expect(report.firstRejects.map(\.reason) == [
             "missing_invoice_no", "missing_stock_code", "bad_quantity", "bad_quantity", "bad_price", "bad_price",
-            "bad_price", "bad_price", "bad_date",
+            "bad_price", "out_of_range", "bad_date",
         ])
         #expect(report.rows.loaded == 0)
+    }
+
+    @Test func hugeLinesAreRejectedSoNoTotalCanOverflow() throws {
+        // Each line alone fits an Int64 of millionths; two of them together would not.
+        let report = try loadRows([
+            "1,A,x,1000000,12/1/2010 8:26,5000000,2,UK",
+            "2,A,x,1000000,12/1/2010 8:26,5000000,2,UK",
+            "3,A,x,1000,12/1/2010 8:26,1000000,2,UK",
+            "4,A,x,-1000000000,12/1/2010 8:26,1,2,UK",
+            "5,A,x,-1000000001,12/1/2010 8:26,0,2,UK",
+        ]).result.get()
+        #expect(report.firstRejects.map(\.reason) == ["out_of_range", "out_of_range", "out_of_range"])
+        #expect(report.firstRejects.map(\.line) == [2, 3, 6])
+        #expect(report.rows.loaded == 2)
+        #expect(report.revenue == ExactDecimal(micros: 0))
     }
 
     @Test func impossibleDatesAreRejectedNeverSwapped() throws {

@@ -58,6 +58,9 @@ let repositoryRoot: String = {
         }
         let file = try temporaryFile(#"{"storage": {"mode": "cloud"}}"#)
         #expect(throws: ConfigError.self) { try ConfigLoader.load(file: file, environment: [:]) }
+        #expect(throws: ConfigError.invalid("server.timeouts.idleKeepAliveMs must be at least 1, not -1")) {
+            try ConfigLoader.load(file: nil, environment: [:], overrides: ["server.timeouts.idleKeepAliveMs": "-1"])
+        }
         let malformed = try temporaryFile(#"{"server": "#)
         do {
             _ = try ConfigLoader.load(file: malformed, environment: [:])

@@ -116,6 +116,44 @@ import Warehouse
         #expect(try processor.warehouse.summary(ReportFilter()) == summary)
     }
 
+    @Test func aResumedLoadWithRejectsKeepsItsFirstRejectsFileAndLoads() throws {
+        let text = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+            + "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"
+            + "536366,85123B,HEART,six,12/1/2010 8:28,2.55,17850,United Kingdom\n"
+        let first = try #require(processor.process(try spool(Array(text.utf8), name: "UK.csv"), explicitRegion: nil).record)
+        #expect(first.status == .loaded)
+        let rejectsURI = try #require(first.rejectsURI)
+        // A second run over the same stored file (as after a stop mid-load) must not trip over the first rejects file.
+        let again = processor.load(first, resuming: true)
+        #expect(again.status == .loaded)
+        #expect(again.rows == first.rows)
+        #expect(again.revenue == first.revenue)
+        #expect(again.rejectsURI != nil && again.rejectsURI != rejectsURI)
+        #expect(FileManager.default.fileExists(atPath: String(rejectsURI.dropFirst("file://".count))))
+    }
+
+    @Test func aStorageFailureIsTheServersNotTheFiles() throws {
+        // The region's folder is taken by a plain file: the raw file cannot be stored.
+        try FileManager.default.createDirectory(atPath: store.root + "/uploads", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: store.root + "/uploads/USA", contents: Data("x".utf8))
+        let outcome = processor.process(try spool(try seed("usa.csv"), name: "usa.csv"), explicitRegion: nil)
+        #expect(outcome.record == nil)
+        #expect(outcome.errorCode == "storage_failed")
+        #expect(outcome.failedOnTheServer)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: processor.spoolDirectory).isEmpty)
+    }
+
+    @Test func filesLeftByAStoppedProcessAreRemovedAndOthersKept() throws {
+        let abandoned = processor.spoolDirectory + "/4194000-0123456789abcdef0123.part"
+        let ours = processor.spoolDirectory + "/\(getpid())-0123456789abcdef0124.part"
+        for path in [abandoned, ours] { FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        var config = PortalConfig()
+        config.storage.dataDir = root
+        _ = try PortalApp.makeProcessor(config: config)
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(FileManager.default.fileExists(atPath: ours))
+    }
+
     @Test func theLocalStoreNeverOverwritesAnObject() throws {
         let first = try store.create(name: "a/b.csv", contentType: "text/csv")
         try Array("one".utf8).withUnsafeBytes { try first.write($0) }

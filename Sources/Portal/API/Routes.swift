@@ -53,7 +53,9 @@ enum Routes {
         }
         let region = form.fields["region"]
         let outcomes = form.files.map { processor.process($0, explicitRegion: region) }
-        let status = outcomes.contains(where: \.succeeded) ? 200 : 422
+        // 503 when the server failed a file (retrying is safe: loading is idempotent),
+        // else 200 when any file was processed, else 422.
+        let status = outcomes.contains(where: \.failedOnTheServer) ? 503 : outcomes.contains(where: \.succeeded) ? 200 : 422
         if prefersHTML(request.head) {
             return .html(status, UploadHTML.page(outcomes))
         }

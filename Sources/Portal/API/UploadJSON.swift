@@ -37,7 +37,7 @@ enum UploadJSON {
         guard let record = outcome.record else {
             json.beginObject()
             json.field("file", outcome.fileName)
-            json.field("status", UploadStatus.rejected.rawValue)
+            json.field("status", (outcome.serverFailure ? UploadStatus.failed : UploadStatus.rejected).rawValue)
             json.field("error", outcome.errorCode)
             json.field("message", outcome.errorMessage)
             json.key("rows")

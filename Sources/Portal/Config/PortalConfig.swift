@@ -83,6 +83,9 @@ public struct ETLConfig: Codable, Sendable, Equatable {
     public var maxRecordBytes = 1 << 20
     public var maxRejectsReported = 20
     public var dedupeWindowRows = 100_000
+    /// A line beyond these (|quantity|, |quantity × unit price| in currency units) is rejected as `out_of_range`.
+    public var maxAbsQuantity: Int64 = 1_000_000_000
+    public var maxAbsLineRevenue: Int64 = 1_000_000_000
     public var nonProductStockCodes = [
         "POST", "DOT", "D", "M", "C2", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS",
         "ADJUST", "ADJUST2", "TEST001", "TEST002",
@@ -132,6 +135,8 @@ extension PortalConfig {
         settings.maxRecordBytes = etl.maxRecordBytes
         settings.maxRejectsReported = etl.maxRejectsReported
         settings.dedupeWindowRows = etl.dedupeWindowRows
+        settings.maxAbsQuantity = etl.maxAbsQuantity
+        settings.maxAbsLineRevenue = etl.maxAbsLineRevenue
         settings.nonProductStockCodes = Set(etl.nonProductStockCodes.map { $0.uppercased() })
         settings.nonProductStockCodePrefixes = etl.nonProductStockCodePrefixes.map { $0.uppercased() }
         return settings
@@ -147,6 +152,27 @@ extension PortalConfig {
             throw .invalid("server.eventLoopThreads and server.workerThreads must be at least 1")
         }
         guard etl.batchSize >= 1 else { throw .invalid("etl.batchSize must be at least 1") }
+        let positives: [(String, Int64)] = [
+            ("server.limits.maxRequestLineBytes", Int64(server.limits.maxRequestLineBytes)),
+            ("server.limits.maxHeaderBytes", Int64(server.limits.maxHeaderBytes)),
+            ("server.limits.maxHeaderCount", Int64(server.limits.maxHeaderCount)),
+            ("server.limits.maxBufferedBodyBytes", Int64(server.limits.maxBufferedBodyBytes)),
+            ("server.limits.maxUploadBytes", server.limits.maxUploadBytes),
+            ("server.limits.maxFilesPerUpload", Int64(server.limits.maxFilesPerUpload)),
+            ("server.timeouts.requestHeadMs", Int64(server.timeouts.requestHeadMs)),
+            ("server.timeouts.bodyInactivityMs", Int64(server.timeouts.bodyInactivityMs)),
+            ("server.timeouts.idleKeepAliveMs", Int64(server.timeouts.idleKeepAliveMs)),
+            ("server.timeouts.writeMs", Int64(server.timeouts.writeMs)),
+            ("etl.maxRecordBytes", Int64(etl.maxRecordBytes)),
+            ("etl.maxAbsQuantity", etl.maxAbsQuantity),
+            ("etl.maxAbsLineRevenue", etl.maxAbsLineRevenue),
+        ]
+        for (name, value) in positives where value < 1 {
+            throw .invalid("\(name) must be at least 1, not \(value)")
+        }
+        guard server.shutdownGraceMs >= 0, etl.maxRejectsReported >= 0, etl.dedupeWindowRows >= 0 else {
+            throw .invalid("server.shutdownGraceMs, etl.maxRejectsReported and etl.dedupeWindowRows must not be negative")
+        }
         guard !regions.isEmpty else { throw .invalid("regions must name at least one region") }
         for region in regions where DateOrder(rawValue: region.dateOrder.uppercased()) == nil {
             throw .invalid("regions[\(region.code)].dateOrder must be MDY or DMY")

@@ -12,11 +12,12 @@ public final class LocalObjectStore: ObjectStore {
         self.root = root
         try FileSystem.makeDirectories(root)
         try FileSystem.makeDirectories(root + "/.partial")
+        FileSystem.removeAbandonedTemporaryFiles(in: root + "/.partial")
     }
 
     public func create(name: String, contentType: String) throws -> any ObjectWriter {
         let path = try destination(for: name)
-        let temporary = "\(root)/.partial/\(UploadID.make())"
+        let temporary = "\(root)/.partial/\(FileSystem.temporaryName())"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw PortalError.storage("cannot create \(name): \(FileSystem.lastError())") }
         return LocalObjectWriter(fd: fd, temporaryPath: temporary, finalPath: path)
@@ -27,6 +28,7 @@ public final class LocalObjectStore: ObjectStore {
         let path = try destination(for: name)
         guard link(file, path) == 0 else { throw PortalError.storage("cannot store \(name): \(FileSystem.lastError())") }
         unlink(file)
+        FileSystem.syncDirectory(containing: path)
         var info = stat()
         stat(path, &info)
         return StoredObject(uri: "file://" + path, sizeBytes: Int64(info.st_size))
@@ -100,6 +102,7 @@ final class LocalObjectWriter: ObjectWriter {
         guard link(temporaryPath, finalPath) == 0 else {
             throw PortalError.storage("cannot store object \(finalPath): \(FileSystem.lastError())")
         }
+        FileSystem.syncDirectory(containing: finalPath)
         return StoredObject(uri: uri, sizeBytes: size)
     }
 

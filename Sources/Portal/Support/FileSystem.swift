@@ -42,6 +42,34 @@ enum FileSystem {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Flushes a folder's entries (a new name in it) to disk.
+    static func syncDirectory(containing path: String) {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let fd = open(String(path[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    /// A unique name for a temporary file, led by this process's id: `{pid}-{id}`.
+    static func temporaryName() -> String { "\(getpid())-\(UploadID.make())" }
+
+    /// Deletes temporary files (named by `temporaryName`) whose process is gone: what a killed
+    /// process left behind. Files of running processes (a concurrent `ingest`) are kept.
+    static func removeAbandonedTemporaryFiles(in folder: String) {
+        guard let directory = opendir(folder) else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let dash = name.firstIndex(of: "-"), let pid = pid_t(name[..<dash]) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(folder + "/" + name)
+            }
+        }
+    }
+
     static func lastError() -> String { String(cString: strerror(errno)) }
 }
 

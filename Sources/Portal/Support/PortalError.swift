@@ -9,6 +9,8 @@ public enum PortalError: Error, Sendable, CustomStringConvertible {
     case unknownRegion(String)
     /// The request is too large.
     case tooLarge(String)
+    /// The body is not multipart/form-data.
+    case unsupportedMediaType(String)
     /// An upload or resource that does not exist.
     case notFound(String)
     /// The object store failed.
@@ -20,7 +22,7 @@ public enum PortalError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .badRequest(_, let message), .unknownRegion(let message), .tooLarge(let message),
+        case .badRequest(_, let message), .unknownRegion(let message), .tooLarge(let message), .unsupportedMediaType(let message),
             .notFound(let message), .storage(let message), .warehouse(let message), .configuration(let message):
             message
         }
@@ -32,6 +34,7 @@ public enum PortalError: Error, Sendable, CustomStringConvertible {
         case .badRequest(let code, _): code
         case .unknownRegion: "unknown_region"
         case .tooLarge: "too_large"
+        case .unsupportedMediaType: "unsupported_media_type"
         case .notFound: "not_found"
         case .storage: "storage_failed"
         case .warehouse: "warehouse_failed"
@@ -45,8 +48,17 @@ public enum PortalError: Error, Sendable, CustomStringConvertible {
         case .badRequest: 400
         case .unknownRegion: 422
         case .tooLarge: 413
+        case .unsupportedMediaType: 415
         case .notFound: 404
         case .storage, .warehouse, .configuration: 503
+        }
+    }
+
+    /// True for trouble on the server's side (storage, warehouse), which a client may retry.
+    public var isServerFailure: Bool {
+        switch self {
+        case .storage, .warehouse, .configuration: true
+        default: false
         }
     }
 

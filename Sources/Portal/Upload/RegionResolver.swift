@@ -47,9 +47,9 @@ enum ObjectNaming {
         "\(folder(region: region, uploadID: uploadID, atMicros: atMicros))/\(sanitize(fileName))"
     }
 
-    /// The rejected lines beside the raw file.
-    static func rejects(region: String, uploadID: String, atMicros: Int64) -> String {
-        "\(folder(region: region, uploadID: uploadID, atMicros: atMicros))/rejects.csv"
+    /// The rejected lines beside the raw file: `rejects.csv`, or `rejects-{attempt}.csv` for a resumed load.
+    static func rejects(region: String, uploadID: String, atMicros: Int64, attempt: String? = nil) -> String {
+        "\(folder(region: region, uploadID: uploadID, atMicros: atMicros))/rejects\(attempt.map { "-" + $0 } ?? "").csv"
     }
 
     private static func folder(region: String, uploadID: String, atMicros: Int64) -> String {

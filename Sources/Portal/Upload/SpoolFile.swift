@@ -15,7 +15,7 @@ final class SpoolFile {
     private var finished = false
 
     init(directory: String) throws(PortalError) {
-        path = "\(directory)/\(UploadID.make()).part"
+        path = "\(directory)/\(FileSystem.temporaryName()).part"
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .storage("cannot create spool file: \(FileSystem.lastError())") }
     }
@@ -31,9 +31,9 @@ final class SpoolFile {
         size += Int64(bytes.count)
     }
 
-    /// Closes the file and returns what was learned about its content.
+    /// Makes the file durable, closes it, and returns what was learned about its content.
     func finish() -> SpooledContent {
-        if fd >= 0 { close(fd); fd = -1 }
+        if fd >= 0 { fsync(fd); close(fd); fd = -1 }
         finished = true
         let digest = hasher.finalize().map { byte in
             let hex = Array("0123456789abcdef".utf8)

@@ -17,15 +17,18 @@ struct UploadForm {
         contentType: String, body: any HTTPBodyReader, spoolDirectory: String, limits: Limits
     ) throws -> UploadForm {
         guard contentType.lowercased().hasPrefix("multipart/form-data") else {
-            throw PortalError.badRequest(
-                code: "unsupported_media_type",
-                message: "send the files as multipart/form-data (e.g. curl -F file=@IN.csv)")
+            throw PortalError.unsupportedMediaType(
+                "send the files as multipart/form-data (e.g. curl -F file=@IN.csv)")
         }
         guard let boundary = MultipartParser.boundary(fromContentType: contentType) else {
             throw PortalError.badRequest(code: "missing_boundary", message: "the multipart Content-Type has no boundary")
         }
         var receiver = Receiver(spoolDirectory: spoolDirectory, limits: limits)
-        var parser = MultipartParser(boundary: boundary)
+        // A part named `file` is a file even without a file name (`curl -F 'file=<IN.csv'`),
+        // so the field limit is applied here, to real fields only.
+        var parser = MultipartParser(
+            boundary: boundary,
+            limits: MultipartLimits(maxParts: limits.maxFiles + 16, maxFieldValueBytes: Int.max))
         do {
             var finished = false
             while !finished {
@@ -50,7 +53,8 @@ struct UploadForm {
 
     private static func describe(_ error: any Error) -> any Error {
         if let error = error as? MultipartError {
-            return PortalError.badRequest(code: "bad_multipart", message: "malformed multipart body: \(error)")
+            if case .tooManyParts = error { return PortalError.tooLarge(error.message) }
+            return PortalError.badRequest(code: "bad_multipart", message: "malformed multipart body: \(error.message)")
         }
         return error
     }

@@ -8,6 +8,8 @@ struct UploadOutcome: Sendable {
     var record: UploadRecord?
     var errorCode: String?
     var errorMessage: String?
+    /// True when storage or the warehouse failed (the client may retry), not the file.
+    var serverFailure = false
     var storeMillis: Double = 0
     var loadMillis: Double = 0
 
@@ -16,6 +18,9 @@ struct UploadOutcome: Sendable {
         guard let status = record?.status else { return false }
         return status == .loaded || status == .alreadyLoaded
     }
+
+    /// True when the server, not the file, is to blame.
+    var failedOnTheServer: Bool { serverFailure || record?.status == .failed }
 }
 
 /// The pipeline of one file, the same for HTTP uploads, `ingest` and resumed loads:
@@ -83,12 +88,14 @@ final class UploadProcessor: Sendable {
             removeSpool(content)
             outcome.errorCode = (error as? PortalError)?.code ?? "failed"
             outcome.errorMessage = "\(error)"
+            outcome.serverFailure = (error as? PortalError)?.isServerFailure ?? true
         }
         return outcome
     }
 
-    /// Loads the rows of a stored upload and records the result; used for new uploads and to resume.
-    func load(_ stored: UploadRecord) -> UploadRecord {
+    /// Loads the rows of a stored upload and records the result; used for new uploads and,
+    /// with `resuming`, to finish a load that an earlier run left unfinished.
+    func load(_ stored: UploadRecord, resuming: Bool = false) -> UploadRecord {
         var record = stored
         guard let region = regions.region(named: record.region) else {
             record.status = .failed
@@ -107,7 +114,10 @@ final class UploadProcessor: Sendable {
         let job = LoadJob(
             settings: config.etlSettings, region: config.regionRules(region),
             encoding: TextEncoding(rawValue: record.encoding) ?? .utf8, context: context)
-        let rejectsName = ObjectNaming.rejects(region: region.code, uploadID: record.id, atMicros: record.createdAtMicros)
+        // Objects are never overwritten: a resumed load writes its rejected lines under a name of its own.
+        let rejectsName = ObjectNaming.rejects(
+            region: region.code, uploadID: record.id, atMicros: record.createdAtMicros,
+            attempt: resuming ? UploadID.make() : nil)
         var lastProgressSave = Clock.monotonicNanos()
         do {
             let source = try store.open(uri: record.objectURI)
@@ -125,6 +135,8 @@ final class UploadProcessor: Sendable {
                     try? warehouse.saveUpload(record)
                 })
             record.status = .loaded
+            record.errorCode = nil
+            record.errorMessage = nil
             record.rows = report.rows
             record.revenue = report.revenue
             record.firstRejects = report.firstRejects
@@ -152,14 +164,22 @@ final class UploadProcessor: Sendable {
 
     /// Finishes the loads that a stopped process left unfinished.
     func resumeUnfinished(log: (String) -> Void) {
-        let unfinished: [UploadRecord]
-        do { unfinished = try warehouse.unfinishedUploads() } catch {
+        resume(unfinishedUploads(log: log), log: log)
+    }
+
+    /// The loads a stopped process left unfinished (taken before new uploads can start).
+    func unfinishedUploads(log: (String) -> Void) -> [UploadRecord] {
+        do { return try warehouse.unfinishedUploads() } catch {
             log("cannot list unfinished uploads: \(error)")
-            return
+            return []
         }
+    }
+
+    /// Loads each of `unfinished` again from its stored raw file.
+    func resume(_ unfinished: [UploadRecord], log: (String) -> Void) {
         for record in unfinished {
             log("resuming load of upload \(record.id) (\(record.fileName), \(record.region))")
-            let result = load(record)
+            let result = load(record, resuming: true)
             log("upload \(result.id): \(result.status.rawValue), \(result.rows.loaded) rows loaded")
         }
     }
@@ -197,7 +217,8 @@ final class UploadProcessor: Sendable {
         return UploadRecord(
             id: UploadID.make(), region: region.code, fileName: file.fileName, objectURI: earlier.objectURI,
             sha256: file.content.sha256, sizeBytes: file.content.size, encoding: earlier.encoding,
-            status: .alreadyLoaded, rows: RowCounts(read: earlier.rows.read), currency: earlier.currency,
+            status: .alreadyLoaded, rows: RowCounts(read: earlier.rows.read, duplicates: earlier.rows.read),
+            currency: earlier.currency,
             errorCode: nil,
             errorMessage: "the same file was loaded for \(region.code) as upload \(earlier.id) at \(Clock.isoTimestamp(micros: earlier.createdAtMicros)); nothing new was loaded",
             bytesProcessed: file.content.size, createdAtMicros: now, updatedAtMicros: now)
@@ -207,7 +228,10 @@ final class UploadProcessor: Sendable {
 
     /// Whole-file problems of the content itself (as opposed to a failing store or warehouse).
     private static func isFileProblem(_ error: ETLError) -> Bool {
-        !(error.code == "read_failed" || error.code == "warehouse_failed")
+        switch error {
+        case .readFailed, .warehouseFailed, .rejectsFailed: false
+        default: true
+        }
     }
 
     static func millis(since start: UInt64) -> Double {
