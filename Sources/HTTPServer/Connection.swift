@@ -105,5 +105,8 @@ final class LoopMailbox: Sendable {
 struct ServerContext: Sendable {
     let router: Router
     let configuration: HTTPServerConfiguration
+    /// Runs blocking handlers.
     let workers: WorkerPool
+    /// Runs streaming handlers.
+    let streamingWorkers: WorkerPool
 }

@@ -55,8 +55,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var port: Int = 8080
     /// Number of event-loop threads, each with its own epoll instance and SO_REUSEPORT listener.
     public var eventLoopThreads: Int = 2
-    /// Number of worker threads that run blocking and streaming handlers.
+    /// Number of worker threads that run blocking handlers (queries, status pages).
     public var workerThreads: Int = 4
+    /// Number of worker threads that run streaming handlers (uploads). A pool of their own, so
+    /// that long or stalled uploads never keep the blocking handlers from a thread.
+    public var streamingWorkerThreads: Int = 4
     /// Request size limits.
     public var limits = HTTPLimits()
     /// Per-phase timeouts.

@@ -12,7 +12,7 @@ public final class HTTPServer: Sendable {
     private struct State {
         var started = false
         var mailboxes: [LoopMailbox] = []
-        var workers: WorkerPool?
+        var workers: [WorkerPool] = []
         var runningLoops = 0
         var port = 0
     }
@@ -53,7 +53,9 @@ public final class HTTPServer: Sendable {
             throw error
         }
         let workers = WorkerPool(threadCount: configuration.workerThreads)
-        let context = ServerContext(router: router, configuration: configuration, workers: workers)
+        let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
+        let context = ServerContext(
+            router: router, configuration: configuration, workers: workers, streamingWorkers: streamingWorkers)
         var handOffs: [EventLoopHandOff] = []
         var mailboxes: [LoopMailbox] = []
         for listener in listeners {
@@ -67,7 +69,7 @@ public final class HTTPServer: Sendable {
         }
         state.withLock { state in
             state.mailboxes = mailboxes
-            state.workers = workers
+            state.workers = [workers, streamingWorkers]
             state.runningLoops = handOffs.count
             state.port = port
         }
@@ -100,12 +102,12 @@ public final class HTTPServer: Sendable {
     }
 
     private func loopExited() {
-        let (last, workers) = state.withLock { state -> (Bool, WorkerPool?) in
+        let (last, workers) = state.withLock { state -> (Bool, [WorkerPool]) in
             state.runningLoops -= 1
             return (state.runningLoops == 0, state.workers)
         }
         if last {
-            workers?.stop()
+            for pool in workers { pool.stop() }
             stopped.set()
         }
     }

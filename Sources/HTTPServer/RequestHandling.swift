@@ -157,7 +157,7 @@ extension EventLoop {
         request.stream = stream
         let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [])
         let minimumBytes = context.configuration.gzipMinimumBytes
-        context.workers.submit {
+        context.streamingWorkers.submit {
             var response = Self.run { try run(httpRequest, stream) }
             stream.consumerFinished()
             Gzip.apply(to: &response, request: httpRequest.head, minimumBytes: minimumBytes)

@@ -92,6 +92,7 @@ public enum PortalApp {
         server.port = config.server.port
         server.eventLoopThreads = config.server.eventLoopThreads
         server.workerThreads = config.server.workerThreads
+        server.streamingWorkerThreads = config.server.uploadThreads
         server.accessLog = config.server.accessLog
         let limits = config.server.limits
         server.limits.maxRequestLineBytes = limits.maxRequestLineBytes

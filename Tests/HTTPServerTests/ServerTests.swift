@@ -101,6 +101,26 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
+    @Test func stalledUploadsDoNotStarveBlockingHandlers() throws {
+        // Every upload thread is held by a client that sent half its body and went quiet;
+        // a query still gets a thread of its own.
+        try withServer({ $0.streamingWorkerThreads = 2; $0.workerThreads = 1 }) { port in
+            var stalled: [TestClient] = []
+            for _ in 0..<3 {
+                let client = try TestClient(port: port)
+                try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nhalf")
+                stalled.append(client)
+            }
+            usleep(100_000)
+            let start = ContinuousClock.now
+            let answer = try request(port, "GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            #expect(answer.status == 200 && answer.text == "slept")
+            // Long before the stalled bodies time out (2 s) and free a thread.
+            #expect(ContinuousClock.now - start < .milliseconds(1500))
+            withExtendedLifetime(stalled) {}
+        }
+    }
+
     @Test func pipelinedRequestsAnswerInOrder() throws {
         try withServer { port in
             let client = try TestClient(port: port)

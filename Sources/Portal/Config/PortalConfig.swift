@@ -18,8 +18,10 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     /// 0 picks any free port (printed at start).
     public var port = 8080
     public var eventLoopThreads = 2
-    /// Threads that run uploads, loads and warehouse queries.
+    /// Threads that run warehouse queries and status pages.
     public var workerThreads = 4
+    /// Threads that receive and load uploads (the most uploads handled at once; more wait their turn).
+    public var uploadThreads = 4
     public var accessLog = true
     public var limits = LimitSettings()
     public var timeouts = TimeoutSettings()
@@ -148,8 +150,8 @@ extension PortalConfig {
             throw .invalid("storage.mode must be \"embedded\" or \"gcp\", not \"\(storage.mode)\"")
         }
         guard (0...65_535).contains(server.port) else { throw .invalid("server.port must be 0…65535") }
-        guard server.eventLoopThreads >= 1, server.workerThreads >= 1 else {
-            throw .invalid("server.eventLoopThreads and server.workerThreads must be at least 1")
+        guard server.eventLoopThreads >= 1, server.workerThreads >= 1, server.uploadThreads >= 1 else {
+            throw .invalid("server.eventLoopThreads, server.workerThreads and server.uploadThreads must be at least 1")
         }
         guard etl.batchSize >= 1 else { throw .invalid("etl.batchSize must be at least 1") }
         let positives: [(String, Int64)] = [
