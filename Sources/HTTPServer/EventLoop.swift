@@ -21,6 +21,8 @@ final class EventLoop {
     var shutdownDeadline: UInt64 = 0
     let sweepInterval: UInt64
     private var lastSweep: UInt64
+    /// Set while accepting is paused because the process ran out of file descriptors.
+    private var acceptPausedUntil: UInt64?
     private var messages: [LoopMessage] = []
     /// Receive buffer shared by the loop's connections (one recv at a time).
     let scratch: UnsafeMutableRawBufferPointer
@@ -96,7 +98,15 @@ final class EventLoop {
 
     private func acceptConnections() {
         for _ in 0..<256 {
-            guard let fd = Socket.accept(listenerFD) else { return }
+            guard let fd = Socket.accept(listenerFD) else {
+                if errno == EMFILE || errno == ENFILE {
+                    // Out of descriptors: the pending connection stays in the backlog. Stop listening
+                    // for a moment instead of waking again at once (level-triggered) and spinning.
+                    poller.remove(listenerFD)
+                    acceptPausedUntil = now &+ 100
+                }
+                return
+            }
             let events = EPOLLIN.rawValue
             let connection = Connection(fd: fd, id: nextID, limits: limits, now: now, events: events)
             nextID &+= 1
@@ -185,14 +195,16 @@ final class EventLoop {
         }
     }
 
+    /// Reads and discards what a peer still sends after its answer, a bounded amount per wakeup,
+    /// until it closes or the drain deadline passes (the sweep closes it then).
     private func drain(_ connection: Connection) {
         for _ in 0..<16 {
             let received = recv(connection.fd, scratch.baseAddress, scratch.count, 0)
             if received > 0 { continue }
             if received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
-            break
+            closeConnection(connection)
+            return
         }
-        closeConnection(connection)
     }
 
     /// Sends as much pending output as the socket takes; arms EPOLLOUT for the rest.
@@ -299,6 +311,10 @@ final class EventLoop {
 
     /// Enforces the per-phase timeouts; runs every `sweepInterval`.
     private func sweep() {
+        if let until = acceptPausedUntil, now >= until, listenerFD >= 0 {
+            acceptPausedUntil = nil
+            poller.add(listenerFD, events: EPOLLIN.rawValue)
+        }
         for case let connection? in connections {
             if connection.draining {
                 if now >= connection.drainDeadline { closeConnection(connection) }

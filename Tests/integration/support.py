@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import queue
+import resource
 import re
 import shutil
 import signal
@@ -92,6 +93,8 @@ class Server:
     port: int = 0
     log_path: Path | None = None
     stdout_lines: list[str] = field(default_factory=list)
+    # A lower limit of open files for the server process (RLIMIT_NOFILE), when set.
+    max_open_files: int | None = None
 
     def start(self) -> "Server":
         binary = binary_path()
@@ -103,8 +106,14 @@ class Server:
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".stderr.log")
         log = open(self.log_path, "wb")
         # Run from the repository root, where the server finds Public/ (and Config/) by default.
+        limit = self.max_open_files
+
+        def limit_open_files() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=log, cwd=REPO_ROOT)
+                                        stderr=log, cwd=REPO_ROOT, preexec_fn=limit_open_files)
         log.close()
         lines: queue.Queue[str | None] = queue.Queue()
 
