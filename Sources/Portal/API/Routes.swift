@@ -30,6 +30,7 @@ enum Routes {
             let summary = try warehouseCall { try processor.warehouse.summary(filter) }
             return .json(200, ReportJSON.summary(summary, filter: filter))
         })
+        ReportRoutes.add(to: &router, processor: processor, staticFiles: staticFiles, config: config)
         if let staticFiles {
             router.add("GET", "/{path...}", staticFiles.handler)
         }
