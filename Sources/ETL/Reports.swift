@@ -173,4 +173,7 @@ public protocol ReportingWarehouse: Warehouse {
     func invoices(_ filter: ReportFilter, page: Int, pageSize: Int) throws -> InvoicePage
     /// Every stored line of one invoice, in time then file order; empty when there is none.
     func invoiceLines(region: String, invoiceNo: String) throws -> [InvoiceLine]
+    /// A cheap value that changes whenever the loaded rows change, so answers can be cached
+    /// until then; nil when the warehouse cannot tell (answers are then not cached).
+    func reportDataVersion() throws -> String?
 }

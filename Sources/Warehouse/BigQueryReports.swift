@@ -170,4 +170,7 @@ extension BigQueryWarehouse: ReportingWarehouse {
                 sourceLine: result.value(row, "source_line").int64 ?? 0)
         }
     }
+
+    /// BigQuery answers are not cached: rows may arrive from other writers at any time.
+    public func reportDataVersion() throws -> String? { nil }
 }

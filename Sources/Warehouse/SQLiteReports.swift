@@ -198,4 +198,19 @@ extension SQLiteWarehouse: ReportingWarehouse {
             return lines
         }
     }
+
+    /// The largest row id (rows are only ever added, so it grows with every committed load) and
+    /// the number and latest change of the uploads. Nil for the layout without row ids.
+    public func reportDataVersion() throws -> String? {
+        if case .withoutRowID = options.rowLayout { return nil }
+        return try withReader { connection throws(WarehouseError) in
+            let statement = try connection.cached("""
+                SELECT (SELECT coalesce(max(rowid), 0) FROM order_rows), (SELECT count(*) FROM uploads),
+                       (SELECT coalesce(max(updated_at_micros), 0) FROM uploads)
+                """)
+            defer { statement.reset() }
+            guard try statement.step() else { return nil }
+            return "\(statement.int64(0))-\(statement.int64(1))-\(statement.int64(2))"
+        }
+    }
 }

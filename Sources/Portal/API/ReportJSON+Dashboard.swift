@@ -40,7 +40,8 @@ extension ReportJSON {
         return json.bytes
     }
 
-    static func options(_ options: ReportOptions, lookerURL: String?, mode: String) -> [UInt8] {
+    /// `currency`: the one currency of every configured region, or nil when they differ.
+    static func options(_ options: ReportOptions, lookerURL: String?, mode: String, currency: String?) -> [UInt8] {
         var json = JSONWriter()
         json.beginObject()
         json.field("regions", strings: options.regions)
@@ -48,6 +49,7 @@ extension ReportJSON {
         json.field("first_date", options.firstDay.map { LocalDateTime.isoDate(dayNumber: $0) })
         json.field("last_date", options.lastDay.map { LocalDateTime.isoDate(dayNumber: $0) })
         json.field("mode", mode)
+        json.field("currency", currency)
         json.field("looker_url", lookerURL)
         json.endObject()
         return json.bytes

@@ -9,19 +9,31 @@ enum ReportRoutes {
         var maxBreakdownLimit = 500
         var defaultPageSize = 25
         var maxPageSize = 500
+        /// Answers kept in memory until the rows change.
+        var cachedAnswers = 256
     }
 
     static func add(to router: inout Router, processor: UploadProcessor, staticFiles: StaticFiles?, config: PortalConfig,
                     limits: Limits = Limits()) {
         let lookerURL = LookerStudio.reportURL(config)
+        let currencies = Set(config.regions.map { $0.currency.uppercased() })
+        let currency = currencies.count == 1 ? currencies.first : nil
+        let cache = ReportCache(capacity: limits.cachedAnswers)
+        router.add("GET", "/api/report/summary", .blocking { request in
+            let filter = try ReportQuery.filter(from: request.head)
+            return try answer(request, processor, cache) { warehouse in
+                ReportJSON.summary(try warehouse.summary(filter), filter: filter)
+            }
+        })
         router.add("GET", "/api/report/timeseries", .blocking { request in
             let filter = try ReportQuery.filter(from: request.head)
             let grainText = request.head.queryValue("grain").flatMap { $0.isEmpty ? nil : $0 } ?? "day"
             guard let grain = ReportGrain(rawValue: grainText) else {
                 throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"").httpError
             }
-            let periods = try reportCall(processor) { try $0.timeSeries(filter, grain: grain) }
-            return .json(200, ReportJSON.timeSeries(periods, grain: grain, filter: filter))
+            return try answer(request, processor, cache) { warehouse in
+                ReportJSON.timeSeries(try warehouse.timeSeries(filter, grain: grain), grain: grain, filter: filter)
+            }
         })
         router.add("GET", "/api/report/breakdown", .blocking { request in
             let filter = try ReportQuery.filter(from: request.head)
@@ -30,19 +42,22 @@ enum ReportRoutes {
                 throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"").httpError
             }
             let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
-            let groups = try reportCall(processor) { try $0.breakdown(filter, by: dimension, limit: limit) }
-            return .json(200, ReportJSON.breakdown(groups, by: dimension, filter: filter))
+            return try answer(request, processor, cache) { warehouse in
+                ReportJSON.breakdown(try warehouse.breakdown(filter, by: dimension, limit: limit), by: dimension, filter: filter)
+            }
         })
-        router.add("GET", "/api/report/options", .blocking { _ in
-            let options = try reportCall(processor) { try $0.reportOptions() }
-            return .json(200, ReportJSON.options(options, lookerURL: lookerURL, mode: config.storage.mode))
+        router.add("GET", "/api/report/options", .blocking { request in
+            try answer(request, processor, cache) { warehouse in
+                ReportJSON.options(try warehouse.reportOptions(), lookerURL: lookerURL, mode: config.storage.mode, currency: currency)
+            }
         })
         router.add("GET", "/api/report/invoices", .blocking { request in
             let filter = try ReportQuery.filter(from: request.head)
             let page = try integer(request.head, "page", default: 1, range: 1...1_000_000)
             let size = try integer(request.head, "page_size", default: limits.defaultPageSize, range: 1...limits.maxPageSize)
-            let result = try reportCall(processor) { try $0.invoices(filter, page: page, pageSize: size) }
-            return .json(200, ReportJSON.invoices(result, filter: filter))
+            return try answer(request, processor, cache) { warehouse in
+                ReportJSON.invoices(try warehouse.invoices(filter, page: page, pageSize: size), filter: filter)
+            }
         })
         router.add("GET", "/api/report/invoices/{region}/{invoice}", .blocking { request in
             let region = (request.pathParameters["region"] ?? "").uppercased()
@@ -70,6 +85,16 @@ enum ReportRoutes {
                 code: "bad_\(name)", message: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)").httpError
         }
         return number
+    }
+
+    /// The JSON answer to a report request, from the cache while the rows are unchanged.
+    private static func answer(_ request: HTTPRequest, _ processor: UploadProcessor, _ cache: ReportCache,
+                               _ compute: (any ReportingWarehouse) throws -> [UInt8]) throws -> HTTPResponse {
+        let bytes = try reportCall(processor) { warehouse in
+            let key = request.head.path + "?" + request.head.query
+            return try cache.answer(key, version: try warehouse.reportDataVersion()) { try compute(warehouse) }
+        }
+        return .json(200, bytes)
     }
 
     /// Runs a report call on the warehouse, turning its failure into a 503 with the reason.
