@@ -4,7 +4,9 @@
 import ETL
 import GoogleCloud
 
-/// The WHERE clause of a report filter: constant SQL, values as named parameters.
+/// The WHERE clause of a report filter: constant SQL, values as named parameters. Region codes
+/// are stored in capitals (the portal capitalizes the filter), so the region compares exactly and
+/// keeps clustering useful; the country compares ignoring case, as SQLite's NOCASE does for ASCII.
 struct BigQueryReportConditions {
     private(set) var conditions: [String] = []
     private(set) var parameters: [QueryParameter] = []
@@ -14,7 +16,7 @@ struct BigQueryReportConditions {
             conditions.append("region = @region"); parameters.append(.string("region", region))
         }
         if let country = filter.country {
-            conditions.append("country = @country"); parameters.append(.string("country", country))
+            conditions.append("UPPER(country) = UPPER(@country)"); parameters.append(.string("country", country))
         }
         if let product = filter.product {
             conditions.append("(UPPER(stock_code) = UPPER(@product) OR STRPOS(LOWER(IFNULL(description, '')), LOWER(@product)) > 0)")
