@@ -184,7 +184,9 @@ document.documentElement.classList.replace("no-js", "js");
     box.textContent = "";
     var points = series.points;
     if (!points.length) { box.appendChild(el("p", { className: "empty", text: "No sales match these filters." })); return; }
-    var width = 760, height = 260, left = 64, right = 16, top = 16, bottom = 34;
+    // Drawn at the box's own width so that text keeps its size on a phone.
+    var width = Math.max(300, Math.round(box.clientWidth || 760)), narrow = width < 560;
+    var height = narrow ? 220 : 280, left = 58, right = 14, top = 16, bottom = 34;
     var values = points.map(function (p) { return approx(p.revenue); });
     var low = Math.min(0, Math.min.apply(null, values)), high = Math.max(0, Math.max.apply(null, values));
     if (high === low) high = low + 1;
@@ -206,7 +208,7 @@ document.documentElement.classList.replace("no-js", "js");
       label.textContent = shortMoney(tick);
       chart.appendChild(label);
     }
-    var labelCount = Math.min(points.length, 6);
+    var labelCount = Math.min(points.length, narrow ? 3 : 6);
     var shown = {};
     for (var k = 0; k < labelCount; k++) {
       var index = labelCount === 1 ? 0 : Math.round(k * (points.length - 1) / (labelCount - 1));
@@ -241,7 +243,8 @@ document.documentElement.classList.replace("no-js", "js");
   function renderBars(box, groups, dimension, onChoose, selected) {
     box.textContent = "";
     if (!groups.length) { box.appendChild(el("p", { className: "empty", text: "No sales match these filters." })); return; }
-    var rowHeight = 36, labelWidth = 130, valueWidth = 130, width = 520;
+    var width = Math.max(280, Math.round(box.clientWidth || 520));
+    var rowHeight = 36, labelWidth = width < 400 ? 96 : 130, valueWidth = 118;
     var height = groups.length * rowHeight + 4;
     var max = Math.max.apply(null, groups.map(function (g) { return Math.abs(approx(g.revenue)); })) || 1;
     var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "list", "aria-label": "Revenue by " + dimension });
@@ -254,7 +257,8 @@ document.documentElement.classList.replace("no-js", "js");
       var yTop = i * rowHeight + 2;
       button.appendChild(svg("rect", { x: 0, y: yTop, width: width, height: rowHeight - 4, class: "bar-hit", rx: 4 }));
       var name = svg("text", { x: 6, y: yTop + rowHeight / 2 + 2, class: "bar-label" });
-      name.textContent = g.key.length > 16 ? g.key.slice(0, 15) + "…" : g.key;
+      var room = Math.floor(labelWidth / 9);
+      name.textContent = g.key.length > room ? g.key.slice(0, room - 1) + "…" : g.key;
       button.appendChild(name);
       button.appendChild(svg("rect", { x: labelWidth, y: yTop + 5, width: barWidth, height: rowHeight - 14, rx: 3, class: value < 0 ? "bar-fill negative" : "bar-fill" }));
       var amount = svg("text", { x: width - 6, y: yTop + rowHeight / 2 + 2, class: "bar-value", "text-anchor": "end" });
@@ -375,6 +379,13 @@ document.documentElement.classList.replace("no-js", "js");
     return days <= 62 ? "day" : days <= 366 ? "week" : "month";
   }
 
+  function redrawCharts() {
+    var state = readState();
+    renderTrend(data.trend);
+    renderBars($("region-chart"), data.regions, "region", function (key) { navigate({ region: key, country: "", page: 1, invoice: "" }, "country-title"); }, state.region);
+    renderBars($("country-chart"), data.countries, "country", function (key) { navigate({ country: key, page: 1, invoice: "" }, "invoices-title"); }, state.country);
+  }
+
   var optionsPromise = null;
   function render(focusTarget) {
     var state = readState();
@@ -410,10 +421,8 @@ document.documentElement.classList.replace("no-js", "js");
       data = { summary: answers[0], trend: answers[1], regions: answers[2].groups, countries: answers[3].groups,
                products: answers[4].groups, invoices: answers[5], invoice: answers[6] || null };
       renderSummary(data.summary);
-      renderTrend(data.trend);
       renderTrendTable(data.trend);
-      renderBars($("region-chart"), data.regions, "region", function (key) { navigate({ region: key, country: "", page: 1, invoice: "" }, "country-title"); }, state.region);
-      renderBars($("country-chart"), data.countries, "country", function (key) { navigate({ country: key, page: 1, invoice: "" }, "invoices-title"); }, state.country);
+      redrawCharts();
       renderProducts(data.products);
       renderInvoices(data.invoices);
       if (data.invoice) renderInvoice(data.invoice); else $("lines-section").hidden = true;
@@ -457,6 +466,13 @@ document.documentElement.classList.replace("no-js", "js");
       button.addEventListener("click", function () { download(button.getAttribute("data-csv")); });
     });
     window.addEventListener("popstate", function () { render(); });
+    var resizeTimer = null, lastWidth = window.innerWidth;
+    window.addEventListener("resize", function () {
+      if (window.innerWidth === lastWidth || !data.trend) return;
+      lastWidth = window.innerWidth;
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(redrawCharts, 150);
+    });
     render();
   });
 })();
