@@ -11,19 +11,28 @@ enum ReportRoutes {
         var maxPageSize = 500
         /// Answers kept in memory until the rows change.
         var cachedAnswers = 256
+        /// How often the rows are checked for changes, to answer the dashboard's opening
+        /// questions ahead of time once they have settled; 0 = never.
+        var warmIntervalSeconds = 2.0
     }
 
     static func add(to router: inout Router, processor: UploadProcessor, staticFiles: StaticFiles?, config: PortalConfig,
                     limits: Limits = Limits()) {
-        let lookerURL = LookerStudio.reportURL(config)
-        let currencies = Set(config.regions.map { $0.currency.uppercased() })
-        let currency = currencies.count == 1 ? currencies.first : nil
+        let context = ReportContext(config: config)
         let cache = ReportCache(capacity: limits.cachedAnswers)
-        router.add("GET", "/api/report/summary", .blocking { request in
-            let filter = try ReportQuery.filter(from: request.head)
-            return try answer(request, processor, cache) { warehouse in
-                ReportJSON.summary(try warehouse.summary(filter), filter: filter)
+        @Sendable func respond(_ question: ReportQuestion) throws -> HTTPResponse {
+            let bytes = try reportCall(processor) { warehouse in
+                try cache.answer(question.cacheKey, version: try warehouse.reportDataVersion()) {
+                    try question.answer(warehouse, context)
+                }
             }
+            return .json(200, bytes)
+        }
+        if limits.warmIntervalSeconds > 0, let warehouse = processor.warehouse as? any ReportingWarehouse {
+            ReportWarmer(warehouse: warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()
+        }
+        router.add("GET", "/api/report/summary", .blocking { request in
+            try respond(.summary(try ReportQuery.filter(from: request.head)))
         })
         router.add("GET", "/api/report/timeseries", .blocking { request in
             let filter = try ReportQuery.filter(from: request.head)
@@ -31,9 +40,7 @@ enum ReportRoutes {
             guard let grain = ReportGrain(rawValue: grainText) else {
                 throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"").httpError
             }
-            return try answer(request, processor, cache) { warehouse in
-                ReportJSON.timeSeries(try warehouse.timeSeries(filter, grain: grain), grain: grain, filter: filter)
-            }
+            return try respond(.timeSeries(filter, grain))
         })
         router.add("GET", "/api/report/breakdown", .blocking { request in
             let filter = try ReportQuery.filter(from: request.head)
@@ -42,22 +49,14 @@ enum ReportRoutes {
                 throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"").httpError
             }
             let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
-            return try answer(request, processor, cache) { warehouse in
-                ReportJSON.breakdown(try warehouse.breakdown(filter, by: dimension, limit: limit), by: dimension, filter: filter)
-            }
+            return try respond(.breakdown(filter, dimension, limit: limit))
         })
-        router.add("GET", "/api/report/options", .blocking { request in
-            try answer(request, processor, cache) { warehouse in
-                ReportJSON.options(try warehouse.reportOptions(), lookerURL: lookerURL, mode: config.storage.mode, currency: currency)
-            }
-        })
+        router.add("GET", "/api/report/options", .blocking { _ in try respond(.options) })
         router.add("GET", "/api/report/invoices", .blocking { request in
             let filter = try ReportQuery.filter(from: request.head)
             let page = try integer(request.head, "page", default: 1, range: 1...1_000_000)
             let size = try integer(request.head, "page_size", default: limits.defaultPageSize, range: 1...limits.maxPageSize)
-            return try answer(request, processor, cache) { warehouse in
-                ReportJSON.invoices(try warehouse.invoices(filter, page: page, pageSize: size), filter: filter)
-            }
+            return try respond(.invoices(filter, page: page, pageSize: size))
         })
         router.add("GET", "/api/report/invoices/{region}/{invoice}", .blocking { request in
             let region = (request.pathParameters["region"] ?? "").uppercased()
@@ -85,16 +84,6 @@ enum ReportRoutes {
                 code: "bad_\(name)", message: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)").httpError
         }
         return number
-    }
-
-    /// The JSON answer to a report request, from the cache while the rows are unchanged.
-    private static func answer(_ request: HTTPRequest, _ processor: UploadProcessor, _ cache: ReportCache,
-                               _ compute: (any ReportingWarehouse) throws -> [UInt8]) throws -> HTTPResponse {
-        let bytes = try reportCall(processor) { warehouse in
-            let key = request.head.path + "?" + request.head.query
-            return try cache.answer(key, version: try warehouse.reportDataVersion()) { try compute(warehouse) }
-        }
-        return .json(200, bytes)
     }
 
     /// Runs a report call on the warehouse, turning its failure into a 503 with the reason.
