@@ -59,16 +59,24 @@ enum ReportQuestion: Sendable {
          filter.fromDay.map { String($0) } ?? "\u{0}", filter.toDay.map { String($0) } ?? "\u{0}"].joined(separator: "\u{1F}")
     }
 
-    /// What the dashboard asks first when opened without filters (see Public/dashboard.js):
-    /// answered ahead of time once new rows have settled.
-    static func dashboardOpening(options: ReportOptions?) -> [ReportQuestion] {
-        let all = ReportFilter()
+    /// What the dashboard asks when opened without filters, then after a click on each region's
+    /// bar (see Public/dashboard.js): answered ahead of time once new rows have settled.
+    /// At most `maxRegions` regions are prepared.
+    static func dashboardOpening(options: ReportOptions?, maxRegions: Int = 10) -> [ReportQuestion] {
         var grain = ReportGrain.month
         if let first = options?.firstDay, let last = options?.lastDay {
             let span = last - first
             grain = span <= 62 ? .day : span <= 366 ? .week : .month
         }
-        return [.options, .summary(all), .timeSeries(all, grain), .breakdown(all, .region, limit: 20),
-                .breakdown(all, .country, limit: 15), .breakdown(all, .product, limit: 10), .invoices(all, page: 1, pageSize: 25)]
+        func view(_ filter: ReportFilter) -> [ReportQuestion] {
+            [.summary(filter), .timeSeries(filter, grain), .breakdown(filter, .region, limit: 20),
+             .breakdown(filter, .country, limit: 15), .breakdown(filter, .product, limit: 10),
+             .invoices(filter, page: 1, pageSize: 25)]
+        }
+        var questions: [ReportQuestion] = [.options] + view(ReportFilter())
+        for region in (options?.regions ?? []).prefix(maxRegions) {
+            questions += view(ReportFilter(region: region.uppercased()))
+        }
+        return questions
     }
 }

@@ -34,9 +34,11 @@ final class ReportWarmer: Sendable {
             defer { previous = version }
             // Settled: the same version twice in a row, and not warmed yet.
             guard version == previous, version != warmed else { continue }
-            warmed = version
+            warmed = version  // a load starting meanwhile gives a new version, warmed once it settles
             let options = try? warehouse.reportOptions()
             for question in ReportQuestion.dashboardOpening(options: options) {
+                // New rows meanwhile: these answers would be thrown away; wait until they settle.
+                guard (try? warehouse.reportDataVersion()) == version else { break }
                 _ = try? cache.answer(question.cacheKey, version: version) { try question.answer(warehouse, context) }
             }
         }
