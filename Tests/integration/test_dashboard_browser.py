@@ -28,7 +28,12 @@ def pounds(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def downloads(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)) or not Path(CHROMEDRIVER).exists():
         pytest.skip(f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER})")
     from selenium import webdriver
@@ -39,6 +44,8 @@ def browser():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--window-size=1280,1000", "--lang=en-GB"):
         options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT_SECONDS)
     yield driver
@@ -172,3 +179,30 @@ def test_phone_width_and_labels(server, loaded, browser):
         assert bar.get_attribute("tabindex") == "0" and bar.get_attribute("role") == "button"
         assert "revenue £" in bar.get_attribute("aria-label")
     screenshot(browser, "phone", width=390)
+
+
+def test_tables_download_as_csv_with_the_exact_figures(server, loaded, browser, downloads):
+    import csv
+    import time
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 1000)
+    browser.get(server.url("/dashboard?region=IN"))
+    wait_loaded(browser)
+    for kind, want in (("products", reference.breakdown(loaded, "product", 10, region="IN")),
+                       ("regions", reference.breakdown(loaded, "region", 20, region="IN"))):
+        target = downloads / f"sales-{kind}.csv"
+        if target.exists():
+            target.unlink()
+        button = browser.find_element(By.CSS_SELECTOR, f'[data-csv="{kind}"]')
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        button.click()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.exists(), f"{target.name} was not downloaded"
+        rows = list(csv.reader(target.read_text(encoding="utf-8").splitlines()))
+        key = "stock_code" if kind == "products" else "region"
+        assert rows[0][0] == key and "revenue" in rows[0]
+        revenue = rows[0].index("revenue")
+        assert [(r[0], r[revenue]) for r in rows[1:]] == [(g["key"], g["revenue"]) for g in want]
