@@ -207,25 +207,7 @@ public final class BigQueryWarehouse: Warehouse {
     }
 
     public func summary(_ filter: ReportFilter) throws -> ReportSummary {
-        var conditions: [String] = []
-        var parameters: [QueryParameter] = []
-        if let region = filter.region {
-            conditions.append("region = @region"); parameters.append(.string("region", region))
-        }
-        if let country = filter.country {
-            conditions.append("country = @country"); parameters.append(.string("country", country))
-        }
-        if let product = filter.product {
-            conditions.append("(UPPER(stock_code) = UPPER(@product) OR STRPOS(LOWER(IFNULL(description, '')), LOWER(@product)) > 0)")
-            parameters.append(.string("product", product))
-        }
-        if let from = filter.fromDay {
-            conditions.append("invoice_date >= @from_day"); parameters.append(.date("from_day", BigQueryText.date(days: from)))
-        }
-        if let to = filter.toDay {
-            conditions.append("invoice_date <= @to_day"); parameters.append(.date("to_day", BigQueryText.date(days: to)))
-        }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let conditions = BigQueryReportConditions(filter)
         let result = try client.query(
             """
             SELECT
@@ -234,8 +216,8 @@ public final class BigQueryWarehouse: Warehouse {
               COUNT(DISTINCT IF(is_cancellation, CONCAT(region, '|', invoice_no), NULL)) AS cancellations,
               SUM(IF(is_product, quantity, 0)) AS units,
               COUNT(DISTINCT customer_id) AS customers
-            FROM \(report) \(whereClause)
-            """, parameters: parameters)
+            FROM \(report) \(conditions.whereClause)
+            """, parameters: conditions.parameters)
         guard !result.rows.isEmpty else { return ReportSummary(revenue: .zero, orders: 0, cancellations: 0, units: 0, customers: 0) }
         return ReportSummary(
             revenue: BigQueryText.parseDecimal(result.value(0, "revenue").string) ?? .zero,

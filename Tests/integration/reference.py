@@ -353,9 +353,9 @@ def load_file(path: str, region: str | None = None, day_first: bool = False) -> 
 
 # --- report numbers --------------------------------------------------------------
 
-def summary(results: Iterable[FileResult], region: str | None = None, country: str | None = None,
-            product: str | None = None, date_from: date | None = None, date_to: date | None = None) -> dict:
-    """The report numbers over the loaded rows of `results` that pass the filters.
+def matching_rows(results: Iterable[FileResult], region: str | None = None, country: str | None = None,
+                  product: str | None = None, date_from: date | None = None, date_to: date | None = None) -> list[Row]:
+    """The loaded rows of `results` that pass the report filters.
 
     Rows that appear in several files (same region and normalized fields) count once,
     as the warehouse keeps one row per row key.
@@ -370,7 +370,7 @@ def summary(results: Iterable[FileResult], region: str | None = None, country: s
             continue
         if country and row.country.lower() != country.lower():
             continue
-        if product and not (row.stock_code == product.upper()
+        if product and not (row.stock_code.upper() == product.upper()
                             or product.lower() in (row.description or "").lower()):
             continue
         day = row.invoice_ts.date()
@@ -379,13 +379,98 @@ def summary(results: Iterable[FileResult], region: str | None = None, country: s
         if date_to and day > date_to:
             continue
         wanted.append(row)
-    products = [r for r in wanted if r.is_product]
+    return wanted
+
+
+def figures(rows: list[Row]) -> dict:
+    """Revenue (text, to the cent), orders and units of some rows."""
+    products = [r for r in rows if r.is_product]
     return {
         "revenue": str(money(sum((r.revenue for r in products), Decimal(0)))),
-        "orders": len({(r.region, r.invoice_no) for r in wanted if not r.is_cancellation}),
-        "cancellations": len({(r.region, r.invoice_no) for r in wanted if r.is_cancellation}),
+        "orders": len({(r.region, r.invoice_no) for r in rows if not r.is_cancellation}),
         "units": sum(r.quantity for r in products),
+    }
+
+
+def summary(results: Iterable[FileResult], **filters) -> dict:
+    """The report numbers over the loaded rows of `results` that pass the filters."""
+    wanted = matching_rows(results, **filters)
+    numbers = figures(wanted)
+    return {
+        "revenue": numbers["revenue"],
+        "orders": numbers["orders"],
+        "cancellations": len({(r.region, r.invoice_no) for r in wanted if r.is_cancellation}),
+        "units": numbers["units"],
         "customers": len({r.customer_id for r in wanted if r.customer_id is not None}),
+    }
+
+
+def period_start(day: date, grain: str) -> date:
+    """First day of the period: the day, its ISO week's Monday, or the 1st of its month."""
+    if grain == "week":
+        return date.fromordinal(day.toordinal() - day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+def time_series(results: Iterable[FileResult], grain: str, **filters) -> list[dict]:
+    """Figures per period, oldest first, periods without rows left out."""
+    periods: dict[date, list[Row]] = {}
+    for row in matching_rows(results, **filters):
+        periods.setdefault(period_start(row.invoice_ts.date(), grain), []).append(row)
+    return [{"period": start.isoformat(), **figures(rows)} for start, rows in sorted(periods.items())]
+
+
+def breakdown(results: Iterable[FileResult], by: str, limit: int, **filters) -> list[dict]:
+    """The `limit` groups (region, country or stock code) with the highest revenue, ties by key."""
+    groups: dict[str, list[Row]] = {}
+    for row in matching_rows(results, **filters):
+        key = {"region": row.region, "country": row.country, "product": row.stock_code}[by]
+        groups.setdefault(key, []).append(row)
+    answer = []
+    for key, rows in groups.items():
+        described = [r.description for r in rows if r.description is not None]
+        label = max(described, key=lambda text: text.encode()) if by == "product" and described else None
+        answer.append({"key": key, "label": label, **figures(rows),
+                       "_exact": sum((r.revenue for r in rows if r.is_product), Decimal(0))})
+    answer.sort(key=lambda g: (-g["_exact"], g["key"].encode()))
+    for group in answer:
+        del group["_exact"]
+    return answer[:limit]
+
+
+def invoices(results: Iterable[FileResult], **filters) -> list[dict]:
+    """Every invoice (region, number) with a matching row, newest first."""
+    grouped: dict[tuple[str, str], list[Row]] = {}
+    for row in matching_rows(results, **filters):
+        grouped.setdefault((row.region, row.invoice_no), []).append(row)
+    answer = []
+    for (region, number), rows in grouped.items():
+        customers = [r.customer_id for r in rows if r.customer_id is not None]
+        answer.append({
+            "region": region, "invoice_no": number,
+            "time": min(r.invoice_ts for r in rows).isoformat(timespec="seconds"),
+            "country": min((r.country for r in rows), key=lambda text: text.encode()),
+            "customer": min(customers, key=lambda text: text.encode()) if customers else None,
+            "lines": len(rows),
+            "revenue": str(money(sum((r.revenue for r in rows if r.is_product), Decimal(0)))),
+            "is_cancellation": any(r.is_cancellation for r in rows),
+        })
+    answer.sort(key=lambda i: (i["region"].encode(), i["invoice_no"].encode()))
+    answer.sort(key=lambda i: i["time"], reverse=True)
+    return answer
+
+
+def options(results: Iterable[FileResult]) -> dict:
+    """Regions, countries and the first and last invoice date of the loaded rows."""
+    rows = matching_rows(results)
+    days = [r.invoice_ts.date() for r in rows]
+    return {
+        "regions": sorted({r.region for r in rows}),
+        "countries": sorted({r.country for r in rows if r.country}, key=lambda text: text.encode()),
+        "first_date": min(days).isoformat() if days else None,
+        "last_date": max(days).isoformat() if days else None,
     }
 
 

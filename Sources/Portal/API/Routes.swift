@@ -25,11 +25,7 @@ enum Routes {
             }
             return .json(200, UploadJSON.single(record))
         })
-        router.add("GET", "/api/report/summary", .blocking { request in
-            let filter = try ReportQuery.filter(from: request.head)
-            let summary = try warehouseCall { try processor.warehouse.summary(filter) }
-            return .json(200, ReportJSON.summary(summary, filter: filter))
-        })
+        ReportRoutes.add(to: &router, processor: processor, staticFiles: staticFiles, config: config)
         if let staticFiles {
             router.add("GET", "/{path...}", staticFiles.handler)
         }

@@ -1,0 +1,135 @@
+import ETL
+import HTTPServer
+
+/// The dashboard's API (`/api/report/…`) and the `/dashboard` page.
+enum ReportRoutes {
+    /// Limits of the report API.
+    struct Limits: Sendable {
+        var defaultBreakdownLimit = 10
+        var maxBreakdownLimit = 500
+        var defaultPageSize = 25
+        var maxPageSize = 500
+        /// Answers kept in memory until the rows change.
+        var cachedAnswers = 256
+        /// How often the rows are checked for changes, to answer the dashboard's opening
+        /// questions ahead of time once they have settled; 0 = never.
+        var warmIntervalSeconds = 2.0
+    }
+
+    static func add(to router: inout Router, processor: UploadProcessor, staticFiles: StaticFiles?, config: PortalConfig,
+                    limits: Limits = Limits()) {
+        let context = ReportContext(config: config)
+        let cache = ReportCache(capacity: limits.cachedAnswers)
+        @Sendable func respond(_ question: ReportQuestion) throws -> HTTPResponse {
+            let bytes = try reportCall(processor) { warehouse in
+                try cache.answer(question.cacheKey, version: try warehouse.reportDataVersion()) {
+                    try question.answer(warehouse, context)
+                }
+            }
+            return .json(200, bytes)
+        }
+        if limits.warmIntervalSeconds > 0, let warehouse = processor.warehouse as? any ReportingWarehouse {
+            ReportWarmer(warehouse: warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()
+        }
+        router.add("GET", "/api/report/summary", .blocking { request in
+            try respond(.summary(try ReportQuery.filter(from: request.head)))
+        })
+        router.add("GET", "/api/report/timeseries", .blocking { request in
+            let filter = try ReportQuery.filter(from: request.head)
+            let grainText = request.head.queryValue("grain").flatMap { $0.isEmpty ? nil : $0 } ?? "day"
+            guard let grain = ReportGrain(rawValue: grainText) else {
+                throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"").httpError
+            }
+            return try respond(.timeSeries(filter, grain))
+        })
+        router.add("GET", "/api/report/breakdown", .blocking { request in
+            let filter = try ReportQuery.filter(from: request.head)
+            let byText = request.head.queryValue("by") ?? ""
+            guard let dimension = ReportDimension(rawValue: byText) else {
+                throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"").httpError
+            }
+            let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
+            return try respond(.breakdown(filter, dimension, limit: limit))
+        })
+        router.add("GET", "/api/report/options", .blocking { _ in try respond(.options) })
+        router.add("GET", "/api/report/invoices", .blocking { request in
+            let filter = try ReportQuery.filter(from: request.head)
+            let page = try integer(request.head, "page", default: 1, range: 1...1_000_000)
+            let size = try integer(request.head, "page_size", default: limits.defaultPageSize, range: 1...limits.maxPageSize)
+            return try respond(.invoices(filter, page: page, pageSize: size))
+        })
+        router.add("GET", "/api/report/invoices/{region}/{invoice}", .blocking { request in
+            let region = (request.pathParameters["region"] ?? "").uppercased()
+            let invoice = request.pathParameters["invoice"] ?? ""
+            let lines = try reportCall(processor) { try $0.invoiceLines(region: region, invoiceNo: invoice) }
+            guard !lines.isEmpty else {
+                throw PortalError.notFound("no invoice \"\(invoice)\" in region \"\(region)\"").httpError
+            }
+            return .json(200, ReportJSON.invoice(region: region, invoiceNo: invoice, lines: lines))
+        })
+        if let staticFiles {
+            let files = staticFiles.handler
+            guard case .immediate(let serve) = files else { return }
+            router.add("GET", "/dashboard", .immediate { request throws(HTTPError) in
+                try serve(HTTPRequest(head: request.head, pathParameters: ["path": "dashboard.html"]))
+            })
+        }
+    }
+
+    /// An integer query parameter within `range`; `default` when absent or blank.
+    private static func integer(_ head: HTTPRequestHead, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = head.queryValue(name), !text.isEmpty else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw PortalError.badRequest(
+                code: "bad_\(name)", message: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)").httpError
+        }
+        return number
+    }
+
+    /// Runs a report call on the warehouse, turning its failure into a 503 with the reason.
+    private static func reportCall<T>(_ processor: UploadProcessor, _ body: (any ReportingWarehouse) throws -> T) throws -> T {
+        guard let warehouse = processor.warehouse as? any ReportingWarehouse else {
+            throw PortalError.warehouse("this warehouse does not answer reports").httpError
+        }
+        do { return try body(warehouse) } catch let error as HTTPError { throw error } catch {
+            throw PortalError.warehouse("the warehouse failed: \(error)").httpError
+        }
+    }
+}
+
+/// Links to Looker Studio (Linking API) for the BigQuery deployment.
+enum LookerStudio {
+    /// A new report in edit mode over the `orders_report` view; nil in embedded mode or without a project.
+    static func reportURL(_ config: PortalConfig, view: String = "orders_report") -> String? {
+        guard config.storage.mode == "gcp", !config.gcp.project.isEmpty else { return nil }
+        let parameters = [
+            ("c.mode", "edit"),
+            ("r.reportName", "Sales orders"),
+            ("ds.connector", "bigQuery"),
+            ("ds.type", "TABLE"),
+            ("ds.projectId", config.gcp.project),
+            ("ds.datasetId", config.gcp.dataset),
+            ("ds.tableId", view),
+        ]
+        return "https://lookerstudio.google.com/reporting/create?"
+            + parameters.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
+    }
+
+    /// RFC 3986 unreserved characters kept, everything else as %XX.
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 15)])
+            }
+        }
+        return out
+    }
+}

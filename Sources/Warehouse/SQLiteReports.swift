@@ -1,0 +1,216 @@
+// The dashboard's questions over the embedded warehouse: time series, breakdowns,
+// filter choices and invoices. The numbers follow the definitions of `summary`.
+
+import ETL
+
+/// The WHERE clause of a report filter: constant SQL fragments, every value bound as a parameter.
+struct SQLiteReportConditions {
+    private(set) var conditions: [String] = []
+    private var binders: [(SQLiteStatement, Int32) -> Void] = []
+
+    init(_ filter: ReportFilter) {
+        if let region = filter.region {
+            add("u.region = ? COLLATE NOCASE") { $0.bind(region, at: $1) }
+        }
+        if let country = filter.country {
+            add("r.country = ? COLLATE NOCASE") { $0.bind(country, at: $1) }
+        }
+        if let product = filter.product {
+            add("(r.stock_code = ? COLLATE NOCASE OR instr(lower(r.description), lower(?)) > 0)", count: 2) {
+                $0.bind(product, at: $1)
+            }
+        }
+        if let fromDay = filter.fromDay {
+            add("r.invoice_day >= ?") { $0.bind(fromDay, at: $1) }
+        }
+        if let toDay = filter.toDay {
+            add("r.invoice_day <= ?") { $0.bind(toDay, at: $1) }
+        }
+    }
+
+    /// A condition with `count` anonymous parameters, all bound to the same value.
+    private mutating func add(_ condition: String, count: Int = 1, _ bind: @escaping (SQLiteStatement, Int32) -> Void) {
+        conditions.append(condition)
+        for _ in 0..<count { binders.append(bind) }
+    }
+
+    /// ` WHERE …` or nothing; `extra` are further constant conditions.
+    func whereClause(_ extra: [String] = []) -> String {
+        let all = conditions + extra
+        return all.isEmpty ? "" : " WHERE " + all.joined(separator: " AND ")
+    }
+
+    /// Parameters the clause uses, in order.
+    var parameterCount: Int32 { Int32(binders.count) }
+
+    /// Binds the filter's values from parameter 1.
+    func bind(_ statement: SQLiteStatement) {
+        for (offset, binder) in binders.enumerated() { binder(statement, Int32(offset + 1)) }
+    }
+}
+
+extension SQLiteWarehouse: ReportingWarehouse {
+    /// Revenue, orders, units: the first three columns of every figures query.
+    static let figureColumns = """
+        coalesce(sum(CASE WHEN r.is_product THEN r.revenue_micros END), 0),
+        count(DISTINCT CASE WHEN NOT r.is_cancellation THEN u.region || char(31) || r.invoice_no END),
+        coalesce(sum(CASE WHEN r.is_product THEN r.quantity END), 0)
+        """
+
+    static func figures(_ statement: SQLiteStatement, from column: Int32) -> ReportFigures {
+        ReportFigures(revenue: ExactDecimal(micros: statement.int64(column)), orders: Int(statement.int64(column + 1)),
+                      units: statement.int64(column + 2))
+    }
+
+    /// SQL giving the first day of the period of `r.invoice_day`.
+    static func periodStart(_ grain: ReportGrain) -> String {
+        switch grain {
+        case .day: return "r.invoice_day"
+        // Monday on or before the day; 1970-01-01 was a Thursday.
+        case .week: return "(r.invoice_day - ((r.invoice_day % 7 + 10) % 7))"
+        case .month:
+            return "CAST(julianday(r.invoice_day * 86400, 'unixepoch', 'start of month') - 2440587.5 AS INTEGER)"
+        }
+    }
+
+    public func timeSeries(_ filter: ReportFilter, grain: ReportGrain) throws -> [ReportPeriod] {
+        let where_ = SQLiteReportConditions(filter)
+        let sql = "SELECT \(Self.periodStart(grain)) AS period, \(Self.figureColumns)"
+            + " FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause()
+            + " GROUP BY period ORDER BY period"
+        return try withReader { connection throws(WarehouseError) in
+            let statement = try connection.cached(sql)
+            defer { statement.reset() }
+            where_.bind(statement)
+            var periods: [ReportPeriod] = []
+            while try statement.step() {
+                periods.append(ReportPeriod(startDay: statement.int64(0), figures: Self.figures(statement, from: 1)))
+            }
+            return periods
+        }
+    }
+
+    public func breakdown(_ filter: ReportFilter, by dimension: ReportDimension, limit: Int) throws -> [ReportGroup] {
+        let where_ = SQLiteReportConditions(filter)
+        let key: String
+        let label: String
+        switch dimension {
+        case .region: key = "u.region"; label = "NULL"
+        case .country: key = "r.country"; label = "NULL"
+        case .product: key = "r.stock_code"; label = "max(r.description)"
+        }
+        let sql = "SELECT \(key) AS group_key, \(label), \(Self.figureColumns)"
+            + " FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause()
+            + " GROUP BY group_key ORDER BY 3 DESC, group_key LIMIT ?\(where_.parameterCount + 1)"
+        return try withReader { connection throws(WarehouseError) in
+            let statement = try connection.cached(sql)
+            defer { statement.reset() }
+            where_.bind(statement)
+            statement.bind(Int64(max(limit, 0)), at: where_.parameterCount + 1)
+            var groups: [ReportGroup] = []
+            while try statement.step() {
+                groups.append(ReportGroup(key: statement.text(0) ?? "", label: statement.text(1),
+                                          figures: Self.figures(statement, from: 2)))
+            }
+            return groups
+        }
+    }
+
+    public func reportOptions() throws -> ReportOptions {
+        try withReader { connection throws(WarehouseError) in
+            // Regions of uploads that may hold rows (cheaper than scanning the rows).
+            let regionQuery = try connection.cached("""
+                SELECT DISTINCT region FROM uploads
+                WHERE rows_loaded > 0 OR status IN ('stored', 'loading', 'failed') ORDER BY region
+                """)
+            var regions: [String] = []
+            while try regionQuery.step() { if let region = regionQuery.text(0), !region.isEmpty { regions.append(region) } }
+            regionQuery.reset()
+            let countryQuery = try connection.cached("SELECT DISTINCT country FROM order_rows ORDER BY country")
+            var countries: [String] = []
+            while try countryQuery.step() { if let country = countryQuery.text(0), !country.isEmpty { countries.append(country) } }
+            countryQuery.reset()
+            let span = try connection.cached("SELECT min(invoice_day), max(invoice_day) FROM order_rows")
+            defer { span.reset() }
+            guard try span.step(), !span.isNull(0) else {
+                return ReportOptions(regions: regions, countries: countries, firstDay: nil, lastDay: nil)
+            }
+            return ReportOptions(regions: regions, countries: countries, firstDay: span.int64(0), lastDay: span.int64(1))
+        }
+    }
+
+    public func invoices(_ filter: ReportFilter, page: Int, pageSize: Int) throws -> InvoicePage {
+        let where_ = SQLiteReportConditions(filter)
+        let from = " FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause()
+        let countSQL = "SELECT count(*) FROM (SELECT 1" + from + " GROUP BY u.region, r.invoice_no)"
+        let limit = where_.parameterCount + 1
+        let pageSQL = """
+            SELECT u.region, r.invoice_no, min(r.invoice_time) AS first_time, min(r.country), min(r.customer_id),
+                   count(*), coalesce(sum(CASE WHEN r.is_product THEN r.revenue_micros END), 0), max(r.is_cancellation)
+            """ + from + " GROUP BY u.region, r.invoice_no ORDER BY first_time DESC, u.region, r.invoice_no"
+            + " LIMIT ?\(limit) OFFSET ?\(limit + 1)"
+        let size = max(pageSize, 1)
+        let number = max(page, 1)
+        return try withReader { connection throws(WarehouseError) in
+            let count = try connection.cached(countSQL)
+            where_.bind(count)
+            let total = try count.step() ? Int(count.int64(0)) : 0
+            count.reset()
+            let statement = try connection.cached(pageSQL)
+            defer { statement.reset() }
+            where_.bind(statement)
+            statement.bind(Int64(size), at: limit)
+            statement.bind(Int64(number - 1) * Int64(size), at: limit + 1)
+            var invoices: [InvoiceOverview] = []
+            while try statement.step() {
+                invoices.append(InvoiceOverview(
+                    region: statement.text(0) ?? "", invoiceNo: statement.text(1) ?? "",
+                    time: LocalDateTime(secondsSinceEpoch: statement.int64(2)), country: statement.text(3) ?? "",
+                    customerID: statement.text(4), lines: Int(statement.int64(5)),
+                    revenue: ExactDecimal(micros: statement.int64(6)), isCancellation: statement.int64(7) != 0))
+            }
+            return InvoicePage(invoices: invoices, total: total, page: number, pageSize: size)
+        }
+    }
+
+    public func invoiceLines(region: String, invoiceNo: String) throws -> [InvoiceLine] {
+        let sql = """
+            SELECT r.stock_code, r.description, r.quantity, r.unit_price_micros, r.revenue_micros, r.invoice_time,
+                   r.country, r.customer_id, r.is_product, r.is_cancellation, r.source_line
+            FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref
+            WHERE r.invoice_no = ?1 AND u.region = ?2 COLLATE NOCASE
+            ORDER BY r.invoice_time, u.ref, r.source_line
+            """
+        return try withReader { connection throws(WarehouseError) in
+            let statement = try connection.cached(sql)
+            defer { statement.reset() }
+            statement.bind(invoiceNo, at: 1)
+            statement.bind(region, at: 2)
+            var lines: [InvoiceLine] = []
+            while try statement.step() {
+                lines.append(InvoiceLine(
+                    stockCode: statement.text(0) ?? "", description: statement.text(1), quantity: statement.int64(2),
+                    unitPrice: ExactDecimal(micros: statement.int64(3)), revenue: ExactDecimal(micros: statement.int64(4)),
+                    time: LocalDateTime(secondsSinceEpoch: statement.int64(5)), country: statement.text(6) ?? "",
+                    customerID: statement.text(7), isProduct: statement.int64(8) != 0,
+                    isCancellation: statement.int64(9) != 0, sourceLine: statement.int64(10)))
+            }
+            return lines
+        }
+    }
+
+    /// The largest row id (rows are only ever added, so it grows with every committed load) and
+    /// the number and latest change of the uploads. Nil for the layout without row ids.
+    public func reportDataVersion() throws -> String? {
+        if case .withoutRowID = options.rowLayout { return nil }
+        return try withReader { connection throws(WarehouseError) in
+            let statement = try connection.cached("""
+                SELECT (SELECT coalesce(max(rowid), 0) FROM order_rows), (SELECT count(*) FROM uploads),
+                       (SELECT coalesce(max(updated_at_micros), 0) FROM uploads)
+                """)
+            defer { statement.reset() }
+            guard try statement.step() else { return nil }
+            return "\(statement.int64(0))-\(statement.int64(1))-\(statement.int64(2))"
+        }
+    }
+}

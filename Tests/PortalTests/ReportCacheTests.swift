@@ -1,0 +1,68 @@
+import ETL
+import Synchronization
+import Testing
+
+@testable import Portal
+
+@Suite struct ReportCacheTests {
+    /// Counts how often an answer is computed.
+    final class Counter: Sendable {
+        let calls = Mutex(0)
+        func answer(_ text: String) -> [UInt8] {
+            calls.withLock { $0 += 1 }
+            return Array(text.utf8)
+        }
+        var count: Int { calls.withLock { $0 } }
+    }
+
+    @Test func anAnswerIsKeptUntilTheVersionChanges() {
+        let cache = ReportCache(capacity: 8)
+        let counter = Counter()
+        #expect(cache.answer("summary", version: "1") { counter.answer("a") } == Array("a".utf8))
+        #expect(cache.answer("summary", version: "1") { counter.answer("b") } == Array("a".utf8))
+        #expect(counter.count == 1)
+        // New rows: the old answer must not be served.
+        #expect(cache.answer("summary", version: "2") { counter.answer("c") } == Array("c".utf8))
+        #expect(counter.count == 2)
+    }
+
+    @Test func withoutAVersionNothingIsKept() {
+        let cache = ReportCache(capacity: 8)
+        let counter = Counter()
+        _ = cache.answer("summary", version: nil) { counter.answer("a") }
+        #expect(cache.answer("summary", version: nil) { counter.answer("b") } == Array("b".utf8))
+        #expect(counter.count == 2)
+    }
+
+    @Test func theOldestAnswersGoFirstPastTheCapacity() {
+        let cache = ReportCache(capacity: 2)
+        let counter = Counter()
+        for key in ["a", "b", "c"] { _ = cache.answer(key, version: "1") { counter.answer(key) } }
+        _ = cache.answer("c", version: "1") { counter.answer("c") }
+        _ = cache.answer("b", version: "1") { counter.answer("b") }
+        #expect(counter.count == 3)
+        _ = cache.answer("a", version: "1") { counter.answer("a") }
+        #expect(counter.count == 4)
+    }
+
+    @Test func cacheKeysTellFiltersApart() {
+        let keys = [
+            ReportQuestion.summary(ReportFilter()), .summary(ReportFilter(region: "UK")), .summary(ReportFilter(country: "UK")),
+            .summary(ReportFilter(product: "UK")), .summary(ReportFilter(fromDay: 1)), .summary(ReportFilter(toDay: 1)),
+            .timeSeries(ReportFilter(), .day), .timeSeries(ReportFilter(), .week), .breakdown(ReportFilter(), .region, limit: 10),
+            .breakdown(ReportFilter(), .region, limit: 11), .invoices(ReportFilter(), page: 1, pageSize: 25), .options,
+        ].map(\.cacheKey)
+        #expect(Set(keys).count == keys.count)
+    }
+
+    @Test func lookerStudioLinkOnlyInGCPMode() {
+        var config = PortalConfig()
+        #expect(LookerStudio.reportURL(config) == nil)
+        config.storage.mode = "gcp"
+        config.gcp.project = "acme-sales"
+        config.gcp.dataset = "sales eu"
+        #expect(LookerStudio.reportURL(config) == "https://lookerstudio.google.com/reporting/create?c.mode=edit"
+            + "&r.reportName=Sales%20orders&ds.connector=bigQuery&ds.type=TABLE&ds.projectId=acme-sales"
+            + "&ds.datasetId=sales%20eu&ds.tableId=orders_report")
+    }
+}
