@@ -92,6 +92,8 @@ class Server:
     port: int = 0
     log_path: Path | None = None
     stdout_lines: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    """Environment variables added to this process's for the server (e.g. a bucket per test)."""
 
     def start(self) -> "Server":
         binary = binary_path()
@@ -103,8 +105,9 @@ class Server:
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".stderr.log")
         log = open(self.log_path, "wb")
         # Run from the repository root, where the server finds Public/ (and Config/) by default.
+        environment = {**os.environ, **self.env} if self.env else None
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=log, cwd=REPO_ROOT)
+                                        stderr=log, cwd=REPO_ROOT, env=environment)
         log.close()
         lines: queue.Queue[str | None] = queue.Queue()
 

@@ -1,3 +1,4 @@
+import Synchronization
 /// One column of a table schema.
 public struct TableField: Sendable, Equatable {
     public var name: String
@@ -137,4 +138,34 @@ public struct BigQuerySettings: Sendable, Equatable {
     /// The dataset location (`US`, `EU` …) for new datasets and queries; nil for the default.
     public var location: String? = nil
     public init() {}
+}
+
+/// Running totals of the insertAll requests a client sent: how much JSON, and how much went
+/// on the wire after gzip. Read them to size batches and to see what compression saves.
+public struct InsertAllTotals: Sendable, Equatable {
+    public var requests: Int64 = 0
+    public var rows: Int64 = 0
+    /// Bytes of the JSON request bodies before compression.
+    public var jsonBytes: Int64 = 0
+    /// Bytes of the request bodies as sent (after gzip when it is on).
+    public var sentBytes: Int64 = 0
+    public init() {}
+}
+
+/// Thread-safe insertAll totals of one client.
+public final class InsertAllCounters: Sendable {
+    private let totals = Mutex(InsertAllTotals())
+    public init() {}
+
+    /// A copy of the totals so far.
+    public var snapshot: InsertAllTotals { totals.withLock { $0 } }
+
+    func add(rows: Int, jsonBytes: Int, sentBytes: Int) {
+        totals.withLock {
+            $0.requests += 1
+            $0.rows += Int64(rows)
+            $0.jsonBytes += Int64(jsonBytes)
+            $0.sentBytes += Int64(sentBytes)
+        }
+    }
 }
