@@ -90,3 +90,19 @@ def test_upload_records_are_in_bigquery(place, seeded):
     rows = gcp_support.query(
         f"SELECT DISTINCT upload_id FROM `{gcp_support.PROJECT}.{place.dataset}.upload_events` WHERE status = 'loaded'")
     assert {result["id"] for result in seeded.values()} <= {row["upload_id"] for row in rows}
+
+
+def test_not_ready_when_the_bucket_is_gone():
+    place = gcp_support.Place("ready")
+    try:
+        server = place.start()
+        assert support.get(server, "/readyz").status == 200
+        gcp_support.storage_client().bucket(place.bucket).delete()
+        response = support.get(server, "/readyz")
+        assert response.status == 503, (response.status, response.body)
+        body = response.json()
+        assert body["status"] == "not_ready"
+        assert body["checks"]["object_store"] != "ok"
+        assert body["checks"]["warehouse"] == "ok"
+    finally:
+        place.stop_all()
