@@ -30,7 +30,7 @@ extension BigQueryClient {
             payload = try Gzip.compress(payload, level: settings.gzipLevel)
             request.addHeader("Content-Encoding", "gzip")
         }
-        insertAllCounters.add(rows: rows.count, jsonBytes: jsonBytes, sentBytes: payload.count)
+        insertAllCounters.add(table: "\(dataset).\(table)", rows: rows.count, jsonBytes: jsonBytes, sentBytes: payload.count)
         request.body = .bytes(payload)
         let idempotent = rows.allSatisfy { $0.insertID != nil }
         let response = try transport.send(request, idempotent: idempotent)

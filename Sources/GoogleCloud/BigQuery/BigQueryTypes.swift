@@ -152,20 +152,36 @@ public struct InsertAllTotals: Sendable, Equatable {
     public init() {}
 }
 
-/// Thread-safe insertAll totals of one client.
+/// Thread-safe insertAll totals of one client, per table.
 public final class InsertAllCounters: Sendable {
-    private let totals = Mutex(InsertAllTotals())
+    private let totals = Mutex([String: InsertAllTotals]())
     public init() {}
 
-    /// A copy of the totals so far.
-    public var snapshot: InsertAllTotals { totals.withLock { $0 } }
+    /// The totals of every table together.
+    public var snapshot: InsertAllTotals {
+        totals.withLock { byTable in
+            byTable.values.reduce(into: InsertAllTotals()) { sum, one in
+                sum.requests += one.requests
+                sum.rows += one.rows
+                sum.jsonBytes += one.jsonBytes
+                sum.sentBytes += one.sentBytes
+            }
+        }
+    }
 
-    func add(rows: Int, jsonBytes: Int, sentBytes: Int) {
-        totals.withLock {
-            $0.requests += 1
-            $0.rows += Int64(rows)
-            $0.jsonBytes += Int64(jsonBytes)
-            $0.sentBytes += Int64(sentBytes)
+    /// The totals of one table (`dataset.table`).
+    public func snapshot(table: String) -> InsertAllTotals {
+        totals.withLock { $0[table] ?? InsertAllTotals() }
+    }
+
+    func add(table: String, rows: Int, jsonBytes: Int, sentBytes: Int) {
+        totals.withLock { byTable in
+            var one = byTable[table] ?? InsertAllTotals()
+            one.requests += 1
+            one.rows += Int64(rows)
+            one.jsonBytes += Int64(jsonBytes)
+            one.sentBytes += Int64(sentBytes)
+            byTable[table] = one
         }
     }
 }

@@ -64,13 +64,14 @@ struct GCPDeployment {
                              storageEndpoint: storageEndpoint, bigqueryEndpoint: bigqueryEndpoint)
     }
 
-    /// What the insertAll calls sent so far, as a log line.
+    /// What the insertAll calls of order rows sent so far, as a log line.
     func insertAllReport() -> String {
-        let totals = warehouse.client.insertAllCounters.snapshot
-        guard totals.rows > 0 else { return "insertAll: nothing sent" }
+        let table = "\(warehouse.settings.dataset).\(warehouse.settings.ordersTable)"
+        let totals = warehouse.client.insertAllCounters.snapshot(table: table)
+        guard totals.rows > 0 else { return "insertAll into \(table): nothing sent" }
         let json = Double(totals.jsonBytes) / Double(totals.rows)
         let sent = Double(totals.sentBytes) / Double(totals.rows)
-        return "insertAll: \(totals.requests) requests, \(totals.rows) rows, \(totals.jsonBytes) bytes of JSON "
+        return "insertAll into \(table): \(totals.requests) requests, \(totals.rows) rows, \(totals.jsonBytes) bytes of JSON "
             + "(\(format(json)) per row), \(totals.sentBytes) bytes sent (\(format(sent)) per row after gzip)"
     }
 
