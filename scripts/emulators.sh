@@ -82,9 +82,11 @@ start_bq() {
     local pidfile="$STATE_DIR/bq.pid"
     if pid_alive "$pidfile"; then log "bq already running (pid $(cat "$pidfile"))"; return; fi
     install_bq
-    setsid "$BQ_VENV/bin/bqemulator" start --rest-host "$HOST" --rest-port "$BQ_REST_PORT" \
+    # Run from the state folder: DuckDB spills its temporary files (gigabytes for big loads)
+    # into the working directory's .tmp/, which must not be the repository.
+    (cd "$STATE_DIR" && exec setsid "$BQ_VENV/bin/bqemulator" start --rest-host "$HOST" --rest-port "$BQ_REST_PORT" \
         --grpc-host "$HOST" --grpc-port "$BQ_GRPC_PORT" --ephemeral --project "$BQ_PROJECT" \
-        --log-level warning >"$STATE_DIR/bq.log" 2>&1 </dev/null &
+        --log-level warning >"$STATE_DIR/bq.log" 2>&1 </dev/null) &
     echo $! >"$pidfile"
     wait_for bq "http://$HOST:$BQ_REST_PORT/bigquery/v2/projects/$BQ_PROJECT/datasets" "$pidfile"
 }
@@ -122,6 +124,7 @@ case "${1:-}" in
     stop)
         stop_one gcs
         stop_one bq
+        rm -rf "$STATE_DIR/.tmp"   # DuckDB's spill files of the stopped BigQuery emulator
         ;;
     status)
         status_one gcs "http://$HOST:$GCS_PORT/storage/v1/b"

@@ -1,5 +1,6 @@
 import ETL
 import Foundation
+import GoogleCloud
 import HTTPServer
 import Warehouse
 
@@ -16,7 +17,8 @@ public enum PortalApp {
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
-        let processor = try makeProcessor(config: config)
+        let wiring = try makeWiring(config: config)
+        let processor = wiring.processor
         let publicDir = locatePublicDirectory(config.server.publicDir)
         let staticFiles: StaticFiles?
         if let publicDir {
@@ -42,6 +44,7 @@ public enum PortalApp {
         log("stopping (signal \(received)): finishing requests in flight")
         server.shutdown(gracePeriodMilliseconds: config.server.shutdownGraceMs)
         server.waitUntilStopped()
+        if let gcp = wiring.gcp { log(gcp.insertAllReport()) }
         log("stopped")
         return 0
     }
@@ -49,7 +52,8 @@ public enum PortalApp {
     /// Runs the pipeline on local files without HTTP; prints the upload result JSON.
     /// Returns 0 when every file was processed, 1 otherwise.
     public static func ingest(config: PortalConfig, files: [String], region: String?) throws -> Int32 {
-        let processor = try makeProcessor(config: config)
+        let wiring = try makeWiring(config: config)
+        let processor = wiring.processor
         var outcomes: [UploadOutcome] = []
         for path in files {
             let outcome: UploadOutcome
@@ -66,24 +70,47 @@ public enum PortalApp {
             log("\(path): \(outcome.record?.status.rawValue ?? "rejected"), \(rows.loaded) loaded, \(rows.rejected) rejected, \(rows.duplicates) duplicates")
         }
         Output.bytes(UploadJSON.results(outcomes) + [UInt8(ascii: "\n")])
+        if let gcp = wiring.gcp { log(gcp.insertAllReport()) }
         return outcomes.allSatisfy(\.succeeded) ? 0 : 1
     }
 
     // MARK: - Wiring
 
+    /// The pipeline of the configured deployment, and the Google Cloud clients in gcp mode.
+    struct Wiring {
+        var processor: UploadProcessor
+        var gcp: GCPDeployment?
+    }
+
+    /// Initializes the C libraries the process uses (libcurl). Call once, first thing in main,
+    /// before any thread starts.
+    public static func initializeLibraries() {
+        GoogleCloud.globalInit()
+    }
+
     static func makeProcessor(config: PortalConfig) throws -> UploadProcessor {
+        try makeWiring(config: config).processor
+    }
+
+    /// embedded: a local folder and SQLite under the data folder. gcp: Cloud Storage and
+    /// BigQuery. Both spool files in flight under the data folder.
+    static func makeWiring(config: PortalConfig) throws -> Wiring {
         let dataDir = FileSystem.absolute(config.storage.dataDir)
         try FileSystem.makeDirectories(dataDir)
         let spoolDirectory = dataDir + "/spool"
         try FileSystem.makeDirectories(spoolDirectory)
         FileSystem.removeAbandonedTemporaryFiles(in: spoolDirectory)
-        guard !config.isGCP else {
-            throw PortalError.configuration("gcp mode is not available in this build; use storage.mode \"embedded\"")
+        if config.isGCP {
+            let gcp = try GCPDeployment.make(config.gcp, log: log)
+            let processor = UploadProcessor(config: config, store: gcp.store, warehouse: gcp.warehouse,
+                                            spoolDirectory: spoolDirectory)
+            return Wiring(processor: processor, gcp: gcp)
         }
         let store = try LocalObjectStore(root: dataDir + "/objects")
         let warehouse = try SQLiteWarehouse(path: dataDir + "/warehouse.sqlite")
         try warehouse.prepare()
-        return UploadProcessor(config: config, store: store, warehouse: warehouse, spoolDirectory: spoolDirectory)
+        return Wiring(processor: UploadProcessor(config: config, store: store, warehouse: warehouse,
+                                                 spoolDirectory: spoolDirectory), gcp: nil)
     }
 
     static func serverConfiguration(_ config: PortalConfig) -> HTTPServerConfiguration {

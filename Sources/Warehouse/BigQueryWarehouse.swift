@@ -9,8 +9,10 @@ public struct BigQueryWarehouseSettings: Sendable, Equatable {
     public var reportView = "orders_report"
     /// Append-only history of upload records; the latest event per upload is the record.
     public var uploadEventsTable = "upload_events"
-    /// Rows per insertAll request (Google recommends about 500).
+    /// Rows per insertAll request (Google recommends about 500; BigQuery refuses more than 50,000).
     public var rowsPerInsert = 500
+    /// Uncompressed JSON bytes per insertAll request: BigQuery refuses requests over 10 MB, so stay below.
+    public var maxInsertRequestBytes = 9_000_000
     /// Before inserting, ask which row keys of the batch are already stored (one query per batch,
     /// pruned to the batch's dates), so they are counted as duplicates instead of sent again.
     public var checkExistingKeys = true
@@ -114,31 +116,45 @@ public final class BigQueryWarehouse: Warehouse {
                 toSend.append(index)
             }
         }
-        var start = 0
-        while start < toSend.count {
-            let slice = Array(toSend[start..<min(toSend.count, start + settings.rowsPerInsert)])
-            try send(slice, rows, keys, upload, into: &result)
-            start += slice.count
+        // Requests of at most `rowsPerInsert` rows and `maxInsertRequestBytes` bytes of JSON.
+        let rowLimit = max(1, min(settings.rowsPerInsert, Self.insertAllRowLimit))
+        let overheadPerRow = 48  // {"insertId":"…","json":…}, beside the row's own JSON
+        var request: [(index: Int, row: InsertRow)] = []
+        var requestBytes = 256
+        for index in toSend {
+            let row = InsertRow(insertID: keys[index], json: Self.json(rows[index], key: keys[index], upload))
+            let size = row.json.count + keys[index].utf8.count + overheadPerRow
+            if !request.isEmpty && (request.count >= rowLimit || requestBytes + size > settings.maxInsertRequestBytes) {
+                try send(request, rows, into: &result)
+                request.removeAll(keepingCapacity: true)
+                requestBytes = 256
+            }
+            request.append((index, row))
+            requestBytes += size
         }
+        if !request.isEmpty { try send(request, rows, into: &result) }
         return result
     }
 
-    /// Sends rows (indexes into the batch); refused rows become rejects, stopped rows are sent again.
-    private func send(_ indexes: [Int], _ rows: [OrderRow], _ keys: [String], _ upload: UploadContext,
+    /// BigQuery's hard limit of rows per insertAll request.
+    public static let insertAllRowLimit = 50_000
+
+    /// Sends rows (with their indexes in the batch); refused rows become rejects, stopped rows are sent again.
+    private func send(_ prepared: [(index: Int, row: InsertRow)], _ rows: [OrderRow],
                       into result: inout InsertResult) throws {
-        var pending = indexes
+        var pendingRows = prepared
         var rounds = 0
-        while !pending.isEmpty {
-            let payload = pending.map { InsertRow(insertID: keys[$0], json: Self.json(rows[$0], key: keys[$0], upload)) }
-            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable, rows: payload,
-                                              skipInvalidRows: true)
-            var stopped: [Int] = []
+        while !pendingRows.isEmpty {
+            let pending = pendingRows.map(\.index)
+            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable,
+                                              rows: pendingRows.map(\.row), skipInvalidRows: true)
+            var stopped: [(index: Int, row: InsertRow)] = []
             var failed = Set<Int>()
             for error in errors where error.index >= 0 && error.index < pending.count {
                 failed.insert(error.index)
                 let batchIndex = pending[error.index]
                 if error.isStopped {
-                    stopped.append(batchIndex)
+                    stopped.append(pendingRows[error.index])
                 } else {
                     let column = error.location.map { " (\($0))" } ?? ""
                     result.rejected.append(RejectedRow(line: rows[batchIndex].sourceLine, reason: "warehouse_\(error.reason)",
@@ -148,13 +164,13 @@ public final class BigQueryWarehouse: Warehouse {
             result.inserted += pending.count - failed.count
             rounds += 1
             if rounds > settings.stoppedRowRetries {
-                for index in stopped {
-                    result.rejected.append(RejectedRow(line: rows[index].sourceLine, reason: "warehouse_stopped",
+                for entry in stopped {
+                    result.rejected.append(RejectedRow(line: rows[entry.index].sourceLine, reason: "warehouse_stopped",
                                                        message: "BigQuery held the row back repeatedly"))
                 }
                 return
             }
-            pending = stopped
+            pendingRows = stopped
         }
     }
 

@@ -80,4 +80,6 @@ struct Ingest: ParsableCommand {
     }
 }
 
+// libcurl's global setup, once, before any thread exists.
+PortalApp.initializeLibraries()
 SalesPortal.main()

@@ -95,6 +95,8 @@ class Server:
     stdout_lines: list[str] = field(default_factory=list)
     # A lower limit of open files for the server process (RLIMIT_NOFILE), when set.
     max_open_files: int | None = None
+    env: dict[str, str] | None = None
+    """Environment variables added to this process's for the server (e.g. a bucket per test)."""
 
     def start(self) -> "Server":
         binary = binary_path()
@@ -112,8 +114,9 @@ class Server:
             if limit is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
+        environment = {**os.environ, **self.env} if self.env else None
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=log, cwd=REPO_ROOT, preexec_fn=limit_open_files)
+                                        stderr=log, cwd=REPO_ROOT, env=environment, preexec_fn=limit_open_files)
         log.close()
         lines: queue.Queue[str | None] = queue.Queue()
 

@@ -7,6 +7,8 @@ public final class BigQueryClient: Sendable {
     public let endpoint: String
     public let project: String
     public let settings: BigQuerySettings
+    /// What the insertAll calls of this client sent so far.
+    public let insertAllCounters = InsertAllCounters()
     let transport: RESTTransport
 
     public static let defaultEndpoint = "https://bigquery.googleapis.com"

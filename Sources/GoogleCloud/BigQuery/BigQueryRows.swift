@@ -23,12 +23,14 @@ extension BigQueryClient {
         body.endArray()
         body.endObject()
         var payload = body.bytes
+        let jsonBytes = payload.count
         var request = HTTPRequest(method: "POST", url: "\(tableURL(dataset, table))/insertAll")
         request.addHeader("Content-Type", "application/json")
         if settings.gzipInsertAll {
             payload = try Gzip.compress(payload, level: settings.gzipLevel)
             request.addHeader("Content-Encoding", "gzip")
         }
+        insertAllCounters.add(table: "\(dataset).\(table)", rows: rows.count, jsonBytes: jsonBytes, sentBytes: payload.count)
         request.body = .bytes(payload)
         let idempotent = rows.allSatisfy { $0.insertID != nil }
         let response = try transport.send(request, idempotent: idempotent)

@@ -1,3 +1,4 @@
+import Synchronization
 /// One column of a table schema.
 public struct TableField: Sendable, Equatable {
     public var name: String
@@ -137,4 +138,50 @@ public struct BigQuerySettings: Sendable, Equatable {
     /// The dataset location (`US`, `EU` …) for new datasets and queries; nil for the default.
     public var location: String? = nil
     public init() {}
+}
+
+/// Running totals of the insertAll requests a client sent: how much JSON, and how much went
+/// on the wire after gzip. Read them to size batches and to see what compression saves.
+public struct InsertAllTotals: Sendable, Equatable {
+    public var requests: Int64 = 0
+    public var rows: Int64 = 0
+    /// Bytes of the JSON request bodies before compression.
+    public var jsonBytes: Int64 = 0
+    /// Bytes of the request bodies as sent (after gzip when it is on).
+    public var sentBytes: Int64 = 0
+    public init() {}
+}
+
+/// Thread-safe insertAll totals of one client, per table.
+public final class InsertAllCounters: Sendable {
+    private let totals = Mutex([String: InsertAllTotals]())
+    public init() {}
+
+    /// The totals of every table together.
+    public var snapshot: InsertAllTotals {
+        totals.withLock { byTable in
+            byTable.values.reduce(into: InsertAllTotals()) { sum, one in
+                sum.requests += one.requests
+                sum.rows += one.rows
+                sum.jsonBytes += one.jsonBytes
+                sum.sentBytes += one.sentBytes
+            }
+        }
+    }
+
+    /// The totals of one table (`dataset.table`).
+    public func snapshot(table: String) -> InsertAllTotals {
+        totals.withLock { $0[table] ?? InsertAllTotals() }
+    }
+
+    func add(table: String, rows: Int, jsonBytes: Int, sentBytes: Int) {
+        totals.withLock { byTable in
+            var one = byTable[table] ?? InsertAllTotals()
+            one.requests += 1
+            one.rows += Int64(rows)
+            one.jsonBytes += Int64(jsonBytes)
+            one.sentBytes += Int64(sentBytes)
+            byTable[table] = one
+        }
+    }
 }

@@ -79,6 +79,37 @@ public final class StorageClient: Sendable {
         _ = try transport.send(request, idempotent: true)
     }
 
+    /// True when the bucket exists (and can be read); false on 404.
+    public func bucketExists(_ bucket: String) throws -> Bool {
+        do {
+            try checkBucket(bucket)
+            return true
+        } catch let error as GoogleCloudError where error.httpStatus == 404 {
+            return false
+        }
+    }
+
+    /// Creates the bucket in `project` unless it exists; true when it was created. A 409
+    /// (the name is taken, by this project or by a concurrent create) counts as existing.
+    @discardableResult
+    public func createBucketIfMissing(_ bucket: String, location: String? = nil) throws -> Bool {
+        if try bucketExists(bucket) { return false }
+        var fields: [String: String] = ["name": bucket]
+        if let location, !location.isEmpty { fields["location"] = location }
+        let body = try JSONSerialization.data(withJSONObject: fields)
+        let query = PercentEncoding.query([("project", project)])
+        var request = HTTPRequest(method: "POST", url: "\(endpoint)/storage/v1/b?\(query)", body: .bytes(Array(body)))
+        request.addHeader("Content-Type", "application/json")
+        return try RetryLoop.run(policy: settings.retryPolicy, idempotent: true) { _ in
+            do {
+                _ = try transport.sendOnce(request)
+                return true
+            } catch let error as GoogleCloudError where error.httpStatus == 409 {
+                return false
+            }
+        }
+    }
+
     /// The object's metadata, or nil when there is no such object.
     public func getObject(bucket: String, name: String) throws -> ObjectMetadata? {
         let request = HTTPRequest(method: "GET", url: objectURL(bucket: bucket, name: name))
@@ -209,3 +240,7 @@ struct Checksums {
         }
     }
 }
+
+/// Another name for the Cloud Storage client's settings, for modules that have a
+/// `StorageSettings` of their own (the module's enum `GoogleCloud` hides the module name).
+public typealias CloudStorageSettings = StorageSettings

@@ -76,6 +76,7 @@ public struct GCPSettings: Codable, Sendable, Equatable {
     public var bigqueryHeaders: [String: String] = [:]
     /// Resumable upload chunk, a multiple of 256 KiB.
     public var uploadChunkBytes = 8 << 20
+    /// Rows per BigQuery insertAll request (at most 50,000; requests are also kept under 9 MB of JSON).
     public var insertBatchRows = 500
 }
 
@@ -183,6 +184,12 @@ extension PortalConfig {
             guard !gcp.project.isEmpty else { throw .invalid("gcp.project is required in gcp mode (or GOOGLE_CLOUD_PROJECT)") }
             guard gcp.uploadChunkBytes > 0, gcp.uploadChunkBytes % (256 * 1024) == 0 else {
                 throw .invalid("gcp.uploadChunkBytes must be a positive multiple of 262144")
+            }
+            guard (1...50_000).contains(gcp.insertBatchRows) else {
+                throw .invalid("gcp.insertBatchRows must be 1…50000 (BigQuery's insertAll limit; about 500 is recommended)")
+            }
+            guard !gcp.bucket.isEmpty, !gcp.dataset.isEmpty, !gcp.table.isEmpty else {
+                throw .invalid("gcp.bucket, gcp.dataset and gcp.table must not be empty in gcp mode")
             }
         }
     }

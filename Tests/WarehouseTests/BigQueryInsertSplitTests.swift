@@ -1,0 +1,49 @@
+import ETL
+import Foundation
+import GoogleCloud
+import Testing
+@testable import Warehouse
+
+/// insertAll requests stay within the configured rows and bytes (BigQuery refuses requests
+/// over 10 MB or 50,000 rows), and splitting loses or repeats no row.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["BIGQUERY_EMULATOR_HOST"].map { !$0.isEmpty } ?? false,
+                "BIGQUERY_EMULATOR_HOST is not set: run scripts/emulators.sh start"))
+struct BigQueryInsertSplitTests {
+    static func warehouse(rows: Int, bytes: Int) throws -> BigQueryWarehouse {
+        GoogleCloud.globalInit()
+        var settings = BigQueryWarehouseSettings()
+        settings.dataset = "split_\(UInt32.random(in: 0...UInt32.max))"
+        settings.rowsPerInsert = rows
+        settings.maxInsertRequestBytes = bytes
+        let client = try BigQueryClient(project: "test-project", credentials: AnonymousCredentials())
+        let warehouse = BigQueryWarehouse(client: client, settings: settings)
+        try warehouse.prepare()
+        return warehouse
+    }
+
+    static func rows(_ count: Int) -> [OrderRow] {
+        (0..<count).map { BigQueryWarehouseEmulatorTests.row(UInt64($0), invoice: "5\($0)", quantity: 1, price: 1_000_000) }
+    }
+
+    @Test func aBatchIsSentInRequestsOfAtMostTheConfiguredRows() throws {
+        let warehouse = try Self.warehouse(rows: 7, bytes: 9_000_000)
+        let result = try warehouse.insert(Self.rows(30), for: BigQueryWarehouseEmulatorTests.context("split-rows"))
+        #expect(result.inserted == 30 && result.rejected.isEmpty)
+        let totals = warehouse.client.insertAllCounters.snapshot
+        #expect(totals.requests == 5)  // 7 + 7 + 7 + 7 + 2
+        #expect(totals.rows == 30)
+        #expect(try warehouse.summary(ReportFilter()).units == 30)
+    }
+
+    @Test func aBatchIsSentInRequestsUnderTheByteLimit() throws {
+        // One row of JSON is over 300 bytes (its field names alone are about 250): 2,000 bytes hold at most 5.
+        let warehouse = try Self.warehouse(rows: 500, bytes: 2_000)
+        let result = try warehouse.insert(Self.rows(12), for: BigQueryWarehouseEmulatorTests.context("split-bytes"))
+        #expect(result.inserted == 12 && result.rejected.isEmpty)
+        let totals = warehouse.client.insertAllCounters.snapshot
+        #expect(totals.requests >= 3)
+        #expect(totals.jsonBytes / totals.requests <= 2_000)
+        #expect(totals.sentBytes < totals.jsonBytes)  // gzip is on
+        #expect(try warehouse.summary(ReportFilter()).units == 12)
+    }
+}
