@@ -19,14 +19,11 @@ public final class BigQueryClient: Sendable {
     public init(endpoint: String? = nil, project: String, credentials: (any TokenProvider)? = nil,
                 httpClient: any HTTPClient = CurlHTTPClient(), extraHeaders: [(name: String, value: String)] = [],
                 settings: BigQuerySettings = BigQuerySettings()) throws {
-        let emulator = ServiceEndpoint.fromEnvironment("BIGQUERY_EMULATOR_HOST")
-        self.endpoint = endpoint.map(ServiceEndpoint.normalize) ?? emulator ?? BigQueryClient.defaultEndpoint
+        (self.endpoint, self.transport) = try ServiceEndpoint.connect(
+            endpoint: endpoint, emulatorVariable: "BIGQUERY_EMULATOR_HOST", defaultEndpoint: BigQueryClient.defaultEndpoint,
+            credentials: credentials, httpClient: httpClient, extraHeaders: extraHeaders, retryPolicy: settings.retryPolicy)
         self.project = project
         self.settings = settings
-        let tokens = try credentials ?? (emulator != nil && endpoint == nil
-            ? AnonymousCredentials() : ApplicationDefaultCredentials.find(http: httpClient))
-        self.transport = RESTTransport(http: httpClient, credentials: tokens, extraHeaders: extraHeaders,
-                                       retryPolicy: settings.retryPolicy)
     }
 
     var projectURL: String { "\(endpoint)/bigquery/v2/projects/\(PercentEncoding.encode(project))" }

@@ -58,6 +58,23 @@ public enum ServiceEndpoint {
         let value = String(cString: raw)
         return value.isEmpty ? nil : normalize(value)
     }
+
+    /// Where a client talks and with which credentials: the `endpoint` given, else the emulator
+    /// named by `emulatorVariable`, else Google's `defaultEndpoint`. Without `credentials`, an
+    /// emulator from the environment is called anonymously and anything else with Application
+    /// Default Credentials.
+    static func connect(
+        endpoint: String?, emulatorVariable: String, defaultEndpoint: String, credentials: (any TokenProvider)?,
+        httpClient: any HTTPClient, extraHeaders: [(name: String, value: String)], retryPolicy: RetryPolicy
+    ) throws -> (endpoint: String, transport: RESTTransport) {
+        let emulator = fromEnvironment(emulatorVariable)
+        let resolved = endpoint.map(normalize) ?? emulator ?? defaultEndpoint
+        let tokens = try credentials ?? (emulator != nil && endpoint == nil
+            ? AnonymousCredentials() : ApplicationDefaultCredentials.find(http: httpClient))
+        let transport = RESTTransport(http: httpClient, credentials: tokens, extraHeaders: extraHeaders,
+                                      retryPolicy: retryPolicy)
+        return (resolved, transport)
+    }
 }
 
 #if canImport(Glibc)

@@ -55,14 +55,11 @@ public final class StorageClient: Sendable {
         guard settings.downloadRangeSize > 0 else {
             throw GoogleCloudError.configuration("download range size must be positive")
         }
-        let emulator = ServiceEndpoint.fromEnvironment("STORAGE_EMULATOR_HOST")
-        self.endpoint = endpoint.map(ServiceEndpoint.normalize) ?? emulator ?? StorageClient.defaultEndpoint
+        (self.endpoint, self.transport) = try ServiceEndpoint.connect(
+            endpoint: endpoint, emulatorVariable: "STORAGE_EMULATOR_HOST", defaultEndpoint: StorageClient.defaultEndpoint,
+            credentials: credentials, httpClient: httpClient, extraHeaders: extraHeaders, retryPolicy: settings.retryPolicy)
         self.project = project
         self.settings = settings
-        let tokens = try credentials ?? (emulator != nil && endpoint == nil
-            ? AnonymousCredentials() : ApplicationDefaultCredentials.find(http: httpClient))
-        self.transport = RESTTransport(http: httpClient, credentials: tokens, extraHeaders: extraHeaders,
-                                       retryPolicy: settings.retryPolicy)
     }
 
     func objectURL(bucket: String, name: String) -> String {
