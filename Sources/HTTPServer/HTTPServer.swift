@@ -42,6 +42,7 @@ public final class HTTPServer: Sendable {
         var listeners: [Int32] = []
         var port = configuration.port
         do {
+            if port != 0 { try Socket.ensureFree(host: configuration.host, port: port) }
             for _ in 0..<loopCount {
                 let fd = try Socket.listen(host: configuration.host, port: port)
                 listeners.append(fd)

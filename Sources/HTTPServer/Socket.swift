@@ -18,13 +18,14 @@ public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
 
 /// Thin wrappers over the POSIX socket calls the server needs.
 enum Socket {
-    /// A non-blocking IPv4 TCP listener bound with SO_REUSEPORT, so each loop can have its own.
-    static func listen(host: String, port: Int, backlog: Int32 = 1024) throws(HTTPServerError) -> Int32 {
+    /// A non-blocking IPv4 TCP listener, bound with SO_REUSEPORT (unless `reusePort` is false)
+    /// so that each loop can have its own.
+    static func listen(host: String, port: Int, backlog: Int32 = 1024, reusePort: Bool = true) throws(HTTPServerError) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HTTPServerError("socket_failed", "socket()") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -47,6 +48,13 @@ enum Socket {
             throw HTTPServerError("listen_failed", "listen \(host):\(port)", errno: number)
         }
         return fd
+    }
+
+    /// Throws `bind_failed` (EADDRINUSE) when anything listens on `host:port` already — another
+    /// server's SO_REUSEPORT listeners included, which our own would otherwise silently join.
+    static func ensureFree(host: String, port: Int) throws(HTTPServerError) {
+        let probe = try listen(host: host, port: port, backlog: 1, reusePort: false)
+        close(probe)
     }
 
     /// The local port a socket is bound to.

@@ -121,6 +121,22 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
+    @Test func aSecondServerOnATakenPortRefusesToStart() throws {
+        try withServer { port in
+            var configuration = HTTPServerConfiguration(port: port, eventLoopThreads: 2, accessLog: false)
+            configuration.port = port
+            let second = HTTPServer(configuration: configuration, router: Router())
+            do {
+                _ = try second.start()
+                second.shutdown(gracePeriodMilliseconds: 100)
+                Issue.record("a second server joined port \(port)")
+            } catch let error as HTTPServerError {
+                #expect(error.code == "bind_failed")
+                #expect(error.message.contains("in use"))
+            }
+        }
+    }
+
     @Test func pipelinedRequestsAnswerInOrder() throws {
         try withServer { port in
             let client = try TestClient(port: port)
