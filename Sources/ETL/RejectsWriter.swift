@@ -2,15 +2,19 @@
 
 /// Writes rejected lines as RFC 4180 CSV: the file's header plus an `error` column, then each
 /// rejected line's original fields (as UTF-8) plus `line N: reason: message`. Lines end in
-/// CRLF. Output is buffered and handed to the object writer in large pieces.
+/// CRLF. Output is buffered and handed to the object writer in large pieces. Every line has the
+/// header's column count, so `error` is always the last column: a short line is padded with empty
+/// fields, and a long line's surplus fields are kept, comma-joined, in its last column.
 final class RejectsWriter {
     private let writer: any ObjectWriter
+    private let columnCount: Int
     private var buffer: [UInt8] = []
     private let flushBytes: Int
     private(set) var rowsWritten = 0
 
     init(writer: any ObjectWriter, headerNames: [String], flushBytes: Int = 64 * 1024) throws {
         self.writer = writer
+        self.columnCount = max(1, headerNames.count)
         self.flushBytes = flushBytes
         buffer.reserveCapacity(flushBytes + 1024)
         for (k, name) in headerNames.enumerated() {
@@ -24,8 +28,18 @@ final class RejectsWriter {
 
     /// Adds one rejected line: its fields as UTF-8 byte strings, and why it was rejected.
     func write(fields: [ArraySlice<UInt8>], line: Int64, reason: String, message: String) throws {
-        for field in fields {
-            Self.appendField(field, to: &buffer)
+        for index in 0..<columnCount {
+            if index < fields.count - 1 && index == columnCount - 1 {
+                // The surplus of a long line, joined back as it was written.
+                var rest: [UInt8] = []
+                for (k, field) in fields[index...].enumerated() {
+                    if k > 0 { rest.append(UInt8(ascii: ",")) }
+                    rest.append(contentsOf: field)
+                }
+                Self.appendField(rest[...], to: &buffer)
+            } else if index < fields.count {
+                Self.appendField(fields[index], to: &buffer)
+            }
             buffer.append(UInt8(ascii: ","))
         }
         Self.appendField(Array("line \(line): \(reason): \(message)".utf8)[...], to: &buffer)

@@ -27,7 +27,9 @@ struct CommonOptions: ParsableArguments {
         do {
             return try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         } catch {
-            throw ValidationError(error.description)
+            // A configuration problem is not a usage mistake: say what is wrong, without the usage text.
+            Output.errorLine("sales-portal: \(error.description)")
+            throw ExitCode(2)
         }
     }
 }

@@ -8,10 +8,11 @@ import Testing
             + "1,A,\"say \"\"hi\"\", ok\",1,12/1/2010 8:26,1,2,UK,n\r\n"
             + "2,B,\"two\nlines\",x,12/1/2010 8:26,1,2,UK,n\r\n"
             + "3,C,fine,1,2/30/2011 8:00,1,2,UK,n\r\n"
-            + "4,D,short\r\n")
+            + "4,D,short\r\n"
+            + "5,E,long,1,12/1/2010 8:26,1,2,UK,n,\"x,y\",z\r\n")
         let report = try outcome.result.get()
-        #expect(report.rows == RowCounts(read: 4, loaded: 1, rejected: 3, duplicates: 0))
-        #expect(report.rejectsWritten == 3)
+        #expect(report.rows == RowCounts(read: 5, loaded: 1, rejected: 4, duplicates: 0))
+        #expect(report.rejectsWritten == 4)
         let writer = try #require(outcome.rejects)
         #expect(writer.finished)
         #expect(report.rejectsObject == StoredObject(uri: writer.uri, sizeBytes: Int64(writer.bytes.count)))
@@ -19,7 +20,9 @@ import Testing
             + "2,B,\"two\nlines\",x,12/1/2010 8:26,1,2,UK,n,line 3: bad_quantity: Quantity 'x' is not a whole number\r\n"
             + "3,C,fine,1,2/30/2011 8:00,1,2,UK,n,line 5: bad_date: InvoiceDate '2/30/2011 8:00' is not a valid "
             + "M/D/YYYY H:MM or ISO 8601 date and time\r\n"
-            + "4,D,short,\"line 6: bad_field_count: expected 9 fields, found 3\"\r\n"
+            // Short and long lines keep `error` in the last column.
+            + "4,D,short,,,,,,,\"line 6: bad_field_count: expected 9 fields, found 3\"\r\n"
+            + "5,E,long,1,12/1/2010 8:26,1,2,UK,\"n,x,y,z\",\"line 7: bad_field_count: expected 9 fields, found 11\"\r\n"
         #expect(writer.text == expected)
     }
 

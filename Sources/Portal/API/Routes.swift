@@ -14,7 +14,7 @@ enum Routes {
             try upload(request, body: body, processor: processor, limits: formLimits)
         })
         router.add("GET", "/api/uploads", .blocking { request in
-            let limit = min(max(Int(request.head.queryValue("limit") ?? "") ?? 50, 1), 1000)
+            let limit = try listLimit(request.head.queryValue("limit"))
             let records = try warehouseCall { try processor.warehouse.recentUploads(limit: limit) }
             return .json(200, UploadJSON.list(records))
         })
@@ -26,6 +26,10 @@ enum Routes {
             return .json(200, UploadJSON.single(record))
         })
         ReportRoutes.add(to: &router, processor: processor, staticFiles: staticFiles, config: config)
+        // An unknown API path is a JSON 404 of its own, not a missing static file.
+        router.add("GET", "/api/{path...}", .immediate { request throws(HTTPError) in
+            throw PortalError.notFound("no API route \(request.head.path); see README.md for the routes").httpError
+        })
         if let staticFiles {
             router.add("GET", "/{path...}", staticFiles.handler)
         }
@@ -56,6 +60,15 @@ enum Routes {
             return .html(status, UploadHTML.page(outcomes))
         }
         return .json(status, UploadJSON.results(outcomes))
+    }
+
+    /// `?limit=` of the history: 1…1000, 50 when absent.
+    private static func listLimit(_ text: String?) throws -> Int {
+        guard let text, !text.isEmpty else { return 50 }
+        guard let limit = Int(text), (1...1000).contains(limit) else {
+            throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 1000, not \"\(text)\"").httpError
+        }
+        return limit
     }
 
     /// GET /readyz: both stores answer.

@@ -45,6 +45,12 @@ final class UploadProcessor: Sendable {
     func process(_ file: ReceivedFile, explicitRegion: String?) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         let content = file.content
+        guard content.size > 0 else {
+            removeSpool(content)
+            outcome.errorCode = "empty_file"
+            outcome.errorMessage = "the file \"\(file.fileName)\" is empty"
+            return outcome
+        }
         let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
         let region = regionName.map { regions.region(named: $0) } ?? regions.region(forFileName: file.fileName)
         guard let region else {
@@ -52,13 +58,7 @@ final class UploadProcessor: Sendable {
             let known = config.regions.map(\.code).joined(separator: ", ")
             outcome.errorCode = "unknown_region"
             outcome.errorMessage = regionName.map { "unknown region \"\($0)\"; known regions: \(known)" }
-                ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or send a region field"
-            return outcome
-        }
-        guard content.size > 0 else {
-            removeSpool(content)
-            outcome.errorCode = "empty_file"
-            outcome.errorMessage = "the file \"\(file.fileName)\" is empty"
+                ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or give its region"
             return outcome
         }
         do {
@@ -217,7 +217,11 @@ final class UploadProcessor: Sendable {
         return UploadRecord(
             id: UploadID.make(), region: region.code, fileName: file.fileName, objectURI: earlier.objectURI,
             sha256: file.content.sha256, sizeBytes: file.content.size, encoding: earlier.encoding,
-            status: .alreadyLoaded, rows: RowCounts(read: earlier.rows.read, duplicates: earlier.rows.read),
+            // Nothing new: the lines loaded before are duplicates now; those rejected before are rejected again.
+            status: .alreadyLoaded,
+            rows: RowCounts(
+                read: earlier.rows.read, loaded: 0, rejected: earlier.rows.rejected,
+                duplicates: earlier.rows.loaded + earlier.rows.duplicates),
             currency: earlier.currency,
             errorCode: nil,
             errorMessage: "the same file was loaded for \(region.code) as upload \(earlier.id) at \(Clock.isoTimestamp(micros: earlier.createdAtMicros)); nothing new was loaded",
