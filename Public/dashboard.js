@@ -179,10 +179,31 @@ document.documentElement.classList.replace("no-js", "js");
     for (var i = 0; i < steps.length; i++) if (steps[i] * power >= raw) return steps[i] * power;
     return 10 * power;
   }
+  // Periods without sales are left out by the API; the chart shows them as zero so that
+  // its horizontal axis is time, evenly spaced.
+  function withEmptyPeriods(points, grain) {
+    if (points.length < 2) { return points; }
+    var byPeriod = {};
+    points.forEach(function (p) { byPeriod[p.period] = p; });
+    function parse(text) { var d = text.split("-"); return Date.UTC(+d[0], +d[1] - 1, +d[2]); }
+    function format(ms) { return new Date(ms).toISOString().slice(0, 10); }
+    function next(ms) {
+      var d = new Date(ms);
+      if (grain === "month") { return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1); }
+      return ms + (grain === "week" ? 7 : 1) * 86400000;
+    }
+    var filled = [], end = parse(points[points.length - 1].period);
+    for (var ms = parse(points[0].period); ms <= end && filled.length < 5000; ms = next(ms)) {
+      var period = format(ms);
+      filled.push(byPeriod[period] || { period: period, revenue: "0.00", orders: 0, units: 0 });
+    }
+    return filled;
+  }
+
   function renderTrend(series) {
     var box = $("trend-chart");
     box.textContent = "";
-    var points = series.points;
+    var points = withEmptyPeriods(series.points, series.grain);
     if (!points.length) { box.appendChild(el("p", { className: "empty", text: "No sales match these filters." })); return; }
     // Drawn at the box's own width so that text keeps its size on a phone.
     var width = Math.max(300, Math.round(box.clientWidth || 760)), narrow = width < 560;
@@ -257,8 +278,10 @@ document.documentElement.classList.replace("no-js", "js");
       var yTop = i * rowHeight + 2;
       button.appendChild(svg("rect", { x: 0, y: yTop, width: width, height: rowHeight - 4, class: "bar-hit", rx: 4 }));
       var name = svg("text", { x: 6, y: yTop + rowHeight / 2 + 2, class: "bar-label" });
-      var room = Math.floor(labelWidth / 9);
+      // Bold 15 px text is about 10 px a character: longer names are cut, with the whole one as a tooltip.
+      var room = Math.floor((labelWidth - 10) / 10);
       name.textContent = g.key.length > room ? g.key.slice(0, room - 1) + "…" : g.key;
+      if (g.key.length > room) { var full = svg("title", {}); full.textContent = g.key; name.appendChild(full); }
       button.appendChild(name);
       button.appendChild(svg("rect", { x: labelWidth, y: yTop + 5, width: barWidth, height: rowHeight - 14, rx: 3, class: value < 0 ? "bar-fill negative" : "bar-fill" }));
       var amount = svg("text", { x: width - 6, y: yTop + rowHeight / 2 + 2, class: "bar-value", "text-anchor": "end" });
