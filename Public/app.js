@@ -353,6 +353,13 @@ document.addEventListener("DOMContentLoaded", function () {
     request.send();
   }
 
+  // "2026-11-29T19:04:14.816201Z" → "29 Nov 2026, 19:04" in the reader's own time zone.
+  function formatWhen(text) {
+    var date = new Date(text);
+    if (isNaN(date.getTime())) return text;
+    return date.toLocaleString(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
   function renderRecent(uploads) {
     recent.textContent = "";
     recentStatus.textContent = uploads.length ? "" : "No uploads yet.";
@@ -360,12 +367,15 @@ document.addEventListener("DOMContentLoaded", function () {
     uploads.forEach(function (upload) {
       var rows = upload.rows || {};
       var facts = [];
+      var processed = upload.status === "loaded" || upload.status === "already_loaded";
       if (upload.region) facts.push(upload.region);
-      if (rows.loaded !== undefined) facts.push(formatCount(rows.loaded) + " rows loaded");
-      if (rows.rejected) facts.push(formatCount(rows.rejected) + " rejected");
-      if (upload.revenue !== undefined && upload.revenue !== null) {
+      if (processed && rows.loaded !== undefined) facts.push(formatCount(rows.loaded) + " rows loaded");
+      if (processed && rows.rejected) facts.push(formatCount(rows.rejected) + " rejected");
+      if (upload.status === "loaded" && upload.revenue !== undefined && upload.revenue !== null) {
         facts.push(formatMoney(upload.revenue) + (upload.currency ? " " + upload.currency : ""));
       }
+      // Why a file was not loaded, in the server's words.
+      if (!processed && upload.message) facts.push(upload.message);
       var when = upload.created_at || upload.createdAt;
       recent.appendChild(el("li", { "class": "recent-item" }, [
         el("span", { "class": "recent-file" }, [
@@ -373,7 +383,7 @@ document.addEventListener("DOMContentLoaded", function () {
         ]),
         badge(upload.status),
         el("span", { "class": "recent-facts" }, [facts.join(" · ")]),
-        when ? el("time", { "class": "recent-time muted", datetime: String(when) }, [String(when)]) : null
+        when ? el("time", { "class": "recent-time muted", datetime: String(when) }, [formatWhen(String(when))]) : null
       ]));
     });
   }
