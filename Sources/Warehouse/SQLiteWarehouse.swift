@@ -18,7 +18,9 @@ public struct SQLiteOptions: Sendable {
 
     /// How long a connection waits for a lock held by another before failing.
     public var busyTimeoutMilliseconds: Int32
-    /// Page cache of each connection, in KiB.
+    /// Page cache of each connection, in KiB. Rows are appended in key order, so the pages
+    /// an insert touches are few and recent: 4 MiB measured as fast as 64 MiB for loading
+    /// (same CPU per row) and keeps the process small; the kernel's page cache holds the rest.
     public var cacheSizeKiB: Int
     public var synchronous: Synchronous
     /// Rows bound into one multi-row INSERT statement.
@@ -36,7 +38,7 @@ public struct SQLiteOptions: Sendable {
     @_spi(Benchmark) public var walAutocheckpointPages = 1000
 
     public init(
-        busyTimeoutMilliseconds: Int32 = 5000, cacheSizeKiB: Int = 65536, synchronous: Synchronous = .normal,
+        busyTimeoutMilliseconds: Int32 = 5000, cacheSizeKiB: Int = 4096, synchronous: Synchronous = .normal,
         rowsPerStatement: Int = 250, maxIdleReadConnections: Int = 4, pageSize: Int = 16384
     ) {
         self.pageSize = pageSize
