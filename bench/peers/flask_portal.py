@@ -10,6 +10,7 @@ Run: gunicorn -w 1 -b 127.0.0.1:PORT 'flask_portal:create_app("DATA_DIR")'
 """
 import csv
 import datetime
+import fcntl
 import hashlib
 import io
 import os
@@ -140,8 +141,11 @@ def create_app(data_dir):
     app = Flask(__name__)
     objects = os.path.join(data_dir, "objects")
     os.makedirs(objects, exist_ok=True)
-    database = sqlite3.connect(os.path.join(data_dir, "warehouse.sqlite"), check_same_thread=False)
-    database.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + SCHEMA)
+    database = sqlite3.connect(os.path.join(data_dir, "warehouse.sqlite"), timeout=60, check_same_thread=False)
+    # Every gunicorn worker runs this at boot: one at a time, or switching to WAL fails as "locked".
+    with open(os.path.join(data_dir, "schema.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        database.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + SCHEMA)
 
     @app.get("/healthz")
     def healthz():
