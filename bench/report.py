@@ -168,7 +168,9 @@ def write_report(results, args, path):
     add("")
     add(f"- **HTTP**: `wrk -t2 -c64 -d{args.wrk_seconds}s --latency`, keep-alive, {args.rounds} rounds alternating "
         "SalesPortal and nginx on the same scenario after a 1 s warm-up of each; nginx runs 2 worker processes, "
-        "SalesPortal its defaults (2 event-loop threads). Both write an access log to a file. The 4 KB page "
+        "SalesPortal its defaults (2 event-loop threads). nginx answers /healthz with `return 200` and keeps "
+        "connections for any number of requests (`keepalive_requests` raised from its default 1000), as SalesPortal "
+        "does. Both write an access log to a file. The 4 KB page "
         "(`bench/static/page.html`) is served by SalesPortal through a `--config` with `server.publicDir` "
         "pointing at `bench/static`, and by nginx from the same folder. The Flask portal's /healthz is one round "
         "under gunicorn with 2 sync workers.")
