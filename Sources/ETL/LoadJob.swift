@@ -82,9 +82,12 @@ public struct LoadJob: Sendable {
         progress: (LoadProgress) -> Void
     ) throws(ETLError) -> LoadReport {
         let load = LoadRun(job: self, warehouse: warehouse)
+        // The insert thread finishes the batch it holds before the load returns, whatever happens.
+        defer { load.inserter?.close() }
         do {
             return try load.execute(source: source, makeRejectsWriter: makeRejectsWriter, progress: progress)
         } catch {
+            load.inserter?.close()
             load.rejects?.abort()
             throw error
         }
@@ -101,6 +104,11 @@ private final class LoadRun {
     var window: RowKeyWindow
     var batch: [OrderRow] = []
     var batchFields = BatchFields()
+    /// Stores batches on its own thread once the file has more than one batch.
+    var inserter: BatchInserter?
+    /// The batch being stored by `inserter`, kept for accounting when its result comes back.
+    var storingBatch: [OrderRow] = []
+    var storingFields = BatchFields()
     var counts = RowCounts()
     var revenueMicros: Int128 = 0
     var bytesRead: Int64 = 0
@@ -141,7 +149,7 @@ private final class LoadRun {
         try reader.finish(handle)
         guard let header else { throw .emptyFile }
         guard counts.read > 0 else { throw .noDataRows }
-        try flushBatch(makeRejectsWriter: makeRejectsWriter)
+        try flushBatch(makeRejectsWriter: makeRejectsWriter, isLast: true)
         progress(LoadProgress(bytesRead: bytesRead, rowsRead: counts.read))
 
         var stored: StoredObject?
@@ -183,7 +191,7 @@ private final class LoadRun {
                 batch.append(row)
                 batchFields.append(record)
                 if batch.count >= job.settings.batchSize {
-                    try flushBatch(makeRejectsWriter: makeRejectsWriter)
+                    try flushBatch(makeRejectsWriter: makeRejectsWriter, isLast: false)
                     progress(LoadProgress(bytesRead: bytesRead, rowsRead: counts.read))
                 }
             case .failure(let rejection):
@@ -207,15 +215,55 @@ private final class LoadRun {
         }
     }
 
-    /// Hands the batch to the warehouse and accounts for what it did.
-    private func flushBatch(makeRejectsWriter: () throws -> any ObjectWriter) throws(ETLError) {
-        guard !batch.isEmpty else { return }
-        let result: InsertResult
-        do {
-            result = try warehouse.insert(batch, for: job.context)
-        } catch {
-            throw .warehouseFailed(Self.describe(error))
+    /// Hands the batch to the warehouse. A file of one batch is stored inline; a longer one
+    /// through `inserter`, so the next batch is read while this one is stored: the result of
+    /// the batch in flight is accounted for before the next is handed over, and the last
+    /// flush waits for everything.
+    private func flushBatch(makeRejectsWriter: () throws -> any ObjectWriter, isLast: Bool) throws(ETLError) {
+        if inserter == nil && !isLast {
+            inserter = BatchInserter(warehouse: warehouse, context: job.context)
         }
+        guard let inserter else {
+            guard !batch.isEmpty else { return }
+            let result: InsertResult
+            do {
+                result = try warehouse.insert(batch, for: job.context)
+            } catch {
+                throw .warehouseFailed(Self.describe(error))
+            }
+            try account(result, rows: batch, fields: batchFields, makeRejectsWriter: makeRejectsWriter)
+            batch.removeAll(keepingCapacity: true)
+            batchFields.removeAll()
+            return
+        }
+        try collectStoring(from: inserter, makeRejectsWriter: makeRejectsWriter)
+        guard !batch.isEmpty else { return }
+        swap(&batch, &storingBatch)
+        swap(&batchFields, &storingFields)
+        inserter.submit(storingBatch)
+        batch.removeAll(keepingCapacity: true)
+        batchFields.removeAll()
+        if isLast { try collectStoring(from: inserter, makeRejectsWriter: makeRejectsWriter) }
+    }
+
+    /// Waits for the batch in flight, if any, and accounts for what the warehouse did with it.
+    private func collectStoring(from inserter: BatchInserter, makeRejectsWriter: () throws -> any ObjectWriter) throws(ETLError) {
+        guard inserter.inFlight else { return }
+        let result: InsertResult
+        switch inserter.collect() {
+        case .success(let stored): result = stored
+        case .failure(let error): throw .warehouseFailed(Self.describe(error))
+        }
+        try account(result, rows: storingBatch, fields: storingFields, makeRejectsWriter: makeRejectsWriter)
+        storingBatch.removeAll(keepingCapacity: true)
+        storingFields.removeAll()
+    }
+
+    /// Counts what the warehouse did with a batch, adds its revenue, and records the rows it refused.
+    private func account(
+        _ result: InsertResult, rows batch: [OrderRow], fields batchFields: BatchFields,
+        makeRejectsWriter: () throws -> any ObjectWriter
+    ) throws(ETLError) {
         counts.loaded += result.inserted
         counts.duplicates += result.alreadyPresent.count
         counts.rejected += result.rejected.count
@@ -239,8 +287,6 @@ private final class LoadRun {
             batchRevenue -= Int128(batch[index].revenue.micros)
         }
         revenueMicros += batchRevenue
-        batch.removeAll(keepingCapacity: true)
-        batchFields.removeAll()
     }
 
     private func reject(

@@ -75,18 +75,25 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, E
         return true
     }
 
-    /// ASCII case-insensitive comparison, without allocating.
+    /// ASCII case-insensitive comparison, without allocating. Names of different lengths
+    /// differ at once; native strings are compared over their contiguous UTF-8 bytes.
     static func equalNames(_ lhs: String, _ rhs: String) -> Bool {
-        var left = lhs.utf8.makeIterator()
-        var right = rhs.utf8.makeIterator()
-        while true {
-            switch (left.next(), right.next()) {
-            case (nil, nil): return true
-            case let (a?, b?):
-                if a != b && ASCII.lowercase(a) != ASCII.lowercase(b) { return false }
-            default: return false
+        let left = lhs.utf8, right = rhs.utf8
+        guard left.count == right.count else { return false }
+        let fast = left.withContiguousStorageIfAvailable { leftBytes in
+            right.withContiguousStorageIfAvailable { rightBytes in
+                for index in 0..<leftBytes.count {
+                    let a = leftBytes[index], b = rightBytes[index]
+                    if a != b && ASCII.lowercase(a) != ASCII.lowercase(b) { return false }
+                }
+                return true
             }
         }
+        if let fast, let result = fast { return result }
+        for (a, b) in zip(left, right) where a != b && ASCII.lowercase(a) != ASCII.lowercase(b) {
+            return false
+        }
+        return true
     }
 
     /// Whether a comma-separated header value lists this token (case-insensitive), ignoring parameters.

@@ -340,7 +340,9 @@ public struct MultipartParser: Sendable {
                     let lineFeed = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
                     let available = count - lineFeed - 1
                     let compared = min(available, pattern.count)
-                    if memcmp(base + lineFeed + 1, pattern.baseAddress!, compared) == 0 {
+                    // Most lines of a file do not start with the delimiter's first byte: skip the call.
+                    if compared == 0 || base[lineFeed + 1] == pattern[0],
+                       memcmp(base + lineFeed + 1, pattern.baseAddress!, compared) == 0 {
                         var contentEnd = lineFeed
                         if contentEnd > readIndex, base[contentEnd - 1] == 0x0D { contentEnd -= 1 }
                         if compared == pattern.count {

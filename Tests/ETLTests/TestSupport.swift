@@ -99,6 +99,8 @@ final class MemoryWarehouse: Warehouse {
         var batches: [Int] = []
         var refuseLines: Set<Int64> = []
         var failInsert = false
+        /// Fails every insert after this many batches were stored.
+        var failAfterBatches: Int?
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -116,6 +118,7 @@ final class MemoryWarehouse: Warehouse {
     func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult {
         try state.withLock { state in
             if state.failInsert { throw Failure() }
+            if let limit = state.failAfterBatches, state.batches.count >= limit { throw Failure() }
             state.batches.append(rows.count)
             var inserted = 0
             var present: [Int] = []

@@ -23,9 +23,15 @@ public final class LocalObjectStore: ObjectStore {
         return LocalObjectWriter(fd: fd, temporaryPath: temporary, finalPath: path)
     }
 
-    /// Moves a finished local file (on the same file system) into the store under `name`, without copying.
+    /// Moves a finished local file (on the same file system) into the store under `name`, without
+    /// copying, and makes it durable: the stored raw file is the source of truth.
     public func adopt(file: String, name: String) throws(PortalError) -> StoredObject {
         let path = try destination(for: name)
+        let fd = Glibc.open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .storage("cannot open \(file): \(FileSystem.lastError())") }
+        let synced = fsync(fd)
+        close(fd)
+        guard synced == 0 else { throw .storage("cannot make \(name) durable: \(FileSystem.lastError())") }
         guard link(file, path) == 0 else { throw PortalError.storage("cannot store \(name): \(FileSystem.lastError())") }
         unlink(file)
         FileSystem.syncDirectory(containing: path)

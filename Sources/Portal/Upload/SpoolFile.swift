@@ -31,9 +31,10 @@ final class SpoolFile {
         size += Int64(bytes.count)
     }
 
-    /// Makes the file durable, closes it, and returns what was learned about its content.
+    /// Closes the file and returns what was learned about its content. (A file is made durable
+    /// when it is stored, not here: a file that turns out to be loaded already is only deleted.)
     func finish() -> SpooledContent {
-        if fd >= 0 { fsync(fd); close(fd); fd = -1 }
+        if fd >= 0 { close(fd); fd = -1 }
         finished = true
         let digest = hasher.finalize().map { byte in
             let hex = Array("0123456789abcdef".utf8)

@@ -1,0 +1,107 @@
+// WAL checkpoints on a thread of their own, so their copying and flushing to disk leave
+// the insert path.
+
+import CNative
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Copies the write-ahead log back into the database file on its own thread and connection.
+///
+/// The write connection's automatic checkpoints are replaced by a WAL hook that only counts:
+/// once a commit leaves `thresholdPages` or more in the log, the hook wakes this thread,
+/// which runs a PASSIVE checkpoint (it never blocks the writer or readers). The writer
+/// restarts the log from its beginning at its next transaction once a checkpoint has copied
+/// all of it, as SQLite always does, so the log stays about as small as before.
+///
+/// `@unchecked Sendable`: `wanted` and `stopping` are only read and written with `mutex`
+/// held; the connection is used by the checkpoint thread alone (and closed after it ends).
+final class SQLiteCheckpointer: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let thresholdPages: Int32
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private var wanted = false
+    private var stopping = false
+    private var thread: pthread_t?
+
+    /// Opens the checkpoint connection and starts the thread; nil when either fails
+    /// (the write connection then keeps SQLite's automatic checkpoints).
+    init?(path: String, busyTimeoutMilliseconds: Int32, thresholdPages: Int) {
+        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds) else {
+            return nil
+        }
+        self.connection = connection
+        self.thresholdPages = Int32(clamping: max(1, thresholdPages))
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+        let retained = Unmanaged.passRetained(self)
+        var handle = pthread_t()
+        let status = pthread_create(&handle, nil, { argument in
+            let checkpointer = Unmanaged<SQLiteCheckpointer>.fromOpaque(argument!).takeRetainedValue()
+            checkpointer.serve()
+            return nil
+        }, retained.toOpaque())
+        guard status == 0 else {
+            retained.release()
+            return nil
+        }
+        thread = handle
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    /// Makes `writer` hand its checkpoints to this thread (replacing its automatic checkpoints).
+    /// The hook holds no reference: call `stop()` before this object can go away.
+    func attach(to writer: SQLiteConnection) {
+        sqlite3_wal_hook(writer.handle, { context, _, _, pages in
+            let checkpointer = Unmanaged<SQLiteCheckpointer>.fromOpaque(context!).takeUnretainedValue()
+            if pages >= checkpointer.thresholdPages { checkpointer.request() }
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Asks for a checkpoint soon; cheap, never blocks on the checkpoint itself.
+    func request() {
+        pthread_mutex_lock(mutex)
+        wanted = true
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Ends the thread after the checkpoint in progress, if any. Detach the hook first.
+    func stop() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+        if let thread {
+            pthread_join(thread, nil)
+            self.thread = nil
+        }
+    }
+
+    private func serve() {
+        while true {
+            pthread_mutex_lock(mutex)
+            while !wanted && !stopping { pthread_cond_wait(condition, mutex) }
+            let stop = stopping
+            wanted = false
+            pthread_mutex_unlock(mutex)
+            if stop { return }
+            var logPages: Int32 = 0
+            var copiedPages: Int32 = 0
+            _ = sqlite3_wal_checkpoint_v2(connection.handle, "main", SQLITE_CHECKPOINT_PASSIVE, &logPages, &copiedPages)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Benchmarks SalesPortal beside nginx and a Flask portal, in one run, and writes bench/RESULTS.md.
+# Installs its peers (nginx, wrk, curl from Debian; Flask and gunicorn from PyPI in bench/.venv),
+# builds the release executable, generates the data files into bench/out/, runs every scenario.
+# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling),
+# BENCH_ROWS ("1M=1000000 5M=5000000"), BENCH_SKIP_BUILD=1 to reuse .build/release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BENCH=$ROOT/bench
+OUT=$BENCH/out
+GENERATOR=$ROOT/../shared/tools/gen_online_retail.py
+mkdir -p "$OUT"
+
+if [ ! -f "$GENERATOR" ]; then
+    echo "run.sh: the data generator is missing: $GENERATOR (expected at ../shared/tools relative to the repository)" >&2
+    exit 1
+fi
+
+need=()
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+command -v gcc >/dev/null || need+=(gcc)
+[ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}"
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# nginx-light/nginx packages may start a system nginx on port 80; ours runs its own instances only.
+
+if [ ! -x "$BENCH/.venv/bin/gunicorn" ]; then
+    python3 -m venv "$BENCH/.venv"
+    "$BENCH/.venv/bin/pip" install -q flask gunicorn
+fi
+
+if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
+    swift build -c release
+fi
+BINARY=$ROOT/.build/release/sales-portal
+gcc -O2 -o "$OUT/sqlite_ceiling" "$BENCH/sqlite_ceiling.c" -lsqlite3
+
+files=()
+for spec in ${BENCH_ROWS:-1M=1000000 5M=5000000}; do
+    label=${spec%%=*}; rows=${spec#*=}
+    file=$OUT/UK-$label.csv
+    if [ ! -s "$file" ] || [ "$(cat "$file.rows" 2>/dev/null)" != "$rows" ]; then
+        echo "generating $file ($rows rows)"
+        python3 "$GENERATOR" --rows "$rows" --region UK --seed 7 > "$file.tmp"
+        mv "$file.tmp" "$file"
+        echo "$rows" > "$file.rows"
+    fi
+    files+=(--file "$label=$rows=$file")
+done
+
+# 10,000 idle connections need more descriptors than the usual 1024.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cd "$BENCH"
+exec python3 bench.py --binary "$BINARY" --ceiling "$OUT/sqlite_ceiling" --venv "$BENCH/.venv" \
+    --out "$OUT" --results "$BENCH/RESULTS.md" "${files[@]}" \
+    --rounds "${BENCH_ROUNDS:-3}" --wrk-seconds "${BENCH_WRK_SECONDS:-10}" \
+    --only "${BENCH_ONLY:-http,upload,ingest,idle,ceiling}"
