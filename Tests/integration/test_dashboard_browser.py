@@ -198,9 +198,13 @@ def test_tables_download_as_csv_with_the_exact_figures(server, loaded, browser, 
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
         button.click()
         deadline = time.monotonic() + WAIT_SECONDS
-        while not target.exists() and time.monotonic() < deadline:
+        # Done when the file is there with content and Chromium has no partial download left.
+        def complete() -> bool:
+            return (target.exists() and target.stat().st_size > 0
+                    and not any(downloads.glob("*.crdownload")))
+        while not complete() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert target.exists(), f"{target.name} was not downloaded"
+        assert complete(), f"{target.name} was not downloaded"
         rows = list(csv.reader(target.read_text(encoding="utf-8").splitlines()))
         key = "stock_code" if kind == "products" else "region"
         assert rows[0][0] == key and "revenue" in rows[0]
