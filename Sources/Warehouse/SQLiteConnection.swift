@@ -108,6 +108,13 @@ final class SQLiteStatement {
         sqlite3_bind_int(handle, index, value ? 1 : 0)
     }
 
+    /// Binds a copy of the bytes as a BLOB (SQLITE_TRANSIENT).
+    func bind(bytes: [UInt8], at index: Int32) {
+        bytes.withUnsafeBytes { raw in
+            _ = cn_sqlite3_bind_blob_transient(handle, index, raw.baseAddress, Int32(raw.count))
+        }
+    }
+
     /// Binds a copy of the text (SQLITE_TRANSIENT); nil binds NULL.
     func bind(_ value: String?, at index: Int32) {
         guard var value else {

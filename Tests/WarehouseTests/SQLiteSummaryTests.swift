@@ -1,6 +1,7 @@
 import ETL
+import Foundation
 import Testing
-import Warehouse
+@testable import Warehouse
 
 @Suite struct SQLiteSummaryTests {
     let database = TemporaryDatabase()
@@ -66,5 +67,36 @@ import Warehouse
         #expect(try warehouse.summary(filter) == summary(-5_100_000, 0, 1, -2, 1))
         let all = ReportFilter(region: "UK", country: "France", product: "alarm", fromDay: dayNumber(2010, 12, 1), toDay: dayNumber(2010, 12, 31))
         #expect(try warehouse.summary(all) == summary(90_000_000, 1, 0, 24, 0))
+    }
+}
+
+/// Date filters ride on the row-key index (keys lead with the invoice time) and stay exact.
+@Suite struct SQLiteDateRangeTests {
+    @Test func aDateRangeIsAKeyRangeOnTheUniqueIndex() throws {
+        let database = TemporaryDatabase()
+        let warehouse = try database.warehouse()
+        _ = try warehouse.insert(ukRows, for: context("uk-upload"))
+        let conditions = SQLiteReportConditions(ReportFilter(fromDay: 14_945, toDay: 14_950))
+        let plan = database.query(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref"
+                + conditions.whereClause().replacingOccurrences(of: "?", with: "x'00'"))
+        #expect(plan.contains { row in row.contains { $0?.contains("order_rows_by_key (row_key>? AND row_key<?)") == true } },
+                "plan: \(plan)")
+        // And no index of days slows the inserts.
+        #expect(database.query("SELECT name FROM sqlite_master WHERE name = 'order_rows_by_day'").isEmpty)
+    }
+
+    @Test func rowsBefore1970AreCountedExactly() throws {
+        let database = TemporaryDatabase()
+        let warehouse = try database.warehouse()
+        let old = orderRow(line: 2, invoice: "1", stock: "A", description: nil, quantity: 1,
+                           time: wallClock(1969, 12, 31, 12), priceMicros: 1_000_000, customer: nil, country: "UK")
+        let new = orderRow(line: 3, invoice: "2", stock: "A", description: nil, quantity: 1,
+                           time: wallClock(1970, 1, 2, 12), priceMicros: 2_000_000, customer: nil, country: "UK")
+        _ = try warehouse.insert([old, new], for: context("u"))
+        let day = { (y: Int64, m: Int64, d: Int64) in wallClock(y, m, d).dayNumber }
+        #expect(try warehouse.summary(ReportFilter(fromDay: day(1969, 12, 31), toDay: day(1970, 1, 2))).revenue.micros == 3_000_000)
+        #expect(try warehouse.summary(ReportFilter(toDay: day(1970, 1, 1))).revenue.micros == 1_000_000)
+        #expect(try warehouse.summary(ReportFilter(fromDay: day(1970, 1, 1), toDay: day(1970, 1, 2))).revenue.micros == 2_000_000)
     }
 }
