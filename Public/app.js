@@ -144,6 +144,35 @@ document.addEventListener("DOMContentLoaded", function () {
     this.progressText.textContent = "Loading rows…";
     this.body.setAttribute("data-status", "loading");
     announce(this.file.name + ": sent, loading rows.");
+    this.watchLoad();
+  };
+
+  // While the server loads the rows, its upload history shows how far the load has come:
+  // poll it and show the newest loading upload of this file's name.
+  FileEntry.prototype.watchLoad = function () {
+    var entry = this;
+    entry.loadWatch = setInterval(function () {
+      var poll = new XMLHttpRequest();
+      poll.open("GET", UPLOAD_URL + "?limit=20");
+      poll.setRequestHeader("Accept", "application/json");
+      poll.onload = function () {
+        if (!entry.loadWatch || poll.status !== 200) return;
+        var uploads = [];
+        try { uploads = JSON.parse(poll.responseText).uploads || []; } catch (ignored) { return; }
+        var running = uploads.filter(function (u) {
+          return u.file === entry.file.name && (u.status === "loading" || u.status === "stored");
+        })[0];
+        if (!running || !running.progress || !running.progress.bytes_total) return;
+        var percent = Math.min(100, Math.floor(running.progress.bytes_processed * 100 / running.progress.bytes_total));
+        entry.progress.value = percent;
+        entry.progressText.textContent = "Loading rows… " + percent + "% · " + formatCount((running.rows || {}).read || 0) + " rows read";
+      };
+      poll.send();
+    }, 700);
+  };
+
+  FileEntry.prototype.stopWatching = function () {
+    if (this.loadWatch) { clearInterval(this.loadWatch); this.loadWatch = null; }
   };
 
   FileEntry.prototype.showResult = function (result) {
@@ -266,6 +295,7 @@ document.addEventListener("DOMContentLoaded", function () {
     };
     request.upload.onload = function () { entry.onSent(); };
     request.onload = function () {
+      entry.stopWatching();
       var body = null;
       try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
       if (body && Array.isArray(body.uploads) && body.uploads.length) {
@@ -282,10 +312,12 @@ document.addEventListener("DOMContentLoaded", function () {
       refreshRecent();
     };
     request.onerror = function () {
+      entry.stopWatching();
       entry.showError("network_error", "The upload did not reach the server or the connection broke.");
       refreshRecent();
     };
     request.onabort = function () {
+      entry.stopWatching();
       entry.showError("aborted", "The upload was cancelled.");
       refreshRecent();
     };

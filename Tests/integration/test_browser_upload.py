@@ -108,3 +108,31 @@ def test_money_is_formatted_from_the_string(server, browser):
         "return Object.fromEntries(Object.keys(arguments[0]).map(k => [k, window.salesPortal.formatMoney(k)]))",
         cases)
     assert got == cases
+
+
+def test_a_long_load_shows_its_progress(server, browser, tmp_path):
+    """While the server loads a large file's rows, the page shows how far it has come."""
+    import time
+    from selenium.webdriver.common.by import By
+
+    path = tmp_path / "UK.csv"
+    path.write_text(support.sales_csv(600_000, first_invoice=900000))
+    browser.get(server.url("/"))
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    seen: list[str] = []
+    status = None
+    deadline = time.monotonic() + 120
+    # Read in one script call: the row is re-rendered as the load advances.
+    snapshot = ("var rows = document.querySelectorAll('#results tbody.result');"
+                "var last = rows[rows.length - 1]; if (!last) return [null, ''];"
+                "var cell = last.querySelector('.progress-cell');"
+                "return [last.getAttribute('data-status'), cell ? cell.textContent : ''];")
+    while time.monotonic() < deadline:
+        status, text = browser.execute_script(snapshot)
+        if text:
+            seen.append(text)
+        if status in FINAL:
+            break
+        time.sleep(0.2)
+    assert status == "loaded", seen[-3:]
+    assert any("rows read" in text for text in seen), f"no load progress was shown: {sorted(set(seen))}"
