@@ -61,6 +61,9 @@ let repositoryRoot: String = {
         #expect(throws: ConfigError.invalid("server.timeouts.idleKeepAliveMs must be at least 1, not -1")) {
             try ConfigLoader.load(file: nil, environment: [:], overrides: ["server.timeouts.idleKeepAliveMs": "-1"])
         }
+        #expect(throws: ConfigError.unreadable(path: "/no/such/config.json", reason: "no such file")) {
+            try ConfigLoader.load(file: "/no/such/config.json", environment: [:])
+        }
         let malformed = try temporaryFile(#"{"server": "#)
         do {
             _ = try ConfigLoader.load(file: malformed, environment: [:])

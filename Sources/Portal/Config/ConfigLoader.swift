@@ -70,9 +70,13 @@ public enum ConfigLoader {
     }
 
     private static func readTree(_ path: String) throws(ConfigError) -> [String: Any] {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw .unreadable(path: path, reason: "no such file")
+        }
+        guard !isFolder.boolValue else { throw .unreadable(path: path, reason: "it is a folder") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .unreadable(path: path, reason: "permission denied or not a regular file")
         }
         do {
             guard let tree = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
