@@ -151,22 +151,11 @@ public enum PortalApp {
 
     /// Copies a local file into the spool, computing its fingerprint on the way.
     private static func spool(localFile path: String, into directory: String) throws -> ReceivedFile {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PortalError.badRequest(code: "unreadable_file", message: "cannot read \(path): \(FileSystem.lastError())") }
-        defer { close(fd) }
+        // The spool file is deleted when it is dropped unfinished (a read that failed).
         let spool = try SpoolFile(directory: directory)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = read(fd, buffer.baseAddress, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                spool.discard()
-                throw PortalError.badRequest(code: "unreadable_file", message: "cannot read \(path): \(FileSystem.lastError())")
-            }
-            if count == 0 { break }
-            try spool.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-        }
+        try FileSystem.readChunks(
+            of: path, failure: { .badRequest(code: "unreadable_file", message: "cannot read \(path): \($0)") }
+        ) { try spool.write($0) }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return ReceivedFile(fileName: name, content: spool.finish())
     }

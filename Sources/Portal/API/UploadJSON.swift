@@ -4,23 +4,21 @@ import ETL
 enum UploadJSON {
     /// `{"uploads": [ … ]}` for the answer to POST /api/uploads.
     static func results(_ outcomes: [UploadOutcome]) -> [UInt8] {
-        var json = JSONWriter()
-        json.beginObject()
-        json.key("uploads")
-        json.beginArray()
-        for outcome in outcomes { write(outcome, into: &json) }
-        json.endArray()
-        json.endObject()
-        return json.bytes
+        uploads(outcomes) { write($0, into: &$1) }
     }
 
     /// `{"uploads": [ … ]}` for the history.
     static func list(_ records: [UploadRecord]) -> [UInt8] {
-        var json = JSONWriter(capacity: 256 * max(records.count, 1))
+        uploads(records) { write($0, into: &$1) }
+    }
+
+    /// `{"uploads": [ … ]}`, one object written by `write` per item.
+    private static func uploads<Item>(_ items: [Item], _ write: (Item, inout JSONWriter) -> Void) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 * max(items.count, 1))
         json.beginObject()
         json.key("uploads")
         json.beginArray()
-        for record in records { write(record, into: &json) }
+        for item in items { write(item, &json) }
         json.endArray()
         json.endObject()
         return json.bytes

@@ -26,6 +26,25 @@ enum FileSystem {
         }
     }
 
+    /// Reads the file at `path` to its end in 1 MiB pieces, handing each to `body`. A file that
+    /// cannot be opened or read throws `failure` with the reason.
+    static func readChunks(
+        of path: String, failure: (String) -> PortalError, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(lastError()) }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(fd, buffer.baseAddress, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw failure(lastError()) }
+            if count == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+    }
+
     /// An absolute form of `path` (relative to the working directory).
     static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return normalized(path) }

@@ -192,18 +192,9 @@ final class UploadProcessor: Sendable {
         }
         defer { unlink(content.path) }
         let writer = try store.create(name: name, contentType: "text/csv")
-        let fd = open(content.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PortalError.storage("cannot reopen spool file: \(FileSystem.lastError())") }
-        defer { close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
         do {
-            while true {
-                let count = read(fd, buffer.baseAddress, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                guard count >= 0 else { throw PortalError.storage("cannot read spool file: \(FileSystem.lastError())") }
-                if count == 0 { break }
-                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            try FileSystem.readChunks(of: content.path, failure: { .storage("cannot read spool file: \($0)") }) {
+                try writer.write($0)
             }
             return try writer.finish()
         } catch {
