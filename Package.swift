@@ -30,12 +30,21 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // Identities and what they may do: users file, password and token hashes, session
+        // cookies, IAP assertions, sign-in throttling. Pure Swift on swift-crypto.
+        .target(
+            name: "Access",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // SQLite (embedded) and BigQuery warehouses behind the ETL contract.
         .target(name: "Warehouse", dependencies: ["ETL", "CNative", "GoogleCloud"]),
         // Configuration, object stores, upload handling, reports: where the modules meet.
         .target(
             name: "Portal",
-            dependencies: ["HTTPServer", "ETL", "Warehouse", "GoogleCloud", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["HTTPServer", "ETL", "Warehouse", "GoogleCloud", "Access", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "sales-portal",
@@ -45,7 +54,8 @@ let package = Package(
         .testTarget(name: "ETLTests", dependencies: ["ETL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "ETL"]),
         .testTarget(name: "GoogleCloudTests", dependencies: ["GoogleCloud"]),
-        .testTarget(name: "PortalTests", dependencies: ["Portal", "HTTPServer", "ETL", "Warehouse"]),
+        .testTarget(name: "PortalTests", dependencies: ["Portal", "HTTPServer", "ETL", "Warehouse", "Access"]),
+        .testTarget(name: "AccessTests", dependencies: ["Access", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -259,7 +259,20 @@ document.addEventListener("DOMContentLoaded", function () {
 
   // ---- uploading ------------------------------------------------------------
 
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var CSRF_TOKEN = csrfMeta ? csrfMeta.getAttribute("content") : "";
+
+  /** The session ended: go to the sign-in page, remembering which files were chosen. */
+  function signInAgain(fileNames) {
+    try {
+      if (fileNames && fileNames.length) sessionStorage.setItem("sales-portal.pending-files", fileNames.join(", "));
+    } catch (ignored) { /* private mode: the names are only a courtesy */ }
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+
   var form = document.getElementById("upload-form");
+  // A viewer's page has no upload form: only the history below.
+  if (form) {
   var input = document.getElementById("file");
   var region = document.getElementById("region");
   var dropZone = document.getElementById("drop-zone");
@@ -285,17 +298,24 @@ document.addEventListener("DOMContentLoaded", function () {
 
   function send(file, regionValue, entry) {
     var data = new FormData();
+    if (CSRF_TOKEN) data.append("csrf", CSRF_TOKEN);
     if (regionValue) data.append("region", regionValue);
     data.append("file", file, file.name);
     var request = new XMLHttpRequest();
     request.open("POST", UPLOAD_URL);
     request.setRequestHeader("Accept", "application/json");
+    if (CSRF_TOKEN) request.setRequestHeader("X-CSRF-Token", CSRF_TOKEN);
     request.upload.onprogress = function (event) {
       entry.onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
     };
     request.upload.onload = function () { entry.onSent(); };
     request.onload = function () {
       entry.stopWatching();
+      if (request.status === 401) {
+        entry.showError("unauthenticated", "Your session has ended: sign in again, then choose " + file.name + " again.");
+        signInAgain([file.name]);
+        return;
+      }
       var body = null;
       try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
       if (body && Array.isArray(body.uploads) && body.uploads.length) {
@@ -358,6 +378,10 @@ document.addEventListener("DOMContentLoaded", function () {
 
   // ---- recent uploads -------------------------------------------------------
 
+  } // if (form)
+
+  try { sessionStorage.removeItem("sales-portal.pending-files"); } catch (ignored) { /* nothing to forget */ }
+
   var recent = document.getElementById("recent");
   var recentStatus = document.getElementById("recent-status");
   var recentRequest = null;
@@ -370,6 +394,7 @@ document.addEventListener("DOMContentLoaded", function () {
     request.setRequestHeader("Accept", "application/json");
     request.onload = function () {
       recentRequest = null;
+      if (request.status === 401) { signInAgain([]); return; }
       var body = null;
       try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
       if (request.status !== 200 || !body || !Array.isArray(body.uploads)) {

@@ -79,6 +79,11 @@ document.documentElement.classList.replace("no-js", "js");
   // ---------- fetching ----------
   function getJSON(path) {
     return fetch(path, { headers: { Accept: "application/json" } }).then(function (response) {
+      if (response.status === 401) {
+        // The session ended: sign in again and come back to the same view.
+        location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+        throw new Error("Your session has ended.");
+      }
       return response.json().then(function (body) {
         if (!response.ok) throw new Error(body && body.message ? body.message : "HTTP " + response.status);
         return body;

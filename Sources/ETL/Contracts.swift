@@ -240,7 +240,12 @@ public struct ReportFilter: Sendable, Equatable {
     /// Days since 1970-01-01, inclusive.
     public var fromDay: Int64?
     public var toDay: Int64?
-    public init(region: String? = nil, country: String? = nil, product: String? = nil, fromDay: Int64? = nil, toDay: Int64? = nil) {
+    /// The regions the asker may see (upper case), nil for all: rows of other regions are left
+    /// out whatever the other filters say.
+    public var allowedRegions: [String]?
+    public init(region: String? = nil, country: String? = nil, product: String? = nil, fromDay: Int64? = nil, toDay: Int64? = nil,
+                allowedRegions: [String]? = nil) {
+        self.allowedRegions = allowedRegions
         self.region = region
         self.country = country
         self.product = product
@@ -282,8 +287,8 @@ public protocol Warehouse: Sendable {
     /// Creates or replaces the record of an upload.
     func saveUpload(_ record: UploadRecord) throws
     func upload(id: String) throws -> UploadRecord?
-    /// Newest first.
-    func recentUploads(limit: Int) throws -> [UploadRecord]
+    /// Newest first; only uploads of `regions` (upper case) when given.
+    func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord]
     /// A finished load of the same content for the same region, if any.
     func loadedUpload(region: String, sha256: String) throws -> UploadRecord?
     /// Uploads acknowledged but not finished (`stored`, `loading`), or whose load `failed`
@@ -330,4 +335,11 @@ public protocol ObjectStore: Sendable {
     func open(uri: String) throws -> any ObjectReader
     /// Throws when the store cannot be reached or written.
     func checkReady() throws
+}
+
+extension Warehouse {
+    /// The newest uploads of every region.
+    public func recentUploads(limit: Int) throws -> [UploadRecord] {
+        try recentUploads(limit: limit, regions: nil)
+    }
 }

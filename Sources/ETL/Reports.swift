@@ -167,8 +167,8 @@ public protocol ReportingWarehouse: Warehouse {
     func timeSeries(_ filter: ReportFilter, grain: ReportGrain) throws -> [ReportPeriod]
     /// The `limit` groups with the highest revenue (ties by key).
     func breakdown(_ filter: ReportFilter, by dimension: ReportDimension, limit: Int) throws -> [ReportGroup]
-    /// The regions, countries and date span of all loaded rows.
-    func reportOptions() throws -> ReportOptions
+    /// The regions, countries and date span of the loaded rows of `regions` (nil: of all).
+    func reportOptions(regions: [String]?) throws -> ReportOptions
     /// Invoices with a matching row, newest first (ties by region then invoice number).
     func invoices(_ filter: ReportFilter, page: Int, pageSize: Int) throws -> InvoicePage
     /// Every stored line of one invoice, in time then file order; empty when there is none.
@@ -176,4 +176,11 @@ public protocol ReportingWarehouse: Warehouse {
     /// A cheap value that changes whenever the loaded rows change, so answers can be cached
     /// until then; nil when the warehouse cannot tell (answers are then not cached).
     func reportDataVersion() throws -> String?
+}
+
+extension ReportingWarehouse {
+    /// The regions, countries and date span of all loaded rows.
+    public func reportOptions() throws -> ReportOptions {
+        try reportOptions(regions: nil)
+    }
 }

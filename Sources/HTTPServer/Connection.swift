@@ -5,6 +5,8 @@ final class Connection {
     let fd: Int32
     /// Unique per loop: messages from workers carry it, so a reused descriptor is never confused.
     let id: UInt64
+    /// The peer's IPv4 address, host byte order.
+    let peer: UInt32
     var parser: HTTPRequestParser
     /// Bytes waiting to be sent, from `outputOffset` on.
     var output: [UInt8] = []
@@ -25,9 +27,10 @@ final class Connection {
     /// Last read or write progress (coarse ms).
     var lastActivity: UInt64
 
-    init(fd: Int32, id: UInt64, limits: HTTPLimits, now: UInt64, events: UInt32) {
+    init(fd: Int32, id: UInt64, peer: UInt32, limits: HTTPLimits, now: UInt64, events: UInt32) {
         self.fd = fd
         self.id = id
+        self.peer = peer
         self.parser = HTTPRequestParser(limits: limits)
         self.lastActivity = now
         self.registeredEvents = events
@@ -47,6 +50,7 @@ final class ActiveRequest {
     /// Unique per loop; matches worker responses to requests.
     let id: UInt64
     let head: HTTPRequestHead
+    let peer: UInt32
     let startedAt: UInt64
     var handler: Router.Handler?
     var parameters: [String: String] = [:]
@@ -59,9 +63,10 @@ final class ActiveRequest {
     var bodyComplete = false
     var responseSent = false
 
-    init(id: UInt64, head: HTTPRequestHead, startedAt: UInt64) {
+    init(id: UInt64, head: HTTPRequestHead, peer: UInt32, startedAt: UInt64) {
         self.id = id
         self.head = head
+        self.peer = peer
         self.startedAt = startedAt
     }
 }

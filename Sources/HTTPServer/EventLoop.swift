@@ -37,7 +37,8 @@ final class EventLoop {
         self.listenerFD = listenerFD
         self.mailbox = mailbox
         self.onExit = onExit
-        self.encoder = ResponseEncoder(serverName: context.configuration.serverName)
+        self.encoder = ResponseEncoder(
+            serverName: context.configuration.serverName, commonHeaders: context.configuration.commonHeaders)
         self.accessLog = AccessLog(enabled: context.configuration.accessLog)
         self.now = Clock.coarseMilliseconds()
         self.lastSweep = now
@@ -98,7 +99,7 @@ final class EventLoop {
 
     private func acceptConnections() {
         for _ in 0..<256 {
-            guard let fd = Socket.accept(listenerFD) else {
+            guard let (fd, peer) = Socket.accept(listenerFD) else {
                 if errno == EMFILE || errno == ENFILE {
                     // Out of descriptors: the pending connection stays in the backlog. Stop listening
                     // for a moment instead of waking again at once (level-triggered) and spinning.
@@ -108,7 +109,7 @@ final class EventLoop {
                 return
             }
             let events = EPOLLIN.rawValue
-            let connection = Connection(fd: fd, id: nextID, limits: limits, now: now, events: events)
+            let connection = Connection(fd: fd, id: nextID, peer: peer, limits: limits, now: now, events: events)
             nextID &+= 1
             let slot = Int(fd)
             if slot >= connections.count {

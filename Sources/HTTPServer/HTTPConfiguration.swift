@@ -68,6 +68,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var gzipMinimumBytes: Int = 860
     /// Value of the `Server` response header.
     public var serverName: String = "sales-portal"
+    /// Headers sent on every response, error answers of the server itself included
+    /// (security policies such as `X-Content-Type-Options`). Encoded once at start.
+    public var commonHeaders = HTTPHeaders()
     /// Writes one line per request (`METHOD PATH STATUS BYTES DURATIONms`) to standard output.
     public var accessLog: Bool = true
 

@@ -96,12 +96,42 @@ public struct HTTPRequest: Sendable {
     public var pathParameters: [String: String]
     /// The whole body for immediate and blocking routes; empty for streaming routes (read it from the body reader).
     public var body: [UInt8]
+    /// The peer's IPv4 address in host byte order (127.0.0.1 for requests built by hand).
+    public var peer: UInt32
 
     /// A request from its parts.
-    public init(head: HTTPRequestHead, pathParameters: [String: String] = [:], body: [UInt8] = []) {
+    public init(head: HTTPRequestHead, pathParameters: [String: String] = [:], body: [UInt8] = [], peer: UInt32 = 0x7F00_0001) {
         self.head = head
         self.pathParameters = pathParameters
         self.body = body
+        self.peer = peer
+    }
+
+    /// The peer's address in dotted form, e.g. "127.0.0.1".
+    public var clientAddress: String {
+        "\(peer >> 24).\(peer >> 16 & 255).\(peer >> 8 & 255).\(peer & 255)"
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies and query strings.
+public enum FormURLEncoded {
+    /// The name–value pairs in order; nil when an escape is malformed, decodes to NUL, or is not UTF-8.
+    public static func parse(_ text: Substring) -> [(name: String, value: String)]? {
+        var pairs: [(name: String, value: String)] = []
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = PercentDecoding.decodeForm(parts[0]) else { return nil }
+            let value = parts.count > 1 ? PercentDecoding.decodeForm(parts[1]) : ""
+            guard let value else { return nil }
+            pairs.append((name, value))
+        }
+        return pairs
+    }
+
+    /// The pairs of a body; nil when it is not valid form data.
+    public static func parse(_ body: [UInt8]) -> [(name: String, value: String)]? {
+        guard let text = String(validating: body, as: UTF8.self) else { return nil }
+        return parse(text[...])
     }
 }
 

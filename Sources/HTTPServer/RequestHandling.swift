@@ -36,7 +36,7 @@ extension EventLoop {
     }
 
     private func beginRequest(_ connection: Connection, _ head: HTTPRequestHead) {
-        let request = ActiveRequest(id: nextID, head: head, startedAt: Clock.nanoseconds())
+        let request = ActiveRequest(id: nextID, head: head, peer: connection.peer, startedAt: Clock.nanoseconds())
         nextID &+= 1
         connection.request = request
         connection.headStartedAt = 0
@@ -121,7 +121,7 @@ extension EventLoop {
         let minimumBytes = context.configuration.gzipMinimumBytes
         switch handler {
         case .immediate(let run):
-            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body)
+            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
             request.body = []
             var response: HTTPResponse
             do {
@@ -132,7 +132,7 @@ extension EventLoop {
             Gzip.apply(to: &response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
-            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body)
+            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
             request.body = []
             let mailbox = self.mailbox
             let fd = connection.fd, connectionID = connection.id, requestID = request.id
@@ -155,7 +155,7 @@ extension EventLoop {
         }
         if !request.head.hasBody { stream.finish() }
         request.stream = stream
-        let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [])
+        let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [], peer: request.peer)
         let minimumBytes = context.configuration.gzipMinimumBytes
         context.streamingWorkers.submit {
             var response = Self.run { try run(httpRequest, stream) }

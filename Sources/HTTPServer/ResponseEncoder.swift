@@ -3,12 +3,15 @@ import Glibc
 /// Writes response heads as bytes, with a Date header rebuilt at most once per second.
 /// One per event loop: not shared between threads.
 struct ResponseEncoder {
+    /// `Server` and the configured common headers, encoded once.
     private let serverLine: [UInt8]
     private var dateLine: [UInt8] = []
     private var dateSecond = -1
 
-    init(serverName: String) {
-        serverLine = Array("Server: \(serverName)\r\n".utf8)
+    init(serverName: String, commonHeaders: HTTPHeaders = HTTPHeaders()) {
+        var line = Array("Server: \(serverName)\r\n".utf8)
+        for (name, value) in commonHeaders { line += Array("\(name): \(value)\r\n".utf8) }
+        serverLine = line
         refreshDate()
     }
 
@@ -122,6 +125,7 @@ struct ResponseEncoder {
         case 414: return "URI Too Long"
         case 415: return "Unsupported Media Type"
         case 417: return "Expectation Failed"
+        case 421: return "Misdirected Request"
         case 422: return "Unprocessable Content"
         case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"

@@ -68,12 +68,19 @@ enum Socket {
     }
 
     /// Accepts one connection as non-blocking and close-on-exec, with TCP_NODELAY; nil when none is pending.
-    static func accept(_ listener: Int32) -> Int32? {
-        let fd = accept4(listener, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+    /// Also gives the peer's IPv4 address (host byte order).
+    static func accept(_ listener: Int32) -> (fd: Int32, peer: UInt32)? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                accept4(listener, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            }
+        }
         guard fd >= 0 else { return nil }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return fd
+        return (fd, UInt32(bigEndian: address.sin_addr.s_addr))
     }
 }
 

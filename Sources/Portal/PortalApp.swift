@@ -17,21 +17,24 @@ public enum PortalApp {
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
+        if config.auth.mode == "none" && !Gatekeeper.isLoopback(config.server.host) {
+            throw ConfigError.invalid("""
+                auth.mode is "none" (no sign-in, everyone is an admin), which is allowed only on a loopback address, \
+                not on \(config.server.host). Set auth.mode to "local" (users file; see `sales-portal users add`) \
+                or "iap" (behind Identity-Aware Proxy), or listen on 127.0.0.1
+                """)
+        }
         let wiring = try makeWiring(config: config)
         let processor = wiring.processor
-        let publicDir = locatePublicDirectory(config.server.publicDir)
-        let staticFiles: StaticFiles?
-        if let publicDir {
-            staticFiles = try StaticFiles(root: publicDir, gzipMinimumBytes: 860)
-        } else {
-            staticFiles = nil
-            log("no Public folder found: the page at / is not served")
-        }
+        let (routes, gate) = try makeRoutes(config: config, processor: processor)
         // Listed before the server starts, so that no upload of this run is taken for one to resume.
         let unfinished = processor.unfinishedUploads(log: log)
-        let router = Routes.make(processor: processor, staticFiles: staticFiles, config: config)
-        let server = HTTPServer(configuration: serverConfiguration(config), router: router)
+        let server = HTTPServer(configuration: serverConfiguration(config), router: routes.built)
         let port = try server.start()
+        gate.hosts.bound(port: port)
+        if config.server.allowedHosts.isEmpty && !Gatekeeper.isLoopback(config.server.host) {
+            log("server.allowedHosts is empty: only requests for \(gate.hosts.entries.joined(separator: ", ")) are answered; list the names people use")
+        }
         Output.line("listening on http://\(config.server.host):\(port)")
 
         if !unfinished.isEmpty {
@@ -72,6 +75,48 @@ public enum PortalApp {
         Output.bytes(UploadJSON.results(outcomes) + [UInt8(ascii: "\n")])
         if let gcp = wiring.gcp { log(gcp.insertAllReport()) }
         return outcomes.allSatisfy(\.succeeded) ? 0 : 1
+    }
+
+    /// The routes of the configuration behind their gate, and the gate.
+    static func makeRoutes(config: PortalConfig, processor: UploadProcessor) throws -> (SecuredRouter, Gatekeeper) {
+        let gate = try Gatekeeper.make(config: config, log: log)
+        let publicDir = locatePublicDirectory(config.server.publicDir)
+        var staticFiles: StaticFiles?
+        var pages: Pages?
+        if let publicDir {
+            staticFiles = try StaticFiles(root: publicDir, gzipMinimumBytes: 860)
+            pages = try Pages(publicDir: publicDir, regions: config.regions, mode: gate.mode)
+        } else {
+            log("no Public folder found: the pages at /, /dashboard and /login are not served")
+        }
+        let routes = Routes.make(processor: processor, staticFiles: staticFiles, pages: pages, gate: gate, config: config,
+                                 log: { log($0) })
+        return (routes, gate)
+    }
+
+    /// Every route with who may call it, as JSON: `[{"method", "pattern", "access", "kind", "regions"}]`.
+    public static func routeTable(config: PortalConfig) throws -> [UInt8] {
+        // The routes do not depend on the deployment: list them over a throw-away embedded one.
+        var config = config
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sales-portal-routes-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        config.storage = StorageSettings(mode: "embedded", dataDir: scratch)
+        if config.auth.mode == "iap" { config.auth.mode = "local" }
+        let processor = try makeProcessor(config: config)
+        let (routes, _) = try makeRoutes(config: config, processor: processor)
+        var json = JSONWriter()
+        json.beginArray()
+        for route in routes.declarations {
+            json.beginObject()
+            json.field("method", route.method)
+            json.field("pattern", route.pattern)
+            json.field("access", route.access.rawValue)
+            json.field("kind", route.kind.rawValue)
+            json.field("regions", route.regions.rawValue)
+            json.endObject()
+        }
+        json.endArray()
+        return json.bytes + [10]
     }
 
     // MARK: - Wiring
@@ -121,6 +166,7 @@ public enum PortalApp {
         server.workerThreads = config.server.workerThreads
         server.streamingWorkerThreads = config.server.uploadThreads
         server.accessLog = config.server.accessLog
+        server.commonHeaders = Gatekeeper.securityHeaders(hsts: config.server.hsts)
         let limits = config.server.limits
         server.limits.maxRequestLineBytes = limits.maxRequestLineBytes
         server.limits.maxHeaderBytes = limits.maxHeaderBytes

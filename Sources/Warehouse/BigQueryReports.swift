@@ -15,6 +15,10 @@ struct BigQueryReportConditions {
         if let region = filter.region {
             conditions.append("region = @region"); parameters.append(.string("region", region))
         }
+        if let allowed = filter.allowedRegions {
+            let (condition, values) = Self.inList("region", allowed, prefix: "allowed_region")
+            conditions.append(condition); parameters += values
+        }
         if let country = filter.country {
             conditions.append("UPPER(country) = UPPER(@country)"); parameters.append(.string("country", country))
         }
@@ -28,6 +32,14 @@ struct BigQueryReportConditions {
         if let to = filter.toDay {
             conditions.append("invoice_date <= @to_day"); parameters.append(.date("to_day", BigQueryText.date(days: to)))
         }
+    }
+
+    /// `column IN (@prefix_0, …)` with its parameters, or a condition never true for an empty list.
+    static func inList(_ column: String, _ values: [String], prefix: String) -> (String, [QueryParameter]) {
+        guard !values.isEmpty else { return ("FALSE", []) }
+        let names = values.indices.map { "\(prefix)_\($0)" }
+        return ("\(column) IN (" + names.map { "@" + $0 }.joined(separator: ", ") + ")",
+                zip(names, values).map { QueryParameter.string($0, $1) })
     }
 
     /// `WHERE …` or nothing.
@@ -87,14 +99,16 @@ extension BigQueryWarehouse: ReportingWarehouse {
         }
     }
 
-    public func reportOptions() throws -> ReportOptions {
+    public func reportOptions(regions allowed: [String]?) throws -> ReportOptions {
+        let scope = BigQueryReportConditions(ReportFilter(allowedRegions: allowed))
+        let rows = scope.conditions.isEmpty ? report : "(SELECT * FROM \(report) \(scope.whereClause))"
         let result = try client.query(
             """
-            SELECT 'region' AS kind, region AS value FROM \(report) GROUP BY region
-            UNION ALL SELECT 'country' AS kind, country AS value FROM \(report) WHERE country IS NOT NULL GROUP BY country
-            UNION ALL SELECT 'first' AS kind, CAST(UNIX_DATE(MIN(invoice_date)) AS STRING) AS value FROM \(report)
-            UNION ALL SELECT 'last' AS kind, CAST(UNIX_DATE(MAX(invoice_date)) AS STRING) AS value FROM \(report)
-            """)
+            SELECT 'region' AS kind, region AS value FROM \(rows) GROUP BY region
+            UNION ALL SELECT 'country' AS kind, country AS value FROM \(rows) WHERE country IS NOT NULL GROUP BY country
+            UNION ALL SELECT 'first' AS kind, CAST(UNIX_DATE(MIN(invoice_date)) AS STRING) AS value FROM \(rows)
+            UNION ALL SELECT 'last' AS kind, CAST(UNIX_DATE(MAX(invoice_date)) AS STRING) AS value FROM \(rows)
+            """, parameters: scope.parameters)
         var options = ReportOptions(regions: [], countries: [], firstDay: nil, lastDay: nil)
         for row in result.rows.indices {
             guard let value = result.value(row, "value").string, !value.isEmpty else { continue }

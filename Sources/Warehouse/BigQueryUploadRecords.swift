@@ -73,8 +73,10 @@ extension BigQueryWarehouse {
         try latestUploads(where: "upload_id = @id", parameters: [.string("id", id)], limit: 1).first
     }
 
-    public func recentUploads(limit: Int) throws -> [UploadRecord] {
-        try latestUploads(where: nil, parameters: [], limit: limit)
+    public func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord] {
+        guard let regions else { return try latestUploads(where: nil, parameters: [], limit: limit) }
+        let (condition, parameters) = BigQueryReportConditions.inList("region", regions, prefix: "region")
+        return try latestUploads(where: condition, parameters: parameters, limit: limit)
     }
 
     public func loadedUpload(region: String, sha256: String) throws -> UploadRecord? {

@@ -12,6 +12,10 @@ struct SQLiteReportConditions {
         if let region = filter.region {
             add("u.region = ? COLLATE NOCASE") { $0.bind(region, at: $1) }
         }
+        if let allowed = filter.allowedRegions {
+            add(Self.inList("u.region", count: allowed.count), count: 0) { _, _ in }
+            for region in allowed { binders.append { $0.bind(region, at: $1) } }
+        }
         if let country = filter.country {
             add("r.country = ? COLLATE NOCASE") { $0.bind(country, at: $1) }
         }
@@ -38,6 +42,11 @@ struct SQLiteReportConditions {
                 add("r.row_key < ?") { $0.bind(bytes: upper, at: $1) }
             }
         }
+    }
+
+    /// `column IN (?, ?, …)`, or a condition that is never true for an empty list.
+    static func inList(_ column: String, count: Int) -> String {
+        count == 0 ? "0" : "\(column) IN (" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
     }
 
     /// The smallest row key of a time: its seconds big-endian, then eight zero bytes.
@@ -133,8 +142,9 @@ extension SQLiteWarehouse: ReportingWarehouse {
         }
     }
 
-    public func reportOptions() throws -> ReportOptions {
-        try withReader { connection throws(WarehouseError) in
+    public func reportOptions(regions allowed: [String]?) throws -> ReportOptions {
+        if let allowed { return try scopedReportOptions(allowed) }
+        return try withReader { connection throws(WarehouseError) in
             // Regions of uploads that may hold rows (cheaper than scanning the rows).
             let regionQuery = try connection.cached("""
                 SELECT DISTINCT region FROM uploads
@@ -228,6 +238,32 @@ extension SQLiteWarehouse: ReportingWarehouse {
             defer { statement.reset() }
             guard try statement.step() else { return nil }
             return "\(statement.int64(0))-\(statement.int64(1))-\(statement.int64(2))"
+        }
+    }
+
+    /// Options over the rows of some regions only: read from the rows themselves.
+    private func scopedReportOptions(_ allowed: [String]) throws -> ReportOptions {
+        let where_ = SQLiteReportConditions(ReportFilter(allowedRegions: allowed))
+        return try withReader { connection throws(WarehouseError) in
+            let regionQuery = try connection.prepare("""
+                SELECT DISTINCT region FROM uploads WHERE (rows_loaded > 0 OR status IN ('stored', 'loading', 'failed'))
+                AND \(SQLiteReportConditions.inList("region", count: allowed.count)) ORDER BY region
+                """)
+            for (index, region) in allowed.enumerated() { regionQuery.bind(region, at: Int32(index + 1)) }
+            var regions: [String] = []
+            while try regionQuery.step() { if let region = regionQuery.text(0), !region.isEmpty { regions.append(region) } }
+            let countryQuery = try connection.prepare(
+                "SELECT DISTINCT r.country FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause() + " ORDER BY 1")
+            where_.bind(countryQuery)
+            var countries: [String] = []
+            while try countryQuery.step() { if let country = countryQuery.text(0), !country.isEmpty { countries.append(country) } }
+            let span = try connection.prepare(
+                "SELECT min(r.invoice_day), max(r.invoice_day) FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause())
+            where_.bind(span)
+            guard try span.step(), !span.isNull(0) else {
+                return ReportOptions(regions: regions, countries: countries, firstDay: nil, lastDay: nil)
+            }
+            return ReportOptions(regions: regions, countries: countries, firstDay: span.int64(0), lastDay: span.int64(1))
         }
     }
 }

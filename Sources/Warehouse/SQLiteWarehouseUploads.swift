@@ -55,8 +55,15 @@ extension SQLiteWarehouse {
     }
 
     /// The latest records by creation time, newest first, at most `limit`.
-    public func recentUploads(limit: Int) throws -> [UploadRecord] {
-        try readUploads("ORDER BY created_at_micros DESC, ref DESC LIMIT ?1") { $0.bind(max(0, limit), at: 1) }
+    public func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord] {
+        guard let regions else {
+            return try readUploads("ORDER BY created_at_micros DESC, ref DESC LIMIT ?1") { $0.bind(max(0, limit), at: 1) }
+        }
+        let condition = SQLiteReportConditions.inList("region", count: regions.count)
+        return try readUploads("WHERE \(condition) ORDER BY created_at_micros DESC, ref DESC LIMIT ?\(regions.count + 1)") { statement in
+            for (index, region) in regions.enumerated() { statement.bind(region, at: Int32(index + 1)) }
+            statement.bind(max(0, limit), at: Int32(regions.count + 1))
+        }
     }
 
     /// The newest upload of the same content (SHA-256) for the region whose status is `loaded`.

@@ -7,7 +7,7 @@ struct SalesPortal: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sales-portal",
         abstract: "Upload regional sales CSV files, load them into a warehouse, and report on them.",
-        subcommands: [Serve.self, Ingest.self],
+        subcommands: [Serve.self, Ingest.self, Users.self, Tokens.self, Routes.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -79,6 +79,108 @@ struct Ingest: ParsableCommand {
             throw ExitCode(2)
         }
         throw ExitCode(status)
+    }
+}
+
+/// Runs an account command, printing its message; a failure says why and exits 2.
+func runAccountCommand(_ body: () throws -> String) throws {
+    do {
+        let message = try body()
+        if !message.isEmpty { Output.line(message) }
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        Output.errorLine("sales-portal: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+struct Users: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the users file (auth.mode local or iap).", subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user, or change its role, regions or password.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The user name (in iap mode: the e-mail address).") var name: String
+        @Option(name: .long, help: "viewer, uploader or admin.") var role: String
+        @Option(name: .long, help: "Region codes separated by commas, or * for all.") var regions = "*"
+        @Flag(name: .long, help: "Read the password from standard input (one line).") var passwordStdin = false
+
+        func run() throws {
+            let config = try common.load()
+            var password: String?
+            if passwordStdin {
+                guard let line = readLine(strippingNewline: true) else {
+                    Output.errorLine("sales-portal: --password-stdin given but standard input is empty")
+                    throw ExitCode(2)
+                }
+                password = line
+            }
+            try runAccountCommand {
+                try AccountCommands.addUser(config: config, name: name, role: role, regions: regions, password: password)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users, their roles, regions and token labels.")
+        @OptionGroup var common: CommonOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+        func run() throws {
+            let config = try common.load()
+            try runAccountCommand { try AccountCommands.listUsers(config: config, json: json) }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user and its tokens.")
+        @OptionGroup var common: CommonOptions
+        @Argument var name: String
+        func run() throws {
+            let config = try common.load()
+            try runAccountCommand { try AccountCommands.removeUser(config: config, name: name) }
+        }
+    }
+}
+
+struct Tokens: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "API tokens for scripts (Authorization: Bearer).", subcommands: [Create.self, Revoke.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a token for a user and print it, once.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The user the token acts for.") var user: String
+        @Option(name: .long, help: "A label to revoke it by (default token-N).") var name: String?
+        func run() throws {
+            let config = try common.load()
+            try runAccountCommand { try AccountCommands.createToken(config: config, user: user, label: name) }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a user's token by its label.")
+        @OptionGroup var common: CommonOptions
+        @Argument var user: String
+        @Argument var label: String
+        func run() throws {
+            let config = try common.load()
+            try runAccountCommand { try AccountCommands.revokeToken(config: config, user: user, label: label) }
+        }
+    }
+}
+
+struct Routes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every HTTP route with who may call it, as JSON.", shouldDisplay: false)
+    @OptionGroup var common: CommonOptions
+    func run() throws {
+        let config = try common.load()
+        do { Output.bytes(try PortalApp.routeTable(config: config)) } catch {
+            Output.errorLine("sales-portal: \(error)")
+            throw ExitCode(2)
+        }
     }
 }
 

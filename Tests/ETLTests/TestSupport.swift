@@ -140,7 +140,7 @@ final class MemoryWarehouse: Warehouse {
 
     func saveUpload(_ record: UploadRecord) throws {}
     func upload(id: String) throws -> UploadRecord? { nil }
-    func recentUploads(limit: Int) throws -> [UploadRecord] { [] }
+    func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord] { [] }
     func loadedUpload(region: String, sha256: String) throws -> UploadRecord? { nil }
     func unfinishedUploads() throws -> [UploadRecord] { [] }
     func summary(_ filter: ReportFilter) throws -> ReportSummary {

@@ -50,7 +50,10 @@ import Testing
             ReportQuestion.summary(ReportFilter()), .summary(ReportFilter(region: "UK")), .summary(ReportFilter(country: "UK")),
             .summary(ReportFilter(product: "UK")), .summary(ReportFilter(fromDay: 1)), .summary(ReportFilter(toDay: 1)),
             .timeSeries(ReportFilter(), .day), .timeSeries(ReportFilter(), .week), .breakdown(ReportFilter(), .region, limit: 10),
-            .breakdown(ReportFilter(), .region, limit: 11), .invoices(ReportFilter(), page: 1, pageSize: 25), .options,
+            .breakdown(ReportFilter(), .region, limit: 11), .invoices(ReportFilter(), page: 1, pageSize: 25), .options(allowedRegions: nil),
+            .options(allowedRegions: ["IN"]), .options(allowedRegions: ["IN", "UK"]),
+            .summary(ReportFilter(allowedRegions: ["IN"])), .summary(ReportFilter(allowedRegions: ["IN", "UK"])),
+            .summary(ReportFilter(allowedRegions: [])),
         ].map(\.cacheKey)
         #expect(Set(keys).count == keys.count)
     }

@@ -23,7 +23,8 @@ enum ReportQuestion: Sendable {
     case summary(ReportFilter)
     case timeSeries(ReportFilter, ReportGrain)
     case breakdown(ReportFilter, ReportDimension, limit: Int)
-    case options
+    /// The filter choices, over `allowedRegions` only when given.
+    case options(allowedRegions: [String]?)
     case invoices(ReportFilter, page: Int, pageSize: Int)
 
     var cacheKey: String {
@@ -31,7 +32,7 @@ enum ReportQuestion: Sendable {
         case .summary(let filter): "summary|" + Self.key(filter)
         case .timeSeries(let filter, let grain): "timeseries|\(grain.rawValue)|" + Self.key(filter)
         case .breakdown(let filter, let dimension, let limit): "breakdown|\(dimension.rawValue)|\(limit)|" + Self.key(filter)
-        case .options: "options"
+        case .options(let allowed): "options|" + (allowed?.joined(separator: ",") ?? "\u{0}")
         case .invoices(let filter, let page, let size): "invoices|\(page)|\(size)|" + Self.key(filter)
         }
     }
@@ -45,8 +46,8 @@ enum ReportQuestion: Sendable {
             return ReportJSON.timeSeries(try warehouse.timeSeries(filter, grain: grain), grain: grain, filter: filter)
         case .breakdown(let filter, let dimension, let limit):
             return ReportJSON.breakdown(try warehouse.breakdown(filter, by: dimension, limit: limit), by: dimension, filter: filter)
-        case .options:
-            return ReportJSON.options(try warehouse.reportOptions(), lookerURL: context.lookerURL, mode: context.mode,
+        case .options(let allowed):
+            return ReportJSON.options(try warehouse.reportOptions(regions: allowed), lookerURL: context.lookerURL, mode: context.mode,
                                       currency: context.currency)
         case .invoices(let filter, let page, let size):
             return ReportJSON.invoices(try warehouse.invoices(filter, page: page, pageSize: size), filter: filter)
@@ -56,7 +57,8 @@ enum ReportQuestion: Sendable {
     /// Unit separators between fields: no value can fake another field.
     private static func key(_ filter: ReportFilter) -> String {
         [filter.region ?? "\u{0}", filter.country ?? "\u{0}", filter.product ?? "\u{0}",
-         filter.fromDay.map { String($0) } ?? "\u{0}", filter.toDay.map { String($0) } ?? "\u{0}"].joined(separator: "\u{1F}")
+         filter.fromDay.map { String($0) } ?? "\u{0}", filter.toDay.map { String($0) } ?? "\u{0}",
+         filter.allowedRegions?.joined(separator: ",") ?? "\u{0}"].joined(separator: "\u{1F}")
     }
 
     /// What the dashboard asks when opened without filters, then after a click on each region's
@@ -73,7 +75,7 @@ enum ReportQuestion: Sendable {
              .breakdown(filter, .country, limit: 15), .breakdown(filter, .product, limit: 10),
              .invoices(filter, page: 1, pageSize: 25)]
         }
-        var questions: [ReportQuestion] = [.options] + view(ReportFilter())
+        var questions: [ReportQuestion] = [.options(allowedRegions: nil)] + view(ReportFilter())
         for region in (options?.regions ?? []).prefix(maxRegions) {
             questions += view(ReportFilter(region: region.uppercased()))
         }

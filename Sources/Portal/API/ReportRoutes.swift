@@ -16,7 +16,7 @@ enum ReportRoutes {
         var warmIntervalSeconds = 2.0
     }
 
-    static func add(to router: inout Router, processor: UploadProcessor, staticFiles: StaticFiles?, config: PortalConfig,
+    static func add(to router: inout SecuredRouter, processor: UploadProcessor, pages: Pages?, config: PortalConfig,
                     limits: Limits = Limits()) {
         let context = ReportContext(config: config)
         let cache = ReportCache(capacity: limits.cachedAnswers)
@@ -31,19 +31,23 @@ enum ReportRoutes {
         if limits.warmIntervalSeconds > 0, let warehouse = processor.warehouse as? any ReportingWarehouse {
             ReportWarmer(warehouse: warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()
         }
-        router.add("GET", "/api/report/summary", .blocking { request in
-            try respond(.summary(try ReportQuery.filter(from: request.head)))
+        /// The filters of the query, limited to the caller's regions.
+        @Sendable func filter(_ request: HTTPRequest, _ caller: Caller) throws -> ReportFilter {
+            try scoped(try ReportQuery.filter(from: request.head), caller)
+        }
+        router.add("GET", "/api/report/summary", access: .viewer, regions: .query, .blocking { request, caller in
+            try respond(.summary(try filter(request, caller)))
         })
-        router.add("GET", "/api/report/timeseries", .blocking { request in
-            let filter = try ReportQuery.filter(from: request.head)
+        router.add("GET", "/api/report/timeseries", access: .viewer, regions: .query, .blocking { request, caller in
+            let filter = try filter(request, caller)
             let grainText = request.head.queryValue("grain").flatMap { $0.isEmpty ? nil : $0 } ?? "day"
             guard let grain = ReportGrain(rawValue: grainText) else {
                 throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"").httpError
             }
             return try respond(.timeSeries(filter, grain))
         })
-        router.add("GET", "/api/report/breakdown", .blocking { request in
-            let filter = try ReportQuery.filter(from: request.head)
+        router.add("GET", "/api/report/breakdown", access: .viewer, regions: .query, .blocking { request, caller in
+            let filter = try filter(request, caller)
             let byText = request.head.queryValue("by") ?? ""
             guard let dimension = ReportDimension(rawValue: byText) else {
                 throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"").httpError
@@ -51,29 +55,42 @@ enum ReportRoutes {
             let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
             return try respond(.breakdown(filter, dimension, limit: limit))
         })
-        router.add("GET", "/api/report/options", .blocking { _ in try respond(.options) })
-        router.add("GET", "/api/report/invoices", .blocking { request in
-            let filter = try ReportQuery.filter(from: request.head)
+        router.add("GET", "/api/report/options", access: .viewer, regions: .query, .blocking { _, caller in
+            try respond(.options(allowedRegions: caller.principal.regions.restriction))
+        })
+        router.add("GET", "/api/report/invoices", access: .viewer, regions: .query, .blocking { request, caller in
+            let filter = try filter(request, caller)
             let page = try integer(request.head, "page", default: 1, range: 1...1_000_000)
             let size = try integer(request.head, "page_size", default: limits.defaultPageSize, range: 1...limits.maxPageSize)
             return try respond(.invoices(filter, page: page, pageSize: size))
         })
-        router.add("GET", "/api/report/invoices/{region}/{invoice}", .blocking { request in
+        router.add("GET", "/api/report/invoices/{region}/{invoice}", access: .viewer, regions: .path, .blocking { request, caller in
             let region = (request.pathParameters["region"] ?? "").uppercased()
             let invoice = request.pathParameters["invoice"] ?? ""
+            try caller.requireRegion(region)
             let lines = try reportCall(processor) { try $0.invoiceLines(region: region, invoiceNo: invoice) }
             guard !lines.isEmpty else {
                 throw PortalError.notFound("no invoice \"\(invoice)\" in region \"\(region)\"").httpError
             }
             return .json(200, ReportJSON.invoice(region: region, invoiceNo: invoice, lines: lines))
         })
-        if let staticFiles {
-            let files = staticFiles.handler
-            guard case .immediate(let serve) = files else { return }
-            router.add("GET", "/dashboard", .immediate { request throws(HTTPError) in
-                try serve(HTTPRequest(head: request.head, pathParameters: ["path": "dashboard.html"]))
+        if let pages {
+            router.add("GET", "/dashboard", access: .viewer, kind: .page, .immediate { _, caller throws(HTTPError) in
+                pages.dashboardPage(caller)
             })
         }
+    }
+
+    /// A filter limited to the caller's regions: a region outside them is refused (403); without a
+    /// region, only theirs are counted (row-level, in the warehouse's query).
+    static func scoped(_ filter: ReportFilter, _ caller: Caller) throws(HTTPError) -> ReportFilter {
+        var filter = filter
+        if let region = filter.region {
+            try caller.requireRegion(region)
+        } else {
+            filter.allowedRegions = caller.principal.regions.restriction
+        }
+        return filter
     }
 
     /// An integer query parameter within `range`; `default` when absent or blank.

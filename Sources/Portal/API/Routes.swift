@@ -3,42 +3,61 @@ import HTTPServer
 
 /// The HTTP surface of DESIGN.md, built once and frozen into the server.
 enum Routes {
-    static func make(processor: UploadProcessor, staticFiles: StaticFiles?, config: PortalConfig) -> Router {
-        var router = Router()
+    /// Every route with its access declaration, behind `gate`; `pages` are the personalised pages.
+    static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
+                     config: PortalConfig, log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
+        var router = SecuredRouter(gate: gate)
         let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
-        router.add("GET", "/healthz", .immediate { _ in health })
-        router.add("GET", "/readyz", .blocking { _ in readiness(processor) })
+        router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
+        router.add("GET", "/readyz", access: .public, checksHost: false, .blocking { _, _ in readiness(processor) })
 
         let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
-        router.add("POST", "/api/uploads", .streaming { request, body in
-            try upload(request, body: body, processor: processor, limits: formLimits)
+        router.add("POST", "/api/uploads", access: .uploader, regions: .upload, .streaming { request, caller, body in
+            try upload(request, caller: caller, body: body, processor: processor, limits: formLimits)
         })
-        router.add("GET", "/api/uploads", .blocking { request in
+        router.add("GET", "/api/uploads", access: .viewer, regions: .record, .blocking { request, caller in
             let limit = try listLimit(request.head.queryValue("limit"))
-            let records = try warehouseCall { try processor.warehouse.recentUploads(limit: limit) }
-            return .json(200, UploadJSON.list(records))
+            let records = try warehouseCall {
+                try processor.warehouse.recentUploads(limit: limit, regions: caller.principal.regions.restriction)
+            }
+            return .json(200, UploadJSON.list(records, showPaths: caller.principal.has(.admin)))
         })
-        router.add("GET", "/api/uploads/{id}", .blocking { request in
+        router.add("GET", "/api/uploads/{id}", access: .viewer, regions: .record, .blocking { request, caller in
             let id = request.pathParameters["id"] ?? ""
-            guard UploadID.isValid(id), let record = try warehouseCall({ try processor.warehouse.upload(id: id) }) else {
+            guard UploadID.isValid(id), let record = try warehouseCall({ try processor.warehouse.upload(id: id) }),
+                  caller.mayAccess(region: record.region)
+            else {
                 throw PortalError.notFound("no upload with id \"\(id)\"").httpError
             }
-            return .json(200, UploadJSON.single(record))
+            return .json(200, UploadJSON.single(record, showPaths: caller.principal.has(.admin)))
         })
-        ReportRoutes.add(to: &router, processor: processor, staticFiles: staticFiles, config: config)
+        SignInRoutes.add(to: &router, pages: pages, log: log)
+        ReportRoutes.add(to: &router, processor: processor, pages: pages, config: config)
         // An unknown API path is a JSON 404 of its own, not a missing static file.
-        router.add("GET", "/api/{path...}", .immediate { request throws(HTTPError) in
+        router.add("GET", "/api/{path...}", access: .viewer, .immediate { request, _ throws(HTTPError) in
             throw PortalError.notFound("no API route \(request.head.path); see README.md for the routes").httpError
         })
-        if let staticFiles {
-            router.add("GET", "/{path...}", staticFiles.handler)
+        if let pages {
+            router.add("GET", "/", access: .viewer, kind: .page, .immediate { _, caller throws(HTTPError) in
+                pages.uploadPage(caller)
+            })
+        }
+        if let staticFiles, case .immediate(let serve) = staticFiles.handler {
+            router.add("GET", "/{path...}", access: .public, kind: .asset, .immediate { request, _ throws(HTTPError) in
+                // The pages are templates: served filled in on their own routes only.
+                let path = request.pathParameters["path"] ?? ""
+                if Pages.templateNames.contains(path) || path.isEmpty {
+                    throw HTTPError(status: 404, code: "not_found", message: "No such file.")
+                }
+                return try serve(request)
+            })
         }
         return router
     }
 
     /// POST /api/uploads: spool every file of the form, then store and load each.
     private static func upload(
-        _ request: HTTPRequest, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits
+        _ request: HTTPRequest, caller: Caller, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits
     ) throws -> HTTPResponse {
         let contentType = request.head.headers["content-type"] ?? ""
         let form: UploadForm
@@ -48,18 +67,29 @@ enum Routes {
         } catch let error as PortalError {
             throw error.httpError
         }
+        let region = form.fields["region"]
+        do {
+            try caller.checkCSRF(formField: form.fields["csrf"])
+            // Every file's region is checked before any is stored: a refused upload stores nothing.
+            for file in form.files {
+                if let code = processor.regionCode(of: file, explicitRegion: region) { try caller.requireRegion(code) }
+            }
+        } catch {
+            for file in form.files { processor.discard(file) }
+            throw error
+        }
         guard !form.files.isEmpty else {
             throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
         }
-        let region = form.fields["region"]
         let outcomes = form.files.map { processor.process($0, explicitRegion: region) }
         // 503 when the server failed a file (retrying is safe: loading is idempotent),
         // else 200 when any file was processed, else 422.
         let status = outcomes.contains(where: \.failedOnTheServer) ? 503 : outcomes.contains(where: \.succeeded) ? 200 : 422
+        let showPaths = caller.principal.has(.admin)
         if prefersHTML(request.head) {
             return .html(status, UploadHTML.page(outcomes))
         }
-        return .json(status, UploadJSON.results(outcomes))
+        return .json(status, UploadJSON.results(outcomes, showPaths: showPaths))
     }
 
     /// `?limit=` of the history: 1…1000, 50 when absent.

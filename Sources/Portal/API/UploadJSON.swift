@@ -3,13 +3,15 @@ import ETL
 /// The JSON shapes of uploads: the contract scripts and the page rely on.
 enum UploadJSON {
     /// `{"uploads": [ … ]}` for the answer to POST /api/uploads.
-    static func results(_ outcomes: [UploadOutcome]) -> [UInt8] {
-        uploads(outcomes) { write($0, into: &$1) }
+    /// `showPaths`: whether local file URIs keep the server's absolute paths (admins and the
+    /// command line); otherwise they are given relative to the object store (`uploads/IN/…`).
+    static func results(_ outcomes: [UploadOutcome], showPaths: Bool = true) -> [UInt8] {
+        uploads(outcomes) { write($0, into: &$1, showPaths: showPaths) }
     }
 
     /// `{"uploads": [ … ]}` for the history.
-    static func list(_ records: [UploadRecord]) -> [UInt8] {
-        uploads(records) { write($0, into: &$1) }
+    static func list(_ records: [UploadRecord], showPaths: Bool = true) -> [UInt8] {
+        uploads(records) { write($0, into: &$1, showPaths: showPaths) }
     }
 
     /// `{"uploads": [ … ]}`, one object written by `write` per item.
@@ -25,13 +27,13 @@ enum UploadJSON {
     }
 
     /// One upload record as an object.
-    static func single(_ record: UploadRecord) -> [UInt8] {
+    static func single(_ record: UploadRecord, showPaths: Bool = true) -> [UInt8] {
         var json = JSONWriter()
-        write(record, into: &json)
+        write(record, into: &json, showPaths: showPaths)
         return json.bytes
     }
 
-    private static func write(_ outcome: UploadOutcome, into json: inout JSONWriter) {
+    private static func write(_ outcome: UploadOutcome, into json: inout JSONWriter, showPaths: Bool) {
         guard let record = outcome.record else {
             json.beginObject()
             json.field("file", outcome.fileName)
@@ -47,7 +49,7 @@ enum UploadJSON {
             json.endObject()
             return
         }
-        write(record, into: &json) { json in
+        write(record, into: &json, showPaths: showPaths) { json in
             json.key("timings")
             json.beginObject()
             json.key("store_ms"); json.rawNumber(format(outcome.storeMillis))
@@ -56,12 +58,13 @@ enum UploadJSON {
         }
     }
 
-    private static func write(_ record: UploadRecord, into json: inout JSONWriter, extra: (inout JSONWriter) -> Void = { _ in }) {
+    private static func write(_ record: UploadRecord, into json: inout JSONWriter, showPaths: Bool,
+                              extra: (inout JSONWriter) -> Void = { _ in }) {
         json.beginObject()
         json.field("id", record.id)
         json.field("region", record.region)
         json.field("file", record.fileName)
-        json.field("object_uri", record.objectURI)
+        json.field("object_uri", showPaths ? record.objectURI : storeRelative(record.objectURI))
         json.field("sha256", record.sha256)
         json.field("size", record.sizeBytes)
         json.field("encoding", record.encoding)
@@ -80,7 +83,7 @@ enum UploadJSON {
             json.endObject()
         }
         json.endArray()
-        if let rejectsURI = record.rejectsURI { json.field("rejects_uri", rejectsURI) }
+        if let rejectsURI = record.rejectsURI { json.field("rejects_uri", showPaths ? rejectsURI : storeRelative(rejectsURI)) }
         if !record.extraColumns.isEmpty { json.field("extra_columns", strings: record.extraColumns) }
         if let code = record.errorCode { json.field("error", code) }
         if let message = record.errorMessage { json.field("message", message) }
@@ -110,5 +113,13 @@ enum UploadJSON {
         let whole = thousandths / 1000
         let fraction = String(thousandths % 1000)
         return "\(whole).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+
+    /// A `file://` URI as a name inside the object store (`uploads/IN/…`), so that the server's
+    /// folders stay private; `gs://` URIs name no server path and stay as they are.
+    static func storeRelative(_ uri: String) -> String {
+        guard uri.hasPrefix("file://") else { return uri }
+        guard let range = uri.range(of: "/uploads/") else { return (uri.split(separator: "/").last).map(String.init) ?? "" }
+        return String(uri[uri.index(after: range.lowerBound)...])
     }
 }

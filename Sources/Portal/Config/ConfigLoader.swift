@@ -27,6 +27,11 @@ public enum ConfigLoader {
         ("SALES_PORTAL_DATA_DIR", "storage.dataDir"),
         ("SALES_PORTAL_MODE", "storage.mode"),
         ("SALES_PORTAL_PUBLIC_DIR", "server.publicDir"),
+        ("SALES_PORTAL_ALLOWED_HOSTS", "server.allowedHosts"),
+        ("SALES_PORTAL_AUTH_MODE", "auth.mode"),
+        ("SALES_PORTAL_USERS_FILE", "auth.usersFile"),
+        ("SALES_PORTAL_SESSION_KEY", "auth.sessionKey"),
+        ("SALES_PORTAL_IAP_AUDIENCE", "auth.iapAudience"),
         ("GOOGLE_CLOUD_PROJECT", "gcp.project"),
         ("SALES_PORTAL_BUCKET", "gcp.bucket"),
         ("SALES_PORTAL_DATASET", "gcp.dataset"),
@@ -129,6 +134,9 @@ public enum ConfigLoader {
         }
         if current is String {
             tree[key] = text
+        } else if current is [Any] {
+            // A list of strings from comma-separated text.
+            tree[key] = text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
         } else if let number = current as? NSNumber, type(of: number) == type(of: NSNumber(value: true)) {
             guard let flag = Bool(text.lowercased()) else { throw .invalid("\(path) must be true or false, not \"\(text)\"") }
             tree[key] = flag

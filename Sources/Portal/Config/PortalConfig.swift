@@ -6,6 +6,7 @@ public struct PortalConfig: Codable, Sendable, Equatable {
     public var server = ServerSettings()
     public var storage = StorageSettings()
     public var gcp = GCPSettings()
+    public var auth = AuthSettings()
     public var etl = ETLConfig()
     public var regions: [RegionConfig] = RegionConfig.defaults
 
@@ -29,6 +30,35 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     public var shutdownGraceMs = 10_000
     /// Folder of the static files; empty = `Public` beside the working directory or the executable.
     public var publicDir = ""
+    /// `Host` values answered (`name:port`, or `name` for any port); others get 421, which stops
+    /// DNS rebinding. Empty = the bound address, `localhost`, `127.0.0.1` and `[::1]`, each with the bound port.
+    public var allowedHosts: [String] = []
+    /// Behind TLS: send `Strict-Transport-Security` and mark session cookies `Secure` always.
+    public var hsts = false
+}
+
+/// Who may use the portal: see "Access control" in the README.
+public struct AuthSettings: Codable, Sendable, Equatable {
+    /// `none` (loopback only, everyone is an admin), `local` (users file) or `iap` (Identity-Aware Proxy).
+    public var mode = "none"
+    /// Empty = `<dataDir>/users.json`.
+    public var usersFile = ""
+    /// HMAC key of session cookies, 64+ hex digits; empty = generated into `<dataDir>/session.key`.
+    /// Replicas must share it.
+    public var sessionKey = ""
+    /// How long a browser session lasts.
+    public var sessionMinutes = 720
+    /// IAP: the expected `aud` (`/projects/NUMBER/global/backendServices/ID` or `/projects/NUMBER/apps/PROJECT`).
+    public var iapAudience = ""
+    /// IAP: a JWK set file of the signing keys; empty = `iapKeysURL`.
+    public var iapKeysFile = ""
+    public var iapKeysURL = "https://www.gstatic.com/iap/verify/public_key-jwk"
+    /// Failed sign-ins are counted over this window…
+    public var loginWindowSeconds = 900
+    /// …per client address (any user names)…
+    public var maxFailuresPerAddress = 20
+    /// …and per user from one address.
+    public var maxFailuresPerUser = 5
 }
 
 /// Request limits.
@@ -57,6 +87,11 @@ public struct StorageSettings: Codable, Sendable, Equatable {
     public var mode = "embedded"
     /// Objects, the SQLite database and the spool of files in flight.
     public var dataDir = "./var"
+
+    public init(mode: String = "embedded", dataDir: String = "./var") {
+        self.mode = mode
+        self.dataDir = dataDir
+    }
 }
 
 /// The Google Cloud deployment.
@@ -175,6 +210,17 @@ extension PortalConfig {
         }
         guard server.shutdownGraceMs >= 0, etl.maxRejectsReported >= 0, etl.dedupeWindowRows >= 0 else {
             throw .invalid("server.shutdownGraceMs, etl.maxRejectsReported and etl.dedupeWindowRows must not be negative")
+        }
+        guard ["none", "local", "iap"].contains(auth.mode) else {
+            throw .invalid("auth.mode must be \"none\", \"local\" or \"iap\", not \"\(auth.mode)\"")
+        }
+        for (name, value) in [("auth.sessionMinutes", auth.sessionMinutes), ("auth.loginWindowSeconds", auth.loginWindowSeconds),
+                              ("auth.maxFailuresPerAddress", auth.maxFailuresPerAddress),
+                              ("auth.maxFailuresPerUser", auth.maxFailuresPerUser)] where value < 1 {
+            throw .invalid("\(name) must be at least 1, not \(value)")
+        }
+        if auth.mode == "iap" && auth.iapAudience.isEmpty {
+            throw .invalid("auth.iapAudience is required in iap mode (see the README's Cloud Run section)")
         }
         guard !regions.isEmpty else { throw .invalid("regions must name at least one region") }
         for region in regions where DateOrder(rawValue: region.dateOrder.uppercased()) == nil {

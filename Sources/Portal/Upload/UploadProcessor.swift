@@ -41,6 +41,15 @@ final class UploadProcessor: Sendable {
         self.spoolDirectory = spoolDirectory
     }
 
+    /// The region code a file would be loaded for (from the form's region, else its name); nil when unknown.
+    func regionCode(of file: ReceivedFile, explicitRegion: String?) -> String? {
+        let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
+        return (regionName.map { regions.region(named: $0) } ?? regions.region(forFileName: file.fileName))?.code
+    }
+
+    /// Drops a spooled file that will not be processed.
+    func discard(_ file: ReceivedFile) { removeSpool(file.content) }
+
     /// Processes one spooled file. Never throws: every failure becomes an outcome with a reason.
     func process(_ file: ReceivedFile, explicitRegion: String?) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
