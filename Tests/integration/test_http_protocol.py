@@ -29,7 +29,7 @@ def test_a_thousand_requests_on_one_raw_socket(server):
     with sock:
         for i in range(1000):
             path = "/healthz" if i % 2 == 0 else "/api/report/summary"
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: it\r\n\r\n".encode())
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
             status, headers, _ = support.read_response(sock, buffer)
             assert status == 200, (i, status)
             assert headers.get("connection", "").lower() != "close"
@@ -65,7 +65,7 @@ def test_expect_100_continue_on_a_raw_socket(server):
     sock = support.connect(server, timeout=5)
     buffer = bytearray()
     with sock:
-        sock.sendall((f"POST /api/uploads HTTP/1.1\r\nHost: it\r\nContent-Type: {content_type}\r\n"
+        sock.sendall((f"POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {content_type}\r\n"
                       f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode())
         status, _ = support.read_head(sock, buffer)
         assert status == 100
