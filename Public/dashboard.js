@@ -373,7 +373,7 @@ document.documentElement.classList.replace("no-js", "js");
   // ---------- CSV export (client-side) ----------
   function csvCell(value) {
     var text = value == null ? "" : String(value);
-    if (/^[=+\-@]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = "'" + text;  // keep spreadsheets from running formulas
+    if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = "'" + text;  // keep spreadsheets from running formulas
     return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
   }
   var EXPORTS = {

@@ -62,8 +62,14 @@ final class RejectsWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// A field, quoted when it holds a comma, a quote, a line break or edge spaces.
+    /// A field, quoted when it holds a comma, a quote, a line break or edge spaces. A field that a
+    /// spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a CR, and is
+    /// not a plain number) gets a leading `'`, as OWASP's CSV-injection rule says.
     static func appendField(_ field: ArraySlice<UInt8>, to output: inout [UInt8]) {
+        if isFormulaLike(field) {
+            appendField([UInt8(ascii: "'")] + field, to: &output)
+            return
+        }
         let needsQuotes = field.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
             || field.first == 0x20 || field.last == 0x20
         guard needsQuotes else {
@@ -76,5 +82,25 @@ final class RejectsWriter {
             if byte == 0x22 { output.append(0x22) }
         }
         output.append(0x22)
+    }
+
+    /// Starts like a formula and is not a plain number such as `-10` or `-2.55`.
+    static func isFormulaLike(_ field: ArraySlice<UInt8>) -> Bool {
+        guard let first = field.first else { return false }
+        switch first {
+        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "@"), 0x09, 0x0D: return true
+        case UInt8(ascii: "-"): return !isPlainNumber(field.dropFirst())
+        default: return false
+        }
+    }
+
+    /// Digits, optionally with one `.` between digits.
+    private static func isPlainNumber(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard let first = bytes.first, let last = bytes.last, first != UInt8(ascii: "."), last != UInt8(ascii: ".") else { return false }
+        var dots = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") { dots += 1; if dots > 1 { return false } } else if byte < 48 || byte > 57 { return false }
+        }
+        return true
     }
 }

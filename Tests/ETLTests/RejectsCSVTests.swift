@@ -55,4 +55,20 @@ import Testing
         #expect(report.rejectsWritten == 30)
         #expect(report.rows == RowCounts(read: 31, loaded: 1, rejected: 30, duplicates: 0))
     }
+
+    @Test func cellsThatSpreadsheetsWouldRunAsFormulasAreNeutralised() throws {
+        // OWASP's CSV injection: =, +, -, @, tab and CR at the start of a cell; plain negative numbers stay numbers.
+        let outcome = runLoad(header + "\r\n"
+            + "=cmd|' /C calc'!A0,+SUM(1),@x,-10,never,-2.55,\"\tTAB\",UK\r\n"
+            + "-1+1,A,x,1,never,1,2,UK\r\n")
+        let writer = try #require(outcome.rejects)
+        let lines = writer.text.split(separator: "\r\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[1].hasPrefix("'=cmd|' /C calc'!A0,'+SUM(1),'@x,-10,never,-2.55,'\tTAB,UK,"))
+        #expect(lines[2].hasPrefix("'-1+1,A,x,1,never,1,2,UK,"))
+        #expect(RejectsWriter.isFormulaLike(Array("\rX".utf8)[...]))
+        #expect(!RejectsWriter.isFormulaLike(Array("-0.5".utf8)[...]))
+        #expect(RejectsWriter.isFormulaLike(Array("-.5".utf8)[...]))
+        #expect(!RejectsWriter.isFormulaLike(Array("plain".utf8)[...]))
+    }
 }
