@@ -48,12 +48,16 @@ public struct Router: Sendable {
 
     private var root = Node()
 
+    /// Every method and pattern added, in order (a replaced route is listed once).
+    public private(set) var routes: [(method: String, pattern: String)] = []
+
     /// An empty router.
     public init() {}
 
     /// Adds a route. A later route with the same method and pattern replaces the earlier one.
     public mutating func add(_ method: String, _ pattern: String, _ handler: Handler) {
         if !isKnownUniquelyReferenced(&root) { root = root.copy() }
+        if !routes.contains(where: { $0.method == method && $0.pattern == pattern }) { routes.append((method, pattern)) }
         var node = root
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: true)
         for (index, segment) in segments.enumerated() {
