@@ -8,6 +8,10 @@ document.documentElement.classList.replace("no-js", "js");
   var SVG = "http://www.w3.org/2000/svg";
   var FILTERS = ["region", "country", "product", "from", "to"];
   var PAGE_SIZE = 25;
+  // The regions the signed-in user may see ("*" = all): "All regions" means only theirs.
+  var regionsMeta = document.querySelector('meta[name="user-regions"]');
+  var userRegions = regionsMeta ? regionsMeta.getAttribute("content") : "*";
+  var ALL_REGIONS = !userRegions || userRegions === "*" ? "All regions" : "All your regions (" + userRegions.split(",").join(", ") + ")";
   var SYMBOLS = { GBP: "£", USD: "$", EUR: "€", INR: "₹", JPY: "¥" };
   var currency = null;
   var data = {};            // the latest answers, for CSV export
@@ -123,7 +127,7 @@ document.documentElement.classList.replace("no-js", "js");
   }
   function syncForm(state, options) {
     if (options) {
-      fillSelect($("f-region"), options.regions, "All regions", state.region);
+      fillSelect($("f-region"), options.regions, ALL_REGIONS, state.region);
       fillSelect($("f-country"), options.countries, "All countries", state.country);
       if (options.first_date) { $("f-from").min = options.first_date; $("f-to").min = options.first_date; }
       if (options.last_date) { $("f-from").max = options.last_date; $("f-to").max = options.last_date; }
@@ -136,7 +140,7 @@ document.documentElement.classList.replace("no-js", "js");
     $("f-to").value = state.to;
   }
   function describe(state) {
-    var parts = [state.region ? "Region " + state.region : "All regions"];
+    var parts = [state.region ? "Region " + state.region : ALL_REGIONS];
     if (state.country) parts.push(state.country);
     if (state.product) parts.push("products matching “" + state.product + "”");
     if (state.from && state.to) parts.push(state.from + " to " + state.to);
@@ -150,7 +154,7 @@ document.documentElement.classList.replace("no-js", "js");
   function renderCrumbs(state) {
     var list = $("crumbs").querySelector("ol");
     list.textContent = "";
-    var steps = [{ label: "All regions", changes: { region: "", country: "", invoice: "", page: 1 } }];
+    var steps = [{ label: ALL_REGIONS, changes: { region: "", country: "", invoice: "", page: 1 } }];
     if (state.region) steps.push({ label: state.region, changes: { country: "", invoice: "", page: 1 } });
     if (state.country) steps.push({ label: state.country, changes: { invoice: "", page: 1 } });
     if (state.invoice) steps.push({ label: "Invoice " + state.invoice.split("/").slice(1).join("/") });

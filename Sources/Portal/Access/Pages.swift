@@ -66,7 +66,8 @@ struct Pages: Sendable {
 
     private func common(_ template: String, _ caller: Caller) -> String {
         var html = template
-        html = html.replacingOccurrences(of: "<!--csrf-meta-->", with: #"<meta name="csrf-token" content="\#(escape(caller.csrfToken))">"#)
+        html = html.replacingOccurrences(of: "<!--csrf-meta-->", with: #"<meta name="csrf-token" content="\#(escape(caller.csrfToken))">"#
+            + #"<meta name="user-regions" content="\#(escape(caller.principal.regions.list.joined(separator: ",")))">"#)
         html = html.replacingOccurrences(of: "<!--csrf-field-->", with: #"<input type="hidden" name="csrf" value="\#(escape(caller.csrfToken))">"#)
         let account: String
         if mode == .none {
