@@ -318,7 +318,33 @@ def nothing_stored(server: support.Server, admin_token: str, content: bytes) -> 
     found = support.files_with_content(server.data_dir, content)
     if found:
         problems.append(f"its bytes were stored: {[str(p) for p in found]}")
+    bucket = (server.env or {}).get("SALES_PORTAL_BUCKET")
+    if bucket:
+        problems += [f"its bytes were stored in gs://{bucket}/{name}" for name in objects_with_content(bucket, content)]
     return problems
+
+
+def objects_with_content(bucket: str, content: bytes) -> list[str]:
+    """Names of the objects in a Cloud Storage (emulator) bucket whose bytes are `content`."""
+    import base64
+    import gcp_support
+    from google.api_core.exceptions import NotFound
+    digest = base64.b64encode(hashlib.md5(content).digest()).decode()
+    try:
+        blobs = list(gcp_support.storage_client().list_blobs(bucket))
+    except NotFound:
+        return []
+    return [b.name for b in blobs if b.size == len(content) and (b.md5_hash in (None, digest))
+            and b.download_as_bytes() == content]
+
+
+def gcp_env(prefix: str) -> dict[str, str]:
+    """Environment for a gcp-mode server and its command line: a fresh bucket and dataset
+    on the emulators."""
+    import gcp_support
+    bucket, dataset = gcp_support.unique_names(prefix)
+    return {"SALES_PORTAL_BUCKET": bucket, "SALES_PORTAL_DATASET": dataset,
+            "STORAGE_EMULATOR_HOST": gcp_support.STORAGE_HOST, "BIGQUERY_EMULATOR_HOST": gcp_support.BIGQUERY_HOST}
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.2):

@@ -20,6 +20,7 @@ import access_support as access
 import support
 
 PASSWORDS = {"alice": "alice-Correct-Horse-7", "bob": "bob-Battery-Staple-9", "root": "root-Sup3r-Secret-1"}
+ERIN_PASSWORDS = ["erin-First-Pass-1", "erin-Second-Pass-2"]
 POLL_SECONDS = 10.0
 
 
@@ -67,8 +68,8 @@ def test_a_token_is_printed_once_and_stored_only_as_a_hash(site):
     assert re.fullmatch(r"[A-Za-z0-9._~+/=-]{20,}", alice.token), alice.token
     text = site.users_file().read_text()
     for user in site.users.values():
-        assert user.token not in text, "the users file holds a token itself"
-        assert user.password not in text, "the users file holds a password itself"
+        assert user.token is None or user.token not in text, "the users file holds a token itself"
+        assert user.password is None or user.password not in text, "the users file holds a password itself"
     second = site.create_token("alice", "second")
     assert second != alice.token
 
@@ -220,6 +221,50 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(site, server):
     assert_unauthenticated(me(server, *access.cookie_args(cookie)))
 
 
+def test_a_changed_or_foreign_cookie_is_refused(site, server):
+    cookie, _ = access.signed_in(server, site.users["bob"])
+    name, _, value = cookie.partition("=")
+    for forged in (value[:-1] + ("A" if value[-1] != "A" else "B"), value[: len(value) // 2], "x" + value, ""):
+        assert_unauthenticated(me(server, "-H", f"Cookie: {name}={forged}"))
+    assert me(server, *access.cookie_args(cookie)).status == 200
+
+
+def test_the_generated_session_key_is_private(site, server):
+    key = site.data_dir / "session.key"
+    assert key.exists(), "no session key was generated in the data folder"
+    assert stat.S_IMODE(key.stat().st_mode) & 0o077 == 0, f"session.key is mode {oct(key.stat().st_mode)}"
+
+
+def test_a_session_is_good_on_every_replica_that_shares_the_key(tmp_path):
+    """The cookie is signed, not remembered: a second server with the same users file and
+    session key accepts it; a server with another key does not."""
+    if not access.binary_has_access_control():
+        pytest.fail(f"{support.binary_path()} has no `users` command")
+    users_file = tmp_path / "users.json"
+    shared_key = "5f" * 32
+    servers = []
+    try:
+        for name, key in (("a", shared_key), ("b", shared_key), ("c", "a7" * 32)):
+            data = tmp_path / name
+            data.mkdir()
+            config = access.write_config(tmp_path, access.local_auth(usersFile=str(users_file), sessionKey=key),
+                                         name=f"config-{name}.json")
+            if name == "a":
+                added = access.run("users", "add", "rita", "--role", "viewer", "--regions", "IN", "--password-stdin",
+                                   "--config", str(config), "--data-dir", str(data), stdin="rita-Replica-Pass-4\n")
+                assert added.returncode == 0, added.stderr
+            servers.append(support.Server(data_dir=data, config=config).start())
+        first, second, other = servers
+        response = access.login(first, "rita", "rita-Replica-Pass-4", json_answer=True)
+        assert response.status == 200, (response.status, response.body)
+        cookie = access.session_cookie(response)
+        assert me(second, *access.cookie_args(cookie)).json()["user"] == "rita"
+        assert_unauthenticated(me(other, *access.cookie_args(cookie)))
+    finally:
+        codes = [server.stop() for server in servers]
+        assert codes == [0] * len(servers), f"exit codes on SIGTERM: {codes}"
+
+
 # --- throttling ------------------------------------------------------------------------
 
 @pytest.fixture
@@ -288,21 +333,22 @@ def test_the_block_ends_with_the_window():
 
 # --- secrets on disk and in output -------------------------------------------------------
 
-def secret_strings(users_file: Path, site: access.Site) -> list[str]:
-    """Long string values of the users file that are not names, roles, regions or labels:
-    the hashes and salts."""
-    plain = {"viewer", "uploader", "admin", "*"} | set(site.users)
+def secret_strings(users_file: Path) -> list[str]:
+    """The hashes and salts of the users file: long strings, and the long parts of
+    `scheme$iterations$salt$hash` forms, so that a part printed alone is caught too."""
     found = []
 
-    def walk(node, key=""):
+    def walk(node):
         if isinstance(node, dict):
-            for name, value in node.items():
-                walk(value, name)
+            for value in node.values():
+                walk(value)
         elif isinstance(node, list):
             for item in node:
-                walk(item, key)
-        elif isinstance(node, str) and len(node) >= 16 and node not in plain and key not in ("name", "label"):
-            found.append(node)
+                walk(item)
+        elif isinstance(node, str):
+            if len(node) >= 32:
+                found.append(node)
+            found.extend(part for part in re.split(r"[$:]", node) if len(part) >= 16 and part != node)
 
     walk(json.loads(users_file.read_text()))
     return found
@@ -311,9 +357,17 @@ def secret_strings(users_file: Path, site: access.Site) -> list[str]:
 def test_the_users_file_is_private_and_no_secret_is_ever_printed(site, server):
     path = site.users_file()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600, oct(path.stat().st_mode)
-    site.add_user("dave", "viewer", ["IN"], password=None, token_label="ci")
+    added = site.cli("users", "add", "dave", "--role", "viewer", "--regions", "IN")
+    site.users["dave"] = access.User("dave", "viewer", ["IN"], token=site.create_token("dave", "ci"))
+    # A user added, then given a new password: the file is written twice more.
+    changed = site.cli("users", "add", "erin", "--role", "viewer", "--regions", "UK", "--password-stdin",
+                       stdin=ERIN_PASSWORDS[0] + "\n")
+    again = site.cli("users", "add", "erin", "--role", "viewer", "--regions", "UK", "--password-stdin",
+                     stdin=ERIN_PASSWORDS[1] + "\n")
+    assert access.login(server, "erin", ERIN_PASSWORDS[0], json_answer=True).status == 401
+    assert access.login(server, "erin", ERIN_PASSWORDS[1], json_answer=True).status == 200
     assert stat.S_IMODE(path.stat().st_mode) == 0o600, "rewriting the users file loosened its mode"
-    secrets = secret_strings(path, site)
+    secrets = secret_strings(path)
     assert secrets, f"no password or token hashes found in {path}"
     listing = site.cli("users", "list")
     listing_json = site.cli("users", "list", "--json")
@@ -327,12 +381,14 @@ def test_the_users_file_is_private_and_no_secret_is_ever_printed(site, server):
     access.login(server, "alice", "a-wrong-password-123", json_answer=True)
     access.login(server, "alice", PASSWORDS["alice"], json_answer=True)
     outputs = {"users list": listing.stdout + listing.stderr, "users list --json": listing_json.stdout + listing_json.stderr,
+               "users add": "".join(d.stdout + d.stderr for d in (added, changed, again)),
+               "/api/me": me(server, *access.bearer(site.users["alice"].token)).body.decode(errors="replace"),
                "server stderr": server.log_path.read_text(errors="replace"),
                "server stdout": "\n".join(server.stdout_lines)}
     for where, text in outputs.items():
         for secret in secrets:
             assert secret not in text, f"{where} shows a hash from the users file"
-        for password in list(PASSWORDS.values()) + ["a-wrong-password-123"]:
+        for password in list(PASSWORDS.values()) + ERIN_PASSWORDS + ["a-wrong-password-123"]:
             assert password not in text, f"{where} shows a password"
         for user in site.users.values():
             if user.token:

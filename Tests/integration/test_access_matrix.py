@@ -127,9 +127,7 @@ def gcp_world(seed, tmp_path_factory):
     access.requires_emulators_or_fail()
     if not access.binary_has_access_control():
         pytest.fail(f"{support.binary_path()} has no `users` command")
-    import gcp_support
-    place = gcp_support.Place("access")
-    site = access.Site.create(access.local_auth(), gcp=True, env=place.env, prefix="matrix-gcp")
+    site = access.Site.create(access.local_auth(), gcp=True, env=access.gcp_env("access"), prefix="matrix-gcp")
     try:
         yield build_world("gcp", site, seed, tmp_path_factory.mktemp("matrix-gcp"))
     finally:
@@ -593,8 +591,7 @@ def test_new_rows_reach_everybody_after_a_user_of_some_regions_asked(mode, seed)
     env = None
     if mode == "gcp":
         access.requires_emulators_or_fail()
-        import gcp_support
-        env = gcp_support.Place("fresh-access").env
+        env = access.gcp_env("fresh-access")
     if not access.binary_has_access_control():
         pytest.fail(f"{support.binary_path()} has no `users` command")
     site = access.Site.create(access.local_auth(), gcp=mode == "gcp", env=env, prefix="fresh-rows")
