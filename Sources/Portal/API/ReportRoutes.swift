@@ -129,24 +129,6 @@ enum LookerStudio {
             ("ds.tableId", view),
         ]
         return "https://lookerstudio.google.com/reporting/create?"
-            + parameters.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
-    }
-
-    /// RFC 3986 unreserved characters kept, everything else as %XX.
-    static func percentEncoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 15)])
-            }
-        }
-        return out
+            + parameters.map { "\($0.0)=\(URLText.percentEncoded($0.1))" }.joined(separator: "&")
     }
 }

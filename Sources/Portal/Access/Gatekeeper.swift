@@ -191,7 +191,7 @@ final class Gatekeeper: Sendable {
     private func unauthenticated(_ head: HTTPRequestHead, _ route: RouteDeclaration) -> HTTPError {
         if route.kind == .page {
             return HTTPError(status: 303, code: "sign_in", message: "Sign in first.",
-                             extraHeaders: ["Location": "/login?next=" + Self.formEncoded(head.target), "Cache-Control": "no-store"])
+                             extraHeaders: ["Location": "/login?next=" + URLText.percentEncoded(head.target, keeping: [UInt8(ascii: "/")]), "Cache-Control": "no-store"])
         }
         let message = switch mode {
         case .iap: "this portal is behind Identity-Aware Proxy: the request carries no valid IAP assertion or API token"
@@ -217,23 +217,6 @@ final class Gatekeeper: Sendable {
         return nil
     }
 
-    /// Percent-encodes everything but unreserved characters and `/`.
-    static func formEncoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(hex[Int(byte >> 4)])
-                out.unicodeScalars.append(hex[Int(byte & 15)])
-            }
-        }
-        return out
-    }
 }
 
 /// The `Host` values the portal answers to; anything else is 421, so a name that an attacker
