@@ -65,6 +65,8 @@ document.addEventListener("DOMContentLoaded", function () {
     stored: "Stored",
     loading: "Loading",
     uploading: "Uploading",
+    retracting: "Taking back",
+    retracted: "Taken back",
     error: "Error"
   };
 
@@ -261,6 +263,12 @@ document.addEventListener("DOMContentLoaded", function () {
 
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var CSRF_TOKEN = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  function meta(name) {
+    var node = document.querySelector('meta[name="' + name + '"]');
+    return node ? node.getAttribute("content") : "";
+  }
+  var USER_NAME = meta("user-name");
+  var USER_ROLE = meta("user-role");
 
   /** The session ended: go to the sign-in page, remembering which files were chosen. */
   function signInAgain(fileNames) {
@@ -434,15 +442,64 @@ document.addEventListener("DOMContentLoaded", function () {
       // Why a file was not loaded, in the server's words.
       if (!processed && upload.message) facts.push(upload.message);
       var when = upload.created_at || upload.createdAt;
-      recent.appendChild(el("li", { "class": "recent-item" }, [
+      var retracted = upload.status === "retracted" || upload.status === "retracting";
+      if (retracted && upload.retracted_by) {
+        facts.push("taken back by " + upload.retracted_by + (upload.retracted_at ? " on " + formatWhen(String(upload.retracted_at)) : ""));
+      }
+      if (upload.user && upload.user !== "anonymous") facts.push("by " + upload.user);
+      recent.appendChild(el("li", { "class": "recent-item" + (retracted ? " is-retracted" : "") }, [
         el("span", { "class": "recent-file" }, [
           el("a", { href: UPLOAD_URL + "/" + encodeURIComponent(upload.id) }, [upload.file || upload.id])
         ]),
         badge(upload.status),
         el("span", { "class": "recent-facts" }, [facts.join(" · ")]),
-        when ? el("time", { "class": "recent-time muted", datetime: String(when) }, [formatWhen(String(when))]) : null
+        when ? el("time", { "class": "recent-time muted", datetime: String(when) }, [formatWhen(String(when))]) : null,
+        mayUndo(upload) ? undoButton(upload) : null
       ]));
     });
+  }
+
+  /** Whether this user may take the upload back: its own uploads, or any as an admin. */
+  function mayUndo(upload) {
+    var finished = ["loaded", "already_loaded", "rejected", "failed"].indexOf(upload.status) >= 0;
+    if (!finished || !USER_ROLE || USER_ROLE === "viewer") return false;
+    return USER_ROLE === "admin" || upload.user === USER_NAME;
+  }
+
+  function undoButton(upload) {
+    var button = el("button", { type: "button", "class": "button button-quiet undo", "data-upload": upload.id },
+      ["Undo"]);
+    button.setAttribute("aria-label", "Take back " + (upload.file || upload.id));
+    button.addEventListener("click", function () {
+      var rows = upload.rows || {};
+      var question = "Take back " + (upload.file || upload.id) + " (" + upload.region + ")?\n\n" +
+        formatCount(rows.loaded || 0) + " rows and revenue " + formatMoney(upload.revenue || "0") +
+        (upload.currency ? " " + upload.currency : "") + " leave every report. The raw file is kept.";
+      if (!window.confirm(question)) return;
+      button.disabled = true;
+      button.textContent = "Taking back…";
+      var request = new XMLHttpRequest();
+      request.open("DELETE", UPLOAD_URL + "/" + encodeURIComponent(upload.id));
+      request.setRequestHeader("Accept", "application/json");
+      if (CSRF_TOKEN) request.setRequestHeader("X-CSRF-Token", CSRF_TOKEN);
+      request.onload = function () {
+        if (request.status === 401) { signInAgain([]); return; }
+        if (request.status !== 200) {
+          var answer = null;
+          try { answer = JSON.parse(request.responseText); } catch (ignored) { answer = null; }
+          live.textContent = "Could not take back " + (upload.file || upload.id) + ": " +
+            (answer && answer.message ? answer.message : "HTTP " + request.status);
+          recentStatus.textContent = live.textContent;
+          recentStatus.hidden = false;
+        } else {
+          live.textContent = (upload.file || upload.id) + " was taken back.";
+        }
+        refreshRecent();
+      };
+      request.onerror = function () { button.disabled = false; button.textContent = "Undo"; };
+      request.send();
+    });
+    return button;
   }
 
   document.getElementById("recent-refresh").addEventListener("click", refreshRecent);

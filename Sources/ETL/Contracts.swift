@@ -148,14 +148,21 @@ public enum UploadStatus: String, Sendable, Codable, CaseIterable {
     case rejected
     /// An infrastructure failure; see `error`.
     case failed
+    /// Taken back: its rows are leaving every report (resumed on start like a load).
+    case retracting
+    /// Taken back: its rows are in no report; the record and the raw file stay.
+    case retracted
 
     /// True once nothing more will happen to the upload.
     public var isFinal: Bool {
         switch self {
-        case .loaded, .alreadyLoaded, .rejected, .failed: true
-        case .receiving, .stored, .loading: false
+        case .loaded, .alreadyLoaded, .rejected, .failed, .retracted: true
+        case .receiving, .stored, .loading, .retracting: false
         }
     }
+
+    /// True while the upload's rows count in reports (or are on their way in).
+    public var isLive: Bool { self != .retracting && self != .retracted }
 }
 
 /// Row counts of one upload.
@@ -201,14 +208,25 @@ public struct UploadRecord: Sendable, Equatable {
     /// Microseconds since the Unix epoch, UTC.
     public var createdAtMicros: Int64
     public var updatedAtMicros: Int64
+    /// Who uploaded it (`anonymous` when access control is off) and from which address.
+    public var user: String = "anonymous"
+    public var clientAddress: String = ""
+    /// Who took it back, and when (microseconds since the epoch).
+    public var retractedBy: String?
+    public var retractedAtMicros: Int64?
 
     public init(
         id: String, region: String, fileName: String, objectURI: String, sha256: String, sizeBytes: Int64,
         encoding: String, status: UploadStatus, rows: RowCounts = RowCounts(), revenue: ExactDecimal = .zero,
         currency: String, firstRejects: [RejectedRow] = [], rejectsURI: String? = nil, extraColumns: [String] = [],
         errorCode: String? = nil, errorMessage: String? = nil, bytesProcessed: Int64 = 0,
-        createdAtMicros: Int64, updatedAtMicros: Int64
+        createdAtMicros: Int64, updatedAtMicros: Int64, user: String = "anonymous", clientAddress: String = "",
+        retractedBy: String? = nil, retractedAtMicros: Int64? = nil
     ) {
+        self.user = user
+        self.clientAddress = clientAddress
+        self.retractedBy = retractedBy
+        self.retractedAtMicros = retractedAtMicros
         self.id = id
         self.region = region
         self.fileName = fileName
@@ -291,9 +309,20 @@ public protocol Warehouse: Sendable {
     func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord]
     /// A finished load of the same content for the same region, if any.
     func loadedUpload(region: String, sha256: String) throws -> UploadRecord?
-    /// Uploads acknowledged but not finished (`stored`, `loading`), or whose load `failed`
-    /// (storage or warehouse trouble): to resume on start.
+    /// Uploads acknowledged but not finished (`stored`, `loading`), whose load `failed`
+    /// (storage or warehouse trouble), or being retracted: to resume on start.
     func unfinishedUploads() throws -> [UploadRecord]
+    /// Every upload of a region, oldest first.
+    func uploads(region: String) throws -> [UploadRecord]
+    /// Takes an upload's rows out of every report, in batches of about `batchRows`, calling
+    /// `progress` with the rows removed so far; returns how many were removed. Safe to call
+    /// again after an interruption. A warehouse that leaves rows of retracted uploads out of
+    /// its reports by their record (BigQuery's view) removes nothing and returns 0.
+    func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int
+    /// Appends an event to the audit trail.
+    func recordAudit(_ event: AuditEvent) throws
+    /// Audit events, newest first.
+    func auditEvents(_ query: AuditQuery) throws -> [AuditEvent]
     func summary(_ filter: ReportFilter) throws -> ReportSummary
 }
 
@@ -341,5 +370,44 @@ extension Warehouse {
     /// The newest uploads of every region.
     public func recentUploads(limit: Int) throws -> [UploadRecord] {
         try recentUploads(limit: limit, regions: nil)
+    }
+}
+
+/// One entry of the audit trail: who did what, when, from where.
+public struct AuditEvent: Sendable, Equatable {
+    /// Microseconds since the epoch, UTC.
+    public var atMicros: Int64
+    /// The user (or `anonymous`, or `command line (USER@HOST)`).
+    public var actor: String
+    /// `upload`, `retraction`, `sign_in`, `sign_in_failed`, `sign_out`, `user_added`, `user_changed`,
+    /// `user_removed`, `token_created`, `token_revoked`.
+    public var kind: String
+    /// What it is about: an upload id, a user name.
+    public var subject: String
+    /// The client's address; empty for the command line.
+    public var address: String
+    /// A sentence for people.
+    public var detail: String
+    public init(atMicros: Int64, actor: String, kind: String, subject: String, address: String, detail: String) {
+        self.atMicros = atMicros
+        self.actor = actor
+        self.kind = kind
+        self.subject = subject
+        self.address = address
+        self.detail = detail
+    }
+}
+
+/// Which audit events to list: newest first, older than `beforeMicros` (paging), by actor and kind.
+public struct AuditQuery: Sendable, Equatable {
+    public var actor: String?
+    public var kind: String?
+    public var beforeMicros: Int64?
+    public var limit: Int
+    public init(actor: String? = nil, kind: String? = nil, beforeMicros: Int64? = nil, limit: Int = 50) {
+        self.actor = actor
+        self.kind = kind
+        self.beforeMicros = beforeMicros
+        self.limit = limit
     }
 }

@@ -30,6 +30,10 @@ extension BigQueryWarehouse {
         TableField("bytes_processed", "INT64"),
         TableField("created_at_micros", "INT64"),
         TableField("updated_at_micros", "INT64"),
+        TableField("user_name", "STRING", description: "who uploaded it"),
+        TableField("client_address", "STRING"),
+        TableField("retracted_by", "STRING"),
+        TableField("retracted_at_micros", "INT64"),
     ]
 
     public func saveUpload(_ record: UploadRecord) throws {
@@ -61,6 +65,10 @@ extension BigQueryWarehouse {
         json.member("bytes_processed", record.bytesProcessed)
         json.member("created_at_micros", record.createdAtMicros)
         json.member("updated_at_micros", record.updatedAtMicros)
+        json.member("user_name", record.user)
+        json.member("client_address", record.clientAddress)
+        json.member("retracted_by", record.retractedBy)
+        if let at = record.retractedAtMicros { json.member("retracted_at_micros", at) }
         json.endObject()
         let errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
                                           rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)
@@ -85,7 +93,11 @@ extension BigQueryWarehouse {
     }
 
     public func unfinishedUploads() throws -> [UploadRecord] {
-        try latestUploads(where: "status IN ('stored', 'loading', 'failed')", parameters: [], limit: nil)
+        try latestUploads(where: "status IN ('stored', 'loading', 'failed', 'retracting')", parameters: [], limit: nil)
+    }
+
+    public func uploads(region: String) throws -> [UploadRecord] {
+        try latestUploads(where: "region = @region", parameters: [.string("region", region)], limit: nil).reversed()
     }
 
     /// The latest event of each upload, filtered after picking the latest, newest upload first.
@@ -126,6 +138,9 @@ extension BigQueryWarehouse {
             revenue: BigQueryText.parseDecimal(text("revenue")) ?? .zero, currency: text("currency") ?? "",
             firstRejects: rejects, rejectsURI: text("rejects_uri"), extraColumns: extra,
             errorCode: text("error_code"), errorMessage: text("error_message"), bytesProcessed: number("bytes_processed"),
-            createdAtMicros: number("created_at_micros"), updatedAtMicros: number("updated_at_micros"))
+            createdAtMicros: number("created_at_micros"), updatedAtMicros: number("updated_at_micros"),
+            user: text("user_name") ?? "anonymous", clientAddress: text("client_address") ?? "",
+            retractedBy: text("retracted_by"),
+            retractedAtMicros: result.value(row, "retracted_at_micros").int64)
     }
 }

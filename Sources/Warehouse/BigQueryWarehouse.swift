@@ -9,6 +9,8 @@ public struct BigQueryWarehouseSettings: Sendable, Equatable {
     public var reportView = "orders_report"
     /// Append-only history of upload records; the latest event per upload is the record.
     public var uploadEventsTable = "upload_events"
+    /// Who did what: uploads, retractions, sign-ins, user and token changes.
+    public var auditTable = "audit_events"
     /// Rows per insertAll request (Google recommends about 500; BigQuery refuses more than 50,000).
     public var rowsPerInsert = 500
     /// Uncompressed JSON bytes per insertAll request: BigQuery refuses requests over 10 MB, so stay below.
@@ -80,14 +82,22 @@ public final class BigQueryWarehouse: Warehouse {
         try client.createTableIfMissing(
             dataset: settings.dataset, table: settings.uploadEventsTable,
             definition: TableDefinition(fields: Self.uploadEventFields, description: "Upload records, one event per change"))
+        // Tables made by an earlier version get the columns added since.
+        try client.addMissingColumns(dataset: settings.dataset, table: settings.uploadEventsTable, fields: Self.uploadEventFields)
+        try client.createTableIfMissing(
+            dataset: settings.dataset, table: settings.auditTable,
+            definition: TableDefinition(fields: Self.auditFields, description: "Who did what: uploads, retractions, sign-ins, users"))
         let columns = Self.orderFields.map(\.name).joined(separator: ", ")
+        // One row per row key, among the rows of uploads that were not retracted: streamed rows
+        // cannot be deleted while in the streaming buffer, so a retraction is an upload event.
         let dedupe = """
             SELECT \(columns) FROM (
               SELECT \(columns), ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY loaded_at, upload_id, source_line) AS key_rank
               FROM \(orders)
+              WHERE upload_id NOT IN (SELECT upload_id FROM \(events) WHERE status IN ('retracting', 'retracted'))
             ) WHERE key_rank = 1
             """
-        try client.createViewIfMissing(dataset: settings.dataset, view: settings.reportView, sql: dedupe)
+        try client.createOrUpdateView(dataset: settings.dataset, view: settings.reportView, sql: dedupe)
     }
 
     public func checkReady() throws {
@@ -181,6 +191,7 @@ public final class BigQueryWarehouse: Warehouse {
             """
             SELECT row_key, upload_id, source_line FROM \(orders)
             WHERE invoice_date BETWEEN @first_day AND @last_day AND row_key IN UNNEST(@keys)
+              AND upload_id NOT IN (SELECT upload_id FROM \(events) WHERE status IN ('retracting', 'retracted'))
             """,
             parameters: [.date("first_day", BigQueryText.date(days: days.min()!)),
                          .date("last_day", BigQueryText.date(days: days.max()!)),

@@ -41,6 +41,14 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Runs statements that take no parameters and return no rows.
+    /// The column names of a table.
+    func columnNames(of table: String) throws(WarehouseError) -> Set<String> {
+        let statement = try prepare("SELECT name FROM pragma_table_info('\(table)')")
+        var names: Set<String> = []
+        while try statement.step() { if let name = statement.text(0) { names.insert(name) } }
+        return names
+    }
+
     func execute(_ sql: String) throws(WarehouseError) {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &errorMessage)

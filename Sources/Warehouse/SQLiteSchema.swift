@@ -45,11 +45,37 @@ enum SQLiteSchema {
             created_at_micros INTEGER NOT NULL DEFAULT 0,
             updated_at_micros INTEGER NOT NULL DEFAULT 0,
             source_uri TEXT,
-            loaded_at_micros INTEGER
+            loaded_at_micros INTEGER,
+            user_name TEXT NOT NULL DEFAULT 'anonymous',
+            client_address TEXT NOT NULL DEFAULT '',
+            retracted_by TEXT,
+            retracted_at_micros INTEGER
         );
         CREATE INDEX IF NOT EXISTS uploads_by_created ON uploads(created_at_micros);
         CREATE INDEX IF NOT EXISTS uploads_by_content ON uploads(region, sha256);
         CREATE INDEX IF NOT EXISTS uploads_by_status ON uploads(status);
+        """
+
+    /// Columns added to `uploads` after its first version, for databases made before them.
+    static let addedUploadColumns: [(name: String, definition: String)] = [
+        ("user_name", "TEXT NOT NULL DEFAULT 'anonymous'"),
+        ("client_address", "TEXT NOT NULL DEFAULT ''"),
+        ("retracted_by", "TEXT"),
+        ("retracted_at_micros", "INTEGER"),
+    ]
+
+    /// The audit trail: who did what, when, from where.
+    static let audit = """
+        CREATE TABLE IF NOT EXISTS audit_events (
+            id INTEGER PRIMARY KEY,
+            at_micros INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX IF NOT EXISTS audit_events_by_time ON audit_events(at_micros);
         """
 
     /// Row columns in insert order.

@@ -110,6 +110,11 @@ public final class SQLiteWarehouse: Warehouse {
             try writer.connection.execute("BEGIN IMMEDIATE")
             do throws(WarehouseError) {
                 try writer.connection.execute(SQLiteSchema.uploads)
+                let existing = try writer.connection.columnNames(of: "uploads")
+                for column in SQLiteSchema.addedUploadColumns where !existing.contains(column.name) {
+                    try writer.connection.execute("ALTER TABLE uploads ADD COLUMN \(column.name) \(column.definition)")
+                }
+                try writer.connection.execute(SQLiteSchema.audit)
                 try writer.connection.execute(SQLiteSchema.rows(options.rowLayout))
                 try writer.connection.execute(
                     options.indexInvoiceDay ? SQLiteSchema.rowIndexes : "DROP INDEX IF EXISTS order_rows_by_day")

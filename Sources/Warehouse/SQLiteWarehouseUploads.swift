@@ -10,8 +10,9 @@ extension SQLiteWarehouse {
                 INSERT INTO uploads (id, region, file_name, object_uri, sha256, size_bytes, encoding, status,
                     rows_read, rows_loaded, rows_rejected, rows_duplicate, revenue_micros, currency,
                     first_rejects, rejects_uri, extra_columns, error_code, error_message, bytes_processed,
-                    created_at_micros, updated_at_micros)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+                    created_at_micros, updated_at_micros, user_name, client_address, retracted_by, retracted_at_micros)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                    ?23, ?24, ?25, ?26)
                 ON CONFLICT (id) DO UPDATE SET
                     region = excluded.region, file_name = excluded.file_name, object_uri = excluded.object_uri,
                     sha256 = excluded.sha256, size_bytes = excluded.size_bytes, encoding = excluded.encoding,
@@ -21,7 +22,9 @@ extension SQLiteWarehouse {
                     first_rejects = excluded.first_rejects, rejects_uri = excluded.rejects_uri,
                     extra_columns = excluded.extra_columns, error_code = excluded.error_code,
                     error_message = excluded.error_message, bytes_processed = excluded.bytes_processed,
-                    created_at_micros = excluded.created_at_micros, updated_at_micros = excluded.updated_at_micros
+                    created_at_micros = excluded.created_at_micros, updated_at_micros = excluded.updated_at_micros,
+                    user_name = excluded.user_name, client_address = excluded.client_address,
+                    retracted_by = excluded.retracted_by, retracted_at_micros = excluded.retracted_at_micros
                 """)
             statement.bind(record.id, at: 1)
             statement.bind(record.region, at: 2)
@@ -45,6 +48,10 @@ extension SQLiteWarehouse {
             statement.bind(record.bytesProcessed, at: 20)
             statement.bind(record.createdAtMicros, at: 21)
             statement.bind(record.updatedAtMicros, at: 22)
+            statement.bind(record.user, at: 23)
+            statement.bind(record.clientAddress, at: 24)
+            statement.bind(record.retractedBy, at: 25)
+            if let at = record.retractedAtMicros { statement.bind(at, at: 26) } else { statement.bind(nil as String?, at: 26) }
             try statement.run()
         }
     }
@@ -76,13 +83,18 @@ extension SQLiteWarehouse {
 
     /// Uploads with status `stored` or `loading`, oldest first.
     public func unfinishedUploads() throws -> [UploadRecord] {
-        try readUploads("WHERE status IN ('stored', 'loading', 'failed') ORDER BY created_at_micros, ref") { _ in }
+        try readUploads("WHERE status IN ('stored', 'loading', 'failed', 'retracting') ORDER BY created_at_micros, ref") { _ in }
+    }
+
+    public func uploads(region: String) throws -> [UploadRecord] {
+        try readUploads("WHERE region = ?1 ORDER BY created_at_micros, ref") { $0.bind(region, at: 1) }
     }
 
     private static let uploadColumns = """
         SELECT id, region, file_name, object_uri, sha256, size_bytes, encoding, status, rows_read, rows_loaded,
             rows_rejected, rows_duplicate, revenue_micros, currency, first_rejects, rejects_uri, extra_columns,
-            error_code, error_message, bytes_processed, created_at_micros, updated_at_micros
+            error_code, error_message, bytes_processed, created_at_micros, updated_at_micros,
+            user_name, client_address, retracted_by, retracted_at_micros
         FROM uploads
         """
 
@@ -111,6 +123,10 @@ extension SQLiteWarehouse {
                     rejectsURI: statement.text(15), errorCode: statement.text(17), errorMessage: statement.text(18),
                     bytesProcessed: statement.int64(19), createdAtMicros: statement.int64(20),
                     updatedAtMicros: statement.int64(21)))
+                records[records.count - 1].user = statement.text(22) ?? "anonymous"
+                records[records.count - 1].clientAddress = statement.text(23) ?? ""
+                records[records.count - 1].retractedBy = statement.text(24)
+                records[records.count - 1].retractedAtMicros = statement.isNull(25) ? nil : statement.int64(25)
                 encoded.append((statement.text(14) ?? "[]", statement.text(16) ?? "[]"))
             }
             statement.reset()

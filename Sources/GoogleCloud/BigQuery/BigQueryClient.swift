@@ -111,6 +111,52 @@ public final class BigQueryClient: Sendable {
         }
     }
 
+    /// Creates the view, or changes its query when an earlier version made it with another one.
+    /// True when it was created or changed.
+    @discardableResult
+    public func createOrUpdateView(dataset: String, view: String, sql: String) throws -> Bool {
+        if try createViewIfMissing(dataset: dataset, view: view, sql: sql) { return true }
+        let current = try GoogleCloudError.jsonObject(
+            try transport.send(HTTPRequest(method: "GET", url: tableURL(dataset, view)), idempotent: true).body, what: "tables.get")
+        if ((current["view"] as? [String: Any])?["query"] as? String) == sql { return false }
+        var body = JSONWriter()
+        body.beginObject()
+        body.key("view"); body.beginObject()
+        body.member("query", sql); body.member("useLegacySql", false)
+        body.endObject()
+        body.endObject()
+        try patch(dataset, view, body.bytes)
+        return true
+    }
+
+    /// Adds the `fields` a table made by an earlier version lacks (new columns are NULLABLE, as
+    /// BigQuery allows). Returns the names added.
+    @discardableResult
+    public func addMissingColumns(dataset: String, table: String, fields: [TableField]) throws -> [String] {
+        let current = try GoogleCloudError.jsonObject(
+            try transport.send(HTTPRequest(method: "GET", url: tableURL(dataset, table)), idempotent: true).body, what: "tables.get")
+        let existing = ((current["schema"] as? [String: Any])?["fields"] as? [[String: Any]]) ?? []
+        let names = Set(existing.compactMap { $0["name"] as? String })
+        let missing = fields.filter { !names.contains($0.name) }
+        guard !missing.isEmpty else { return [] }
+        var all = existing
+        for field in missing {
+            var entry: [String: Any] = ["name": field.name, "type": field.type, "mode": "NULLABLE"]
+            if let description = field.description { entry["description"] = description }
+            all.append(entry)
+        }
+        let body = try JSONSerialization.data(withJSONObject: ["schema": ["fields": all]])
+        try patch(dataset, table, [UInt8](body))
+        return missing.map(\.name)
+    }
+
+    /// tables.patch with a JSON body.
+    private func patch(_ dataset: String, _ table: String, _ body: [UInt8]) throws {
+        var request = HTTPRequest(method: "PATCH", url: tableURL(dataset, table), body: .bytes(body))
+        request.addHeader("Content-Type", "application/json")
+        _ = try transport.send(request, idempotent: true)
+    }
+
     private func writeReference(_ body: inout JSONWriter, _ dataset: String, _ table: String) {
         body.key("tableReference"); body.beginObject()
         body.member("projectId", project); body.member("datasetId", dataset); body.member("tableId", table)

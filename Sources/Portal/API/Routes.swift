@@ -7,13 +7,14 @@ enum Routes {
     static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
                      config: PortalConfig, log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
         var router = SecuredRouter(gate: gate)
+        let audit = AuditLog(warehouse: processor.warehouse, log: log)
         let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
         router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
         router.add("GET", "/readyz", access: .public, checksHost: false, .blocking { _, _ in readiness(processor) })
 
         let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
         router.add("POST", "/api/uploads", access: .uploader, regions: .upload, .streaming { request, caller, body in
-            try upload(request, caller: caller, body: body, processor: processor, limits: formLimits)
+            try upload(request, caller: caller, body: body, processor: processor, limits: formLimits, audit: audit)
         })
         router.add("GET", "/api/uploads", access: .viewer, regions: .record, .blocking { request, caller in
             let limit = try listLimit(request.head.queryValue("limit"))
@@ -31,7 +32,8 @@ enum Routes {
             }
             return .json(200, UploadJSON.single(record, showPaths: caller.principal.has(.admin)))
         })
-        SignInRoutes.add(to: &router, pages: pages, log: log)
+        SignInRoutes.add(to: &router, pages: pages, audit: audit, log: log)
+        AuditRoutes.add(to: &router, processor: processor, pages: pages, audit: audit)
         ReportRoutes.add(to: &router, processor: processor, pages: pages, config: config)
         // An unknown API path is a JSON 404 of its own, not a missing static file.
         router.add("GET", "/api/{path...}", access: .viewer, .immediate { request, _ throws(HTTPError) in
@@ -57,7 +59,8 @@ enum Routes {
 
     /// POST /api/uploads: spool every file of the form, then store and load each.
     private static func upload(
-        _ request: HTTPRequest, caller: Caller, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits
+        _ request: HTTPRequest, caller: Caller, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits,
+        audit: AuditLog
     ) throws -> HTTPResponse {
         let contentType = request.head.headers["content-type"] ?? ""
         let form: UploadForm
@@ -81,7 +84,17 @@ enum Routes {
         guard !form.files.isEmpty else {
             throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
         }
-        let outcomes = form.files.map { processor.process($0, explicitRegion: region) }
+        let outcomes = form.files.map {
+            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address)
+        }
+        for outcome in outcomes {
+            let record = outcome.record
+            let status = record?.status.rawValue ?? "rejected"
+            audit.record(kind: "upload", actor: caller.principal.name, subject: record?.id ?? "", address: caller.address,
+                         detail: "\(outcome.fileName) (\(record?.region ?? "no region")): \(status), \(record?.rows.loaded ?? 0) rows loaded, "
+                            + "revenue \((record?.revenue ?? .zero).formatted(places: 2)) \(record?.currency ?? "")"
+                            + (outcome.errorMessage.map { "; \($0)" } ?? ""))
+        }
         // 503 when the server failed a file (retrying is safe: loading is idempotent),
         // else 200 when any file was processed, else 422.
         let status = outcomes.contains(where: \.failedOnTheServer) ? 503 : outcomes.contains(where: \.succeeded) ? 200 : 422

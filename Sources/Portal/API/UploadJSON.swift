@@ -94,6 +94,10 @@ enum UploadJSON {
         json.endObject()
         json.field("created_at", Clock.isoTimestamp(micros: record.createdAtMicros))
         json.field("updated_at", Clock.isoTimestamp(micros: record.updatedAtMicros))
+        json.field("user", record.user)
+        if showPaths { json.field("client_address", record.clientAddress) }
+        if let by = record.retractedBy { json.field("retracted_by", by) }
+        if let at = record.retractedAtMicros { json.field("retracted_at", Clock.isoTimestamp(micros: at)) }
         extra(&json)
         json.endObject()
     }

@@ -1,4 +1,5 @@
 import Access
+import ETL
 import Foundation
 
 /// `sales-portal users …` and `sales-portal tokens …`: the users file, edited from the command
@@ -25,7 +26,7 @@ public enum AccountCommands {
             guard password.count >= 12 else { throw AccessError.invalid("a password must have at least 12 characters") }
         }
         let hash = try password.map { password throws(AccessError) in try Secrets.hashPassword(password) }
-        return try edit(config) { file in
+        return try edit(config, audit: { message in message.hasPrefix("added") ? ("user_added", name) : ("user_changed", name) }) { file in
             if let index = file.users.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) {
                 file.users[index].role = role
                 file.users[index].regions = scope.list
@@ -40,7 +41,7 @@ public enum AccountCommands {
 
     /// Removes a user and its tokens.
     public static func removeUser(config: PortalConfig, name: String) throws -> String {
-        try edit(config) { file in
+        try edit(config, audit: { _ in ("user_removed", name) }) { file in
             guard let index = file.users.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
                 throw AccessError.invalid("no user \"\(name)\"")
             }
@@ -71,7 +72,7 @@ public enum AccountCommands {
     /// Makes a token for a user; returns it (the only time it exists outside the client).
     public static func createToken(config: PortalConfig, user: String, label: String?) throws -> String {
         let token = Secrets.newToken()
-        _ = try edit(config) { file in
+        _ = try edit(config, audit: { message in ("token_created", user) }) { file in
             guard let index = file.users.firstIndex(where: { $0.name.lowercased() == user.lowercased() }) else {
                 throw AccessError.invalid("no user \"\(user)\"; add it first with `sales-portal users add`")
             }
@@ -90,14 +91,14 @@ public enum AccountCommands {
             }
             let created = ISO8601DateFormatter().string(from: Date())
             file.users[index].tokens.append(APIToken(label: chosen, sha256: Secrets.tokenHash(token), created: created))
-            return ""
+            return "token \(chosen) created for \(file.users[index].name)"
         }
         return token
     }
 
     /// Revokes a user's token by its label.
     public static func revokeToken(config: PortalConfig, user: String, label: String) throws -> String {
-        try edit(config) { file in
+        try edit(config, audit: { _ in ("token_revoked", user) }) { file in
             guard let index = file.users.firstIndex(where: { $0.name.lowercased() == user.lowercased() }) else {
                 throw AccessError.invalid("no user \"\(user)\"")
             }
@@ -110,7 +111,8 @@ public enum AccountCommands {
     }
 
     /// Reads, changes and writes the users file under an exclusive lock, so two commands at once lose nothing.
-    private static func edit(_ config: PortalConfig, _ change: (inout UsersFile) throws -> String) throws -> String {
+    private static func edit(_ config: PortalConfig, audit: (String) -> (kind: String, subject: String),
+                             _ change: (inout UsersFile) throws -> String) throws -> String {
         let path = Gatekeeper.usersFilePath(config)
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -121,6 +123,22 @@ public enum AccountCommands {
         var file = try UsersFile.read(path)
         let message = try change(&file)
         try file.write(to: path)
+        let (kind, subject) = audit(message)
+        recordAudit(config, kind: kind, subject: subject, detail: message)
         return message
+    }
+
+    /// Adds the change to the audit trail in the warehouse of the configuration; a warehouse that
+    /// cannot be reached is reported, and the change stands.
+    private static func recordAudit(_ config: PortalConfig, kind: String, subject: String, detail: String) {
+        let host = ProcessInfo.processInfo.hostName
+        let actor = "command line (\(ProcessInfo.processInfo.userName)@\(host))"
+        do {
+            let warehouse = try PortalApp.makeProcessor(config: config).warehouse
+            try warehouse.recordAudit(AuditEvent(atMicros: Clock.nowMicros(), actor: actor, kind: kind, subject: subject,
+                                                 address: "", detail: detail))
+        } catch {
+            Output.errorLine("sales-portal: the change is made, but the audit trail could not record it: \(error)")
+        }
     }
 }

@@ -51,7 +51,7 @@ final class Gatekeeper: Sendable {
             guard let admitted = caller else { throw unauthenticated(head, route) }
             guard admitted.principal.has(role) else {
                 throw HTTPError(status: 403, code: "forbidden",
-                                message: "\(admitted.principal.name) is a \(admitted.principal.role.rawValue); this needs a \(role.rawValue) or more")
+                                message: "\(admitted.principal.name) is \(Self.withArticle(admitted.principal.role)); this needs \(Self.withArticle(role)) or more")
             }
         }
         if !Self.isSafe(head.method) {
@@ -180,6 +180,11 @@ final class Gatekeeper: Sendable {
         let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
         let host = rest[..<end]
         return host.isEmpty || host.contains("@") ? nil : String(host)
+    }
+
+    /// "a viewer", "an uploader", "an admin".
+    static func withArticle(_ role: Role) -> String {
+        role == .viewer ? "a viewer" : "an \(role.rawValue)"
     }
 
     static func csrfError(_ message: String) -> HTTPError {

@@ -8,11 +8,12 @@ import HTTPServer
 /// `<!--name-->…<!--/name-->` for a part that is replaced whole.
 struct Pages: Sendable {
     /// The files of the Public folder that are templates, never served as they are.
-    static let templateNames: Set<String> = ["index.html", "dashboard.html", "login.html"]
+    static let templateNames: Set<String> = ["index.html", "dashboard.html", "login.html", "audit.html"]
 
     private let upload: String
     private let dashboard: String
     private let login: String
+    private let audit: String
     private let regions: [RegionConfig]
     private let mode: Gatekeeper.Mode
 
@@ -27,6 +28,7 @@ struct Pages: Sendable {
         upload = try read("index.html")
         dashboard = try read("dashboard.html")
         login = try read("login.html")
+        audit = try read("audit.html")
         self.regions = regions
         self.mode = mode
     }
@@ -54,6 +56,11 @@ struct Pages: Sendable {
         page(common(dashboard, caller))
     }
 
+    /// The audit trail (admins).
+    func auditPage(_ caller: Caller) -> HTTPResponse {
+        page(common(audit, caller))
+    }
+
     /// The sign-in form; `next` is where a successful sign-in goes.
     func loginPage(next: String, username: String = "", error: String? = nil, status: Int = 200) -> HTTPResponse {
         var html = login
@@ -67,7 +74,9 @@ struct Pages: Sendable {
     private func common(_ template: String, _ caller: Caller) -> String {
         var html = template
         html = html.replacingOccurrences(of: "<!--csrf-meta-->", with: #"<meta name="csrf-token" content="\#(escape(caller.csrfToken))">"#
-            + #"<meta name="user-regions" content="\#(escape(caller.principal.regions.list.joined(separator: ",")))">"#)
+            + #"<meta name="user-regions" content="\#(escape(caller.principal.regions.list.joined(separator: ",")))">"#
+            + #"<meta name="user-name" content="\#(escape(caller.principal.name))">"#
+            + #"<meta name="user-role" content="\#(escape(caller.principal.role.rawValue))">"#)
         html = html.replacingOccurrences(of: "<!--csrf-field-->", with: #"<input type="hidden" name="csrf" value="\#(escape(caller.csrfToken))">"#)
         let account: String
         if mode == .none {
@@ -84,6 +93,8 @@ struct Pages: Sendable {
                 <span class="account-role">\(escape(caller.principal.role.rawValue)) · \(escape(regions))</span></span>\(signOut)</div>
                 """
         }
+        html = html.replacingOccurrences(
+            of: "<!--admin-nav-->", with: caller.principal.has(.admin) ? #"<li><a href="/audit">Audit</a></li>"# : "")
         return html.replacingOccurrences(of: "<!--account-->", with: account)
     }
 

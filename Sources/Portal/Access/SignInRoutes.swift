@@ -4,7 +4,7 @@ import HTTPServer
 /// `/login`, `/logout` and `/api/me`: signing in with a password, a session cookie for the
 /// browser, signing out, and who the caller is.
 enum SignInRoutes {
-    static func add(to router: inout SecuredRouter, pages: Pages?, log: @escaping @Sendable (String) -> Void) {
+    static func add(to router: inout SecuredRouter, pages: Pages?, audit: AuditLog, log: @escaping @Sendable (String) -> Void) {
         let gate = router.gate
         router.add("GET", "/login", access: .public, kind: .page, .immediate { request, caller throws(HTTPError) in
             let next = safeNext(request.head.queryValue("next"))
@@ -13,10 +13,14 @@ enum SignInRoutes {
             return pages.loginPage(next: next)
         })
         router.add("POST", "/login", access: .public, kind: .page, csrf: .originOnly, .blocking { request, _ in
-            try signIn(request, gate: gate, pages: pages, log: log)
+            try signIn(request, gate: gate, pages: pages, audit: audit, log: log)
         })
         router.add("POST", "/logout", access: .viewer, kind: .page, .immediate { request, caller throws(HTTPError) in
-            if let session = caller.session { gate.sessions.revoke(session, now: Gatekeeper.now()) }
+            if let session = caller.session {
+                gate.sessions.revoke(session, now: Gatekeeper.now())
+                audit.record(kind: "sign_out", actor: caller.principal.name, subject: caller.principal.name, address: caller.address,
+                             detail: "signed out")
+            }
             var response = redirect(to: "/login")
             response.headers.add("Set-Cookie", cookie("", maxAge: 0, secure: gate.secureCookies(for: request)))
             return response
@@ -40,7 +44,7 @@ enum SignInRoutes {
     }
 
     /// POST /login: `username`, `password`, `next` as a form.
-    private static func signIn(_ request: HTTPRequest, gate: Gatekeeper, pages: Pages?,
+    private static func signIn(_ request: HTTPRequest, gate: Gatekeeper, pages: Pages?, audit: AuditLog,
                                log: @Sendable (String) -> Void) throws -> HTTPResponse {
         let wantsJSON = (request.head.headers["accept"] ?? "").lowercased().contains("application/json")
         guard gate.mode == .local, let users = gate.users else {
@@ -67,6 +71,8 @@ enum SignInRoutes {
         }
         if let wait = gate.throttle.retryAfter(user: username, address: address, now: now) {
             log("sign-in refused for \"\(username)\" from \(address): too many failures, \(wait) s to wait")
+            audit.record(kind: "sign_in_failed", actor: username, subject: username, address: address,
+                         detail: "refused without a check: too many failures, \(wait) s to wait")
             return refuse(429, code: "too_many_attempts", message: "Too many failed sign-ins. Try again in \(minutes(wait)).",
                           headers: ["Retry-After": String(wait)])
         }
@@ -82,12 +88,15 @@ enum SignInRoutes {
         guard matches, let account else {
             gate.throttle.recordFailure(user: username, address: address, now: now)
             log("sign-in failed for \"\(username)\" from \(address)")
+            audit.record(kind: "sign_in_failed", actor: username, subject: username, address: address,
+                         detail: account == nil ? "no such user" : "wrong password")
             return refuse(401, code: "bad_credentials", message: "The user name or password is wrong.")
         }
         gate.throttle.recordSuccess(user: username, address: address)
         let issued = gate.sessions.issue(user: account.name, credentialTag: SessionSigner.credentialTag(passwordHash: account.password),
                                          now: now)
         log("signed in: \(account.name) from \(address)")
+        audit.record(kind: "sign_in", actor: account.name, subject: account.name, address: address, detail: "signed in")
         let setCookie = cookie(issued.cookie, maxAge: gate.sessions.lifetimeSeconds, secure: gate.secureCookies(for: request))
         if wantsJSON {
             var json = JSONWriter()

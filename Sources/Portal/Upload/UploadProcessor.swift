@@ -50,8 +50,9 @@ final class UploadProcessor: Sendable {
     /// Drops a spooled file that will not be processed.
     func discard(_ file: ReceivedFile) { removeSpool(file.content) }
 
-    /// Processes one spooled file. Never throws: every failure becomes an outcome with a reason.
-    func process(_ file: ReceivedFile, explicitRegion: String?) -> UploadOutcome {
+    /// Processes one spooled file for `uploader` (a user name, `anonymous` without access control)
+    /// at `address`. Never throws: every failure becomes an outcome with a reason.
+    func process(_ file: ReceivedFile, explicitRegion: String?, uploader: String = "anonymous", address: String = "") -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         let content = file.content
         guard content.size > 0 else {
@@ -73,7 +74,9 @@ final class UploadProcessor: Sendable {
         do {
             if let earlier = try warehouse.loadedUpload(region: region.code, sha256: content.sha256) {
                 removeSpool(content)
-                let record = alreadyLoadedRecord(file, region: region, earlier: earlier)
+                var record = alreadyLoadedRecord(file, region: region, earlier: earlier)
+                record.user = uploader
+                record.clientAddress = address
                 try warehouse.saveUpload(record)
                 outcome.record = record
                 return outcome
@@ -86,7 +89,8 @@ final class UploadProcessor: Sendable {
             var record = UploadRecord(
                 id: uploadID, region: region.code, fileName: file.fileName, objectURI: stored.uri,
                 sha256: content.sha256, sizeBytes: stored.sizeBytes, encoding: content.encoding.rawValue,
-                status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now)
+                status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
+                user: uploader, clientAddress: address)
             try warehouse.saveUpload(record)
             outcome.storeMillis = Self.millis(since: storeStart)
             let loadStart = Clock.monotonicNanos()
@@ -184,9 +188,19 @@ final class UploadProcessor: Sendable {
         }
     }
 
-    /// Loads each of `unfinished` again from its stored raw file.
+    /// Loads each of `unfinished` again from its stored raw file (or finishes its retraction).
     func resume(_ unfinished: [UploadRecord], log: (String) -> Void) {
         for record in unfinished {
+            if record.status == .retracting {
+                log("resuming retraction of upload \(record.id) (\(record.fileName), \(record.region))")
+                do {
+                    let result = try finishRetraction(record)
+                    log("upload \(result.id): \(result.status.rawValue)")
+                } catch {
+                    log("upload \(record.id): retraction failed again (\(error)); it is resumed on the next start")
+                }
+                continue
+            }
             log("resuming load of upload \(record.id) (\(record.fileName), \(record.region))")
             let result = load(record, resuming: true)
             log("upload \(result.id): \(result.status.rawValue), \(result.rows.loaded) rows loaded")

@@ -1,0 +1,109 @@
+import ETL
+import HTTPServer
+
+/// Taking an upload back (`DELETE /api/uploads/{id}`) and the audit trail (`GET /api/audit`,
+/// the `/audit` page).
+enum AuditRoutes {
+    static func add(to router: inout SecuredRouter, processor: UploadProcessor, pages: Pages?, audit: AuditLog) {
+        // On the upload threads: removing a large upload's rows is a load's worth of work.
+        router.add("DELETE", "/api/uploads/{id}", access: .uploader, regions: .record, .streaming { request, caller, _ in
+            let id = request.pathParameters["id"] ?? ""
+            guard UploadID.isValid(id), let record = try warehouseCall({ try processor.warehouse.upload(id: id) }),
+                  caller.mayAccess(region: record.region)
+            else {
+                throw PortalError.notFound("no upload with id \"\(id)\"").httpError
+            }
+            let isAdmin = caller.principal.has(.admin)
+            guard isAdmin || record.user.lowercased() == caller.principal.name.lowercased() else {
+                throw HTTPError(status: 403, code: "forbidden",
+                                message: "only \(record.user), who uploaded it, or an admin may take upload \(id) back")
+            }
+            let result: UploadRecord
+            do {
+                result = try processor.retract(record, by: caller.principal.name)
+            } catch UploadProcessor.RetractionRefusal.stillLoading(let status) {
+                throw HTTPError(status: 409, code: "still_loading",
+                                message: "upload \(id) is \(status.rawValue): take it back once its load is over")
+            } catch {
+                throw PortalError.warehouse("the retraction of upload \(id) stopped: \(error); it is finished on the next start").httpError
+            }
+            if record.status != .retracted {
+                audit.record(kind: "retraction", actor: caller.principal.name, subject: id, address: caller.address,
+                             detail: "took back \(record.fileName) (\(record.region)): \(record.rows.loaded) rows, revenue \(record.revenue.formatted(places: 2)) \(record.currency)")
+            }
+            return .json(200, UploadJSON.single(result, showPaths: isAdmin))
+        })
+        router.add("GET", "/api/audit", access: .admin, .blocking { request, _ in
+            let head = request.head
+            func text(_ name: String) -> String? {
+                guard let value = head.queryValue(name)?.trimmingSpaces(), !value.isEmpty else { return nil }
+                return value
+            }
+            var query = AuditQuery(actor: text("user"), kind: text("kind"), limit: 50)
+            if let limit = text("limit") {
+                guard let number = Int(limit), (1...500).contains(number) else {
+                    throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 500").httpError
+                }
+                query.limit = number
+            }
+            if let before = text("before") {
+                guard let micros = Int64(before) else {
+                    throw PortalError.badRequest(code: "bad_before", message: "before must be the next_before of the previous page").httpError
+                }
+                query.beforeMicros = micros
+            }
+            let events = try warehouseCall { try processor.warehouse.auditEvents(query) }
+            var json = JSONWriter(capacity: 256 * max(1, events.count))
+            json.beginObject()
+            json.key("events")
+            json.beginArray()
+            for event in events {
+                json.beginObject()
+                json.field("at", Clock.isoTimestamp(micros: event.atMicros))
+                json.field("user", event.actor)
+                json.field("kind", event.kind)
+                json.field("subject", event.subject)
+                json.field("address", event.address)
+                json.field("detail", event.detail)
+                json.endObject()
+            }
+            json.endArray()
+            json.key("next_before")
+            if events.count == query.limit, let last = events.last { json.value(String(last.atMicros)) } else { json.value(nil as String?) }
+            json.endObject()
+            var response = HTTPResponse.json(200, json.bytes)
+            response.headers.add("Cache-Control", "no-store")
+            return response
+        })
+        if let pages {
+            router.add("GET", "/audit", access: .admin, kind: .page, .immediate { _, caller throws(HTTPError) in
+                pages.auditPage(caller)
+            })
+        }
+    }
+
+    /// Runs a warehouse call, turning its failure into a 503 with the reason.
+    static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as HTTPError { throw error } catch {
+            throw PortalError.warehouse("the warehouse failed: \(error)").httpError
+        }
+    }
+}
+
+/// Writes the audit trail; a failure to write is logged, never the reason a request fails.
+final class AuditLog: Sendable {
+    private let warehouse: any Warehouse
+    private let log: @Sendable (String) -> Void
+
+    init(warehouse: any Warehouse, log: @escaping @Sendable (String) -> Void) {
+        self.warehouse = warehouse
+        self.log = log
+    }
+
+    func record(kind: String, actor: String, subject: String, address: String, detail: String) {
+        let event = AuditEvent(atMicros: Clock.nowMicros(), actor: actor, kind: kind, subject: subject, address: address, detail: detail)
+        do { try warehouse.recordAudit(event) } catch {
+            log("audit trail: cannot record \(kind) by \(actor): \(error)")
+        }
+    }
+}

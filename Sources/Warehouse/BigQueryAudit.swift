@@ -1,0 +1,59 @@
+// Retraction and the audit trail in BigQuery.
+
+import ETL
+import GoogleCloud
+
+extension BigQueryWarehouse {
+    static let auditFields: [TableField] = [
+        TableField("event_id", "STRING", mode: "REQUIRED"),
+        TableField("at_micros", "INT64", mode: "REQUIRED"),
+        TableField("actor", "STRING", mode: "REQUIRED"),
+        TableField("kind", "STRING", mode: "REQUIRED"),
+        TableField("subject", "STRING"),
+        TableField("address", "STRING"),
+        TableField("detail", "STRING"),
+    ]
+
+    var audit: String { client.qualified(settings.dataset, settings.auditTable) }
+
+    /// Nothing to delete: the report view leaves out the rows of uploads whose latest event is
+    /// `retracting` or `retracted` (rows in the streaming buffer cannot be deleted anyway).
+    public func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int { 0 }
+
+    public func recordAudit(_ event: AuditEvent) throws {
+        let eventID = "\(event.atMicros)-\(UInt32.random(in: 0...UInt32.max))"
+        var json = JSONWriter(capacity: 256)
+        json.beginObject()
+        json.member("event_id", eventID)
+        json.member("at_micros", event.atMicros)
+        json.member("actor", event.actor)
+        json.member("kind", event.kind)
+        json.member("subject", event.subject)
+        json.member("address", event.address)
+        json.member("detail", event.detail)
+        json.endObject()
+        let errors = try client.insertAll(dataset: settings.dataset, table: settings.auditTable,
+                                          rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)
+        if let error = errors.first {
+            throw GoogleCloudError.invalidResponse("audit event refused: \(error.reason) \(error.message)")
+        }
+    }
+
+    public func auditEvents(_ query: AuditQuery) throws -> [AuditEvent] {
+        var conditions: [String] = []
+        var parameters: [QueryParameter] = [.int64("row_limit", Int64(max(0, query.limit)))]
+        if let actor = query.actor { conditions.append("actor = @actor"); parameters.append(.string("actor", actor)) }
+        if let kind = query.kind { conditions.append("kind = @kind"); parameters.append(.string("kind", kind)) }
+        if let before = query.beforeMicros { conditions.append("at_micros < @before"); parameters.append(.int64("before", before)) }
+        let result = try client.query(
+            "SELECT at_micros, actor, kind, subject, address, detail FROM \(audit)"
+                + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+                + " ORDER BY at_micros DESC, event_id DESC LIMIT @row_limit",
+            parameters: parameters)
+        return result.rows.indices.map { row in
+            AuditEvent(atMicros: result.value(row, "at_micros").int64 ?? 0, actor: result.value(row, "actor").string ?? "",
+                       kind: result.value(row, "kind").string ?? "", subject: result.value(row, "subject").string ?? "",
+                       address: result.value(row, "address").string ?? "", detail: result.value(row, "detail").string ?? "")
+        }
+    }
+}
