@@ -141,6 +141,10 @@ final class MemoryWarehouse: Warehouse {
     func saveUpload(_ record: UploadRecord) throws {}
     func upload(id: String) throws -> UploadRecord? { nil }
     func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord] { [] }
+    func uploads(region: String) throws -> [UploadRecord] { [] }
+    func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int { 0 }
+    func recordAudit(_ event: AuditEvent) throws {}
+    func auditEvents(_ query: AuditQuery) throws -> [AuditEvent] { [] }
     func loadedUpload(region: String, sha256: String) throws -> UploadRecord? { nil }
     func unfinishedUploads() throws -> [UploadRecord] { [] }
     func summary(_ filter: ReportFilter) throws -> ReportSummary {

@@ -26,6 +26,9 @@ struct BigQueryReportsEmulatorTests {
         ReportFilter(), ReportFilter(region: "UK"), ReportFilter(country: "France"), ReportFilter(country: "united KINGDOM"), ReportFilter(product: "85123a"),
         ReportFilter(product: "heart"), ReportFilter(fromDay: dayNumber(2010, 12, 2), toDay: dayNumber(2010, 12, 3)),
         ReportFilter(region: "IN", fromDay: dayNumber(2010, 12, 4)), ReportFilter(region: "US"),
+        // Scoped to a user's regions, row by row.
+        ReportFilter(allowedRegions: ["IN"]), ReportFilter(allowedRegions: ["IN", "UK"]), ReportFilter(allowedRegions: []),
+        ReportFilter(country: "France", allowedRegions: ["UK"]),
     ]
 
     @Test func timeSeriesMatchesSQLiteForEveryGrainAndFilter() throws {
@@ -52,6 +55,37 @@ struct BigQueryReportsEmulatorTests {
 
     @Test func optionsMatchSQLite() throws {
         #expect(try bigQuery.reportOptions() == sqlite.reportOptions())
+        for scope in [["IN"], ["UK"], [], ["IN", "UK"]] {
+            #expect(try bigQuery.reportOptions(regions: scope) == sqlite.reportOptions(regions: scope), "\(scope)")
+        }
+        #expect(try bigQuery.reportOptions(regions: ["IN"]).regions == ["IN"])
+    }
+
+    @Test func aRetractedUploadLeavesTheViewAsItsDeletedRowsLeaveSQLite() throws {
+        for warehouse in [sqlite as any Warehouse, bigQuery as any Warehouse] {
+            let record = UploadRecord(id: "uk-upload", region: "UK", fileName: "UK.csv", objectURI: "x", sha256: "s", sizeBytes: 1,
+                                      encoding: "utf-8", status: .retracted, currency: "GBP", createdAtMicros: 1, updatedAtMicros: 2,
+                                      user: "ana", retractedBy: "boss", retractedAtMicros: 2)
+            try warehouse.saveUpload(record)
+            _ = try warehouse.removeRows(ofUpload: "uk-upload", batchRows: 2) { _ in }
+        }
+        #expect(try bigQuery.summary(ReportFilter(region: "UK")).orders == 0)
+        #expect(try bigQuery.summary(ReportFilter(region: "IN")).orders > 0)
+        for filter in Self.filters {
+            #expect(try bigQuery.summary(filter) == sqlite.summary(filter), "\(filter)")
+        }
+        let saved = try #require(try bigQuery.upload(id: "uk-upload"))
+        #expect(saved.status == .retracted && saved.retractedBy == "boss" && saved.user == "ana")
+    }
+
+    @Test func theAuditTrailRoundTrips() throws {
+        for index in 0..<3 {
+            try bigQuery.recordAudit(AuditEvent(atMicros: Int64(10 + index), actor: "ana", kind: index == 1 ? "retraction" : "upload",
+                                                subject: "u\(index)", address: "1.2.3.4", detail: "d"))
+        }
+        #expect(try bigQuery.auditEvents(AuditQuery()).map(\.subject) == ["u2", "u1", "u0"])
+        #expect(try bigQuery.auditEvents(AuditQuery(kind: "upload", limit: 1)).map(\.subject) == ["u2"])
+        #expect(try bigQuery.auditEvents(AuditQuery(beforeMicros: 12)).map(\.subject) == ["u1", "u0"])
     }
 
     @Test func invoicePagesAndLinesMatchSQLite() throws {

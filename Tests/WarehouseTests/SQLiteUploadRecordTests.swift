@@ -65,13 +65,13 @@ func record(
         #expect(try warehouse.loadedUpload(region: "UK", sha256: "s2") == nil)
     }
 
-    @Test func unfinishedUploadsAreStoredLoadingOrFailed() throws {
+    @Test func unfinishedUploadsAreStoredLoadingFailedOrRetracting() throws {
         let database = TemporaryDatabase()
         let warehouse = try database.warehouse()
         for (index, status) in UploadStatus.allCases.enumerated() {
             try warehouse.saveUpload(record("u-\(status.rawValue)", status: status, createdAt: Int64(index)))
         }
-        #expect(Set(try warehouse.unfinishedUploads().map(\.id)) == ["u-stored", "u-loading", "u-failed"])
+        #expect(Set(try warehouse.unfinishedUploads().map(\.id)) == ["u-stored", "u-loading", "u-failed", "u-retracting"])
     }
 
     @Test func insertingRowsKeepsTheSavedRecord() throws {
