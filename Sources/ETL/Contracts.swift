@@ -214,6 +214,8 @@ public struct UploadRecord: Sendable, Equatable {
     /// Who took it back, and when (microseconds since the epoch).
     public var retractedBy: String?
     public var retractedAtMicros: Int64?
+    /// When the raw file of a file rejected as a whole was deleted (kept for a limited time).
+    public var rawFileRemovedAtMicros: Int64?
 
     public init(
         id: String, region: String, fileName: String, objectURI: String, sha256: String, sizeBytes: Int64,
@@ -221,8 +223,9 @@ public struct UploadRecord: Sendable, Equatable {
         currency: String, firstRejects: [RejectedRow] = [], rejectsURI: String? = nil, extraColumns: [String] = [],
         errorCode: String? = nil, errorMessage: String? = nil, bytesProcessed: Int64 = 0,
         createdAtMicros: Int64, updatedAtMicros: Int64, user: String = "anonymous", clientAddress: String = "",
-        retractedBy: String? = nil, retractedAtMicros: Int64? = nil
+        retractedBy: String? = nil, retractedAtMicros: Int64? = nil, rawFileRemovedAtMicros: Int64? = nil
     ) {
+        self.rawFileRemovedAtMicros = rawFileRemovedAtMicros
         self.user = user
         self.clientAddress = clientAddress
         self.retractedBy = retractedBy
@@ -314,6 +317,8 @@ public protocol Warehouse: Sendable {
     func unfinishedUploads() throws -> [UploadRecord]
     /// Every upload of a region, oldest first.
     func uploads(region: String) throws -> [UploadRecord]
+    /// Every upload with this status, oldest first.
+    func uploads(status: UploadStatus) throws -> [UploadRecord]
     /// Takes an upload's rows out of every report, in batches of about `batchRows`, calling
     /// `progress` with the rows removed so far; returns how many were removed. Safe to call
     /// again after an interruption. A warehouse that leaves rows of retracted uploads out of
@@ -364,6 +369,8 @@ public protocol ObjectStore: Sendable {
     func open(uri: String) throws -> any ObjectReader
     /// Throws when the store cannot be reached or written.
     func checkReady() throws
+    /// Deletes an object; one that is already gone is not an error.
+    func delete(uri: String) throws
 }
 
 extension Warehouse {

@@ -41,6 +41,7 @@ public enum PortalApp {
             let resumer = Thread { processor.resume(unfinished, log: log) }
             resumer.start()
         }
+        processor.startRejectedFileSweeper(log: { log($0) })
 
         var received: Int32 = 0
         sigwait(&stopSignals, &received)

@@ -34,6 +34,7 @@ extension BigQueryWarehouse {
         TableField("client_address", "STRING"),
         TableField("retracted_by", "STRING"),
         TableField("retracted_at_micros", "INT64"),
+        TableField("raw_removed_at_micros", "INT64", description: "when the raw file of a rejected file was deleted"),
     ]
 
     public func saveUpload(_ record: UploadRecord) throws {
@@ -69,6 +70,7 @@ extension BigQueryWarehouse {
         json.member("client_address", record.clientAddress)
         json.member("retracted_by", record.retractedBy)
         if let at = record.retractedAtMicros { json.member("retracted_at_micros", at) }
+        if let at = record.rawFileRemovedAtMicros { json.member("raw_removed_at_micros", at) }
         json.endObject()
         let errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
                                           rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)
@@ -94,6 +96,10 @@ extension BigQueryWarehouse {
 
     public func unfinishedUploads() throws -> [UploadRecord] {
         try latestUploads(where: "status IN ('stored', 'loading', 'failed', 'retracting')", parameters: [], limit: nil)
+    }
+
+    public func uploads(status: UploadStatus) throws -> [UploadRecord] {
+        try latestUploads(where: "status = @status", parameters: [.string("status", status.rawValue)], limit: nil).reversed()
     }
 
     public func uploads(region: String) throws -> [UploadRecord] {
@@ -141,6 +147,7 @@ extension BigQueryWarehouse {
             createdAtMicros: number("created_at_micros"), updatedAtMicros: number("updated_at_micros"),
             user: text("user_name") ?? "anonymous", clientAddress: text("client_address") ?? "",
             retractedBy: text("retracted_by"),
-            retractedAtMicros: result.value(row, "retracted_at_micros").int64)
+            retractedAtMicros: result.value(row, "retracted_at_micros").int64,
+            rawFileRemovedAtMicros: result.value(row, "raw_removed_at_micros").int64)
     }
 }

@@ -49,7 +49,8 @@ enum SQLiteSchema {
             user_name TEXT NOT NULL DEFAULT 'anonymous',
             client_address TEXT NOT NULL DEFAULT '',
             retracted_by TEXT,
-            retracted_at_micros INTEGER
+            retracted_at_micros INTEGER,
+            raw_removed_at_micros INTEGER
         );
         CREATE INDEX IF NOT EXISTS uploads_by_created ON uploads(created_at_micros);
         CREATE INDEX IF NOT EXISTS uploads_by_content ON uploads(region, sha256);
@@ -62,6 +63,7 @@ enum SQLiteSchema {
         ("client_address", "TEXT NOT NULL DEFAULT ''"),
         ("retracted_by", "TEXT"),
         ("retracted_at_micros", "INTEGER"),
+        ("raw_removed_at_micros", "INTEGER"),
     ]
 
     /// The audit trail: who did what, when, from where.

@@ -10,9 +10,10 @@ extension SQLiteWarehouse {
                 INSERT INTO uploads (id, region, file_name, object_uri, sha256, size_bytes, encoding, status,
                     rows_read, rows_loaded, rows_rejected, rows_duplicate, revenue_micros, currency,
                     first_rejects, rejects_uri, extra_columns, error_code, error_message, bytes_processed,
-                    created_at_micros, updated_at_micros, user_name, client_address, retracted_by, retracted_at_micros)
+                    created_at_micros, updated_at_micros, user_name, client_address, retracted_by, retracted_at_micros,
+                    raw_removed_at_micros)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                    ?23, ?24, ?25, ?26)
+                    ?23, ?24, ?25, ?26, ?27)
                 ON CONFLICT (id) DO UPDATE SET
                     region = excluded.region, file_name = excluded.file_name, object_uri = excluded.object_uri,
                     sha256 = excluded.sha256, size_bytes = excluded.size_bytes, encoding = excluded.encoding,
@@ -24,7 +25,8 @@ extension SQLiteWarehouse {
                     error_message = excluded.error_message, bytes_processed = excluded.bytes_processed,
                     created_at_micros = excluded.created_at_micros, updated_at_micros = excluded.updated_at_micros,
                     user_name = excluded.user_name, client_address = excluded.client_address,
-                    retracted_by = excluded.retracted_by, retracted_at_micros = excluded.retracted_at_micros
+                    retracted_by = excluded.retracted_by, retracted_at_micros = excluded.retracted_at_micros,
+                    raw_removed_at_micros = excluded.raw_removed_at_micros
                 """)
             statement.bind(record.id, at: 1)
             statement.bind(record.region, at: 2)
@@ -52,6 +54,7 @@ extension SQLiteWarehouse {
             statement.bind(record.clientAddress, at: 24)
             statement.bind(record.retractedBy, at: 25)
             if let at = record.retractedAtMicros { statement.bind(at, at: 26) } else { statement.bind(nil as String?, at: 26) }
+            if let at = record.rawFileRemovedAtMicros { statement.bind(at, at: 27) } else { statement.bind(nil as String?, at: 27) }
             try statement.run()
         }
     }
@@ -90,11 +93,15 @@ extension SQLiteWarehouse {
         try readUploads("WHERE region = ?1 ORDER BY created_at_micros, ref") { $0.bind(region, at: 1) }
     }
 
+    public func uploads(status: UploadStatus) throws -> [UploadRecord] {
+        try readUploads("WHERE status = ?1 ORDER BY created_at_micros, ref") { $0.bind(status.rawValue, at: 1) }
+    }
+
     private static let uploadColumns = """
         SELECT id, region, file_name, object_uri, sha256, size_bytes, encoding, status, rows_read, rows_loaded,
             rows_rejected, rows_duplicate, revenue_micros, currency, first_rejects, rejects_uri, extra_columns,
             error_code, error_message, bytes_processed, created_at_micros, updated_at_micros,
-            user_name, client_address, retracted_by, retracted_at_micros
+            user_name, client_address, retracted_by, retracted_at_micros, raw_removed_at_micros
         FROM uploads
         """
 
@@ -127,6 +134,7 @@ extension SQLiteWarehouse {
                 records[records.count - 1].clientAddress = statement.text(23) ?? ""
                 records[records.count - 1].retractedBy = statement.text(24)
                 records[records.count - 1].retractedAtMicros = statement.isNull(25) ? nil : statement.int64(25)
+                records[records.count - 1].rawFileRemovedAtMicros = statement.isNull(26) ? nil : statement.int64(26)
                 encoded.append((statement.text(14) ?? "[]", statement.text(16) ?? "[]"))
             }
             statement.reset()

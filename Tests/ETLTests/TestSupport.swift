@@ -142,6 +142,7 @@ final class MemoryWarehouse: Warehouse {
     func upload(id: String) throws -> UploadRecord? { nil }
     func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord] { [] }
     func uploads(region: String) throws -> [UploadRecord] { [] }
+    func uploads(status: UploadStatus) throws -> [UploadRecord] { [] }
     func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int { 0 }
     func recordAudit(_ event: AuditEvent) throws {}
     func auditEvents(_ query: AuditQuery) throws -> [AuditEvent] { [] }

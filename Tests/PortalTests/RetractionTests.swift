@@ -117,4 +117,22 @@ import Warehouse
         #expect(try warehouse.auditEvents(AuditQuery(actor: "ana", kind: "upload")).map(\.subject) == ["s1"])
         #expect(try warehouse.auditEvents(AuditQuery(beforeMicros: 102, limit: 1)).map(\.subject) == ["s1"])
     }
+
+    @Test func rawFilesOfRejectedUploadsGoAfterTheRetentionAndTheirRecordsSaySo() throws {
+        let junk = try upload("just some text, not a sales file\n", name: "UK.csv")
+        let good = try upload(Self.header + Self.lines(invoice: 9, products: 0..<2), name: "UK.csv")
+        #expect(junk.status == .rejected)
+        let path = String(junk.objectURI.dropFirst("file://".count))
+        #expect(FileManager.default.fileExists(atPath: path))
+        // Younger than the retention: kept.
+        #expect(processor.sweepRejectedFiles(createdBefore: junk.createdAtMicros, log: { _ in }) == 0)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(processor.sweepRejectedFiles(createdBefore: Clock.nowMicros() + 1, log: { _ in }) == 1)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let record = try #require(try processor.warehouse.upload(id: junk.id))
+        #expect(record.status == .rejected && record.rawFileRemovedAtMicros != nil)
+        // Loaded files are never swept, and a second sweep has nothing to do.
+        #expect(FileManager.default.fileExists(atPath: String(good.objectURI.dropFirst("file://".count))))
+        #expect(processor.sweepRejectedFiles(createdBefore: Clock.nowMicros() + 1, log: { _ in }) == 0)
+    }
 }

@@ -98,6 +98,7 @@ enum UploadJSON {
         if showPaths { json.field("client_address", record.clientAddress) }
         if let by = record.retractedBy { json.field("retracted_by", by) }
         if let at = record.retractedAtMicros { json.field("retracted_at", Clock.isoTimestamp(micros: at)) }
+        if let at = record.rawFileRemovedAtMicros { json.field("raw_file_removed_at", Clock.isoTimestamp(micros: at)) }
         extra(&json)
         json.endObject()
     }

@@ -87,6 +87,11 @@ public struct StorageSettings: Codable, Sendable, Equatable {
     public var mode = "embedded"
     /// Objects, the SQLite database and the spool of files in flight.
     public var dataDir = "./var"
+    /// Raw files of uploads rejected as a whole (empty, not CSV, missing columns) are deleted
+    /// after this many days; their records stay and say so. 0 = at the next sweep.
+    public var rejectedFileRetentionDays = 7
+    /// How often such files are looked for.
+    public var retentionSweepSeconds = 3600
 
     public init(mode: String = "embedded", dataDir: String = "./var") {
         self.mode = mode
@@ -210,6 +215,9 @@ extension PortalConfig {
         }
         guard server.shutdownGraceMs >= 0, etl.maxRejectsReported >= 0, etl.dedupeWindowRows >= 0 else {
             throw .invalid("server.shutdownGraceMs, etl.maxRejectsReported and etl.dedupeWindowRows must not be negative")
+        }
+        guard storage.rejectedFileRetentionDays >= 0, storage.retentionSweepSeconds >= 1 else {
+            throw .invalid("storage.rejectedFileRetentionDays must not be negative and storage.retentionSweepSeconds must be at least 1")
         }
         guard ["none", "local", "iap"].contains(auth.mode) else {
             throw .invalid("auth.mode must be \"none\", \"local\" or \"iap\", not \"\(auth.mode)\"")

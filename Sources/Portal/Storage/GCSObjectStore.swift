@@ -35,6 +35,13 @@ public final class GCSObjectStore: ObjectStore {
     public func checkReady() throws {
         try client.checkBucket(bucket)
     }
+
+    public func delete(uri: String) throws {
+        guard uri.hasPrefix("gs://") else { throw GoogleCloudError.configuration("not a gs:// URI: \(uri)") }
+        let path = uri.dropFirst("gs://".count)
+        guard let slash = path.firstIndex(of: "/") else { throw GoogleCloudError.configuration("no object name in \(uri)") }
+        _ = try client.deleteObject(bucket: String(path[..<slash]), name: String(path[path.index(after: slash)...]))
+    }
 }
 
 /// One object being written through a resumable upload session. Not shared between threads.

@@ -52,6 +52,11 @@ public final class LocalObjectStore: ObjectStore {
         if let path = try? localPath(of: uri) { unlink(path) }
     }
 
+    public func delete(uri: String) throws {
+        let path = try localPath(of: uri)
+        guard unlink(path) == 0 || errno == ENOENT else { throw PortalError.storage("cannot delete \(uri): \(FileSystem.lastError())") }
+    }
+
     public func checkReady() throws {
         let probe = "\(root)/.partial/ready-\(UploadID.make())"
         let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
