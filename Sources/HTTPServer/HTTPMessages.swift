@@ -28,6 +28,11 @@ public struct HTTPRequestHead: Sendable {
     public var target: String
     /// Percent-decoded path of the target, without the query.
     public var path: String
+    /// The path of the target as sent (still percent-encoded), without the query.
+    public var rawPath: Substring {
+        let end = target.firstIndex(of: "?") ?? target.endIndex
+        return target[..<end]
+    }
     /// Raw query string (after "?"), without the "?"; empty when absent.
     public var query: String
     /// Protocol version of the request.
@@ -76,6 +81,19 @@ public struct HTTPRequestHead: Sendable {
 
     /// Whether the request carries a body (a positive Content-Length or a chunked body).
     public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
+
+    /// The name of the first query parameter whose name or value does not decode (a malformed
+    /// %XX escape, an escaped NUL, or bytes that are not UTF-8); nil when every one decodes.
+    public var undecodableQueryParameter: String? {
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentDecoding.decodeForm(parts[0])
+            if name == nil || (parts.count > 1 && PercentDecoding.decodeForm(parts[1]) == nil) {
+                return name ?? String(parts[0])
+            }
+        }
+        return nil
+    }
 
     /// The first value of a query parameter, form-decoded ("+" is a space, %XX escapes), or nil.
     public func queryValue(_ name: String) -> String? {

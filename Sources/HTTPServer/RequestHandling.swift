@@ -45,7 +45,13 @@ extension EventLoop {
                                           message: "Only 'Expect: 100-continue' is supported.").response, close: head.hasBody)
             return
         }
-        switch context.router.match(method: head.method, path: head.path) {
+        if head.hasBody, let encoding = head.headers["content-encoding"], !HTTPHeaders.equalNames(String(encoding[...].trimmingASCIISpaces()), "identity") {
+            respond(connection, HTTPError(status: 415, code: "unsupported_content_encoding",
+                                          message: "Request bodies are taken as sent: Content-Encoding \(encoding) is not supported; send the file uncompressed.",
+                                          extraHeaders: ["Accept-Encoding": "identity"]).response, close: true)
+            return
+        }
+        switch context.router.match(method: head.method, path: String(head.rawPath)) {
         case .notFound:
             respond(connection, HTTPError(status: 404, code: "not_found", message: "No such resource.").response,
                     close: head.hasBody)

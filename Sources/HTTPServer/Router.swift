@@ -93,7 +93,10 @@ public struct Router: Sendable {
     /// Shorthand for `add("POST", pattern, handler)`.
     public mutating func post(_ pattern: String, _ handler: Handler) { add("POST", pattern, handler) }
 
-    /// Looks a request up. HEAD falls back to the GET route of the same path.
+    /// Looks a request up by its path as sent (still percent-encoded): the path is split into
+    /// segments first and each is decoded after, so `%2F` stays inside its segment
+    /// (`/api/report/invoices/UK/INV%2F7` gives the one value `INV/7`). HEAD falls back to the
+    /// GET route of the same path.
     public func match(method: String, path: String) -> Match {
         var parameters: [String: String] = [:]
         guard let handlers = find(node: root, path: path[...], parameters: &parameters) else { return .notFound }
@@ -116,24 +119,30 @@ public struct Router: Sendable {
             return nil
         }
         let segmentEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        let segment = rest[rest.startIndex..<segmentEnd]
+        let segment = Self.decoded(rest[rest.startIndex..<segmentEnd])
         let remainder = rest[segmentEnd...]
-        if let literal = node.literals[String(segment)],
+        if let literal = node.literals[segment],
            let found = find(node: literal, path: remainder, parameters: &parameters) {
             return found
         }
         if let parameter = node.parameter {
             var attempt = parameters
-            attempt[parameter.name] = String(segment)
+            attempt[parameter.name] = segment
             if let found = find(node: parameter.node, path: remainder, parameters: &attempt) {
                 parameters = attempt
                 return found
             }
         }
         if let catchAll = node.rest {
-            parameters[catchAll.name] = String(rest)
+            parameters[catchAll.name] = Self.decoded(rest)
             return catchAll.handlers
         }
         return nil
+    }
+
+    /// A raw path part, percent-decoded (the parser has already refused malformed escapes).
+    private static func decoded(_ raw: Substring) -> String {
+        guard raw.contains("%") else { return String(raw) }
+        return PercentDecoding.decodePath(Array(raw.utf8)) ?? String(raw)
     }
 }

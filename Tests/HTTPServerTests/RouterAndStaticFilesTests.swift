@@ -27,6 +27,26 @@ struct TemporaryFolder {
 }
 
 @Suite struct RouterTests {
+    @Test func segmentsAreSplitBeforeTheyAreDecoded() {
+        var router = Router()
+        router.get("/invoices/{region}/{invoice}", .immediate { _ in .text("one") })
+        router.get("/files/{path...}", .immediate { _ in .text("file") })
+        guard case .found(_, let invoice) = router.match(method: "GET", path: "/invoices/UK/INV%2F2011%2F7"),
+              case .found(_, let spaced) = router.match(method: "GET", path: "/invoices/U%4B/A%20B"),
+              case .found(_, let file) = router.match(method: "GET", path: "/files/a%20b/c.css")
+        else {
+            Issue.record("routes not found")
+            return
+        }
+        #expect(invoice == ["region": "UK", "invoice": "INV/2011/7"])
+        #expect(spaced == ["region": "UK", "invoice": "A B"])
+        #expect(file == ["path": "a b/c.css"])
+        guard case .notFound = router.match(method: "GET", path: "/invoices/UK/INV/2011/7") else {
+            Issue.record("a literal slash must still separate segments")
+            return
+        }
+    }
+
     @Test func literalParameterAndCatchAllSegments() {
         var router = Router()
         router.get("/api/uploads", .immediate { _ in .text("list") })

@@ -163,6 +163,25 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
+    @Test func aCompressedRequestBodyIs415NotMisreadAsPlainBytes() throws {
+        try withServer { port in
+            let gzip = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")
+            #expect(gzip.status == 415)
+            #expect(gzip.text.contains("unsupported_content_encoding"))
+            let identity = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello")
+            #expect(identity.status == 200 && identity.text == "hello")
+        }
+    }
+
+    @Test func commonHeadersGoOnEveryAnswerErrorsIncluded() throws {
+        try withServer({ $0.commonHeaders = ["X-Content-Type-Options": "nosniff"] }) { port in
+            for target in ["/echo", "/nowhere"] {
+                let response = try request(port, "GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(response.headers["x-content-type-options"] == "nosniff", "\(target)")
+            }
+        }
+    }
+
     @Test func unsupportedExpectationIs417() throws {
         try withServer { port in
             let response = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nExpect: magic\r\n\r\n")

@@ -89,6 +89,15 @@ import Testing
         #expect(status(request("GET", "/api/me", [("Authorization", "Basic cm9vdDp4")]), try declaration("GET", "/api/me")) == 401)
     }
 
+    @Test func aQueryThatDoesNotDecodeIs400NeverNoFilter() throws {
+        let summary = try declaration("GET", "/api/report/summary")
+        let auth = ("Authorization", "Bearer \(adminToken)")
+        for query in ["region=IN%00", "region=%ZZ", "region=%", "region=%C3%28", "%ZZ=1"] {
+            #expect(status(request("GET", "/api/report/summary?\(query)", [auth]), summary) == 400, "\(query)")
+        }
+        #expect(status(request("GET", "/api/report/summary?region=IN&country=United+Kingdom", [auth]), summary) == 200)
+    }
+
     @Test func aHostThatIsNotOursIs421ExceptForHealthChecks() throws {
         let me = try declaration("GET", "/api/me")
         let auth = ("Authorization", "Bearer \(adminToken)")

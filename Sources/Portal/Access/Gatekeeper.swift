@@ -45,6 +45,11 @@ final class Gatekeeper: Sendable {
     func admit(_ request: HTTPRequest, _ route: RouteDeclaration) throws(HTTPError) -> Caller {
         let head = request.head
         if route.checksHost { try hosts.check(head.headers["host"]) }
+        if let name = head.undecodableQueryParameter {
+            // A filter that does not decode must never silently mean "no filter".
+            throw HTTPError(status: 400, code: "bad_query",
+                            message: "the query parameter \(JSONString.quoted(name)) does not decode (a bad %XX escape, NUL, or not UTF-8)")
+        }
         // A public route serves anyone: credentials that do not check out are ignored there.
         var caller = route.access == .public ? (try? identify(request)) ?? nil : try identify(request)
         if let role = route.access.role {
