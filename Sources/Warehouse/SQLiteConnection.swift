@@ -44,6 +44,7 @@ final class SQLiteConnection: @unchecked Sendable {
     /// The column names of a table.
     func columnNames(of table: String) throws(WarehouseError) -> Set<String> {
         let statement = try prepare("SELECT name FROM pragma_table_info('\(table)')")
+        defer { statement.finalize() }
         var names: Set<String> = []
         while try statement.step() { if let name = statement.text(0) { names.insert(name) } }
         return names

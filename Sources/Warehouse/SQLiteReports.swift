@@ -245,20 +245,25 @@ extension SQLiteWarehouse: ReportingWarehouse {
     private func scopedReportOptions(_ allowed: [String]) throws -> ReportOptions {
         let where_ = SQLiteReportConditions(ReportFilter(allowedRegions: allowed))
         return try withReader { connection throws(WarehouseError) in
-            let regionQuery = try connection.prepare("""
+            // Statements are reset on every way out: one left mid-step would hold this reader's
+            // snapshot, and later reads through it would not see new rows.
+            let regionQuery = try connection.cached("""
                 SELECT DISTINCT region FROM uploads WHERE (rows_loaded > 0 OR status IN ('stored', 'loading', 'failed'))
                 AND \(SQLiteReportConditions.inList("region", count: allowed.count)) ORDER BY region
                 """)
+            defer { regionQuery.reset() }
             for (index, region) in allowed.enumerated() { regionQuery.bind(region, at: Int32(index + 1)) }
             var regions: [String] = []
             while try regionQuery.step() { if let region = regionQuery.text(0), !region.isEmpty { regions.append(region) } }
-            let countryQuery = try connection.prepare(
+            let countryQuery = try connection.cached(
                 "SELECT DISTINCT r.country FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause() + " ORDER BY 1")
+            defer { countryQuery.reset() }
             where_.bind(countryQuery)
             var countries: [String] = []
             while try countryQuery.step() { if let country = countryQuery.text(0), !country.isEmpty { countries.append(country) } }
-            let span = try connection.prepare(
+            let span = try connection.cached(
                 "SELECT min(r.invoice_day), max(r.invoice_day) FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause())
+            defer { span.reset() }
             where_.bind(span)
             guard try span.step(), !span.isNull(0) else {
                 return ReportOptions(regions: regions, countries: countries, firstDay: nil, lastDay: nil)

@@ -101,6 +101,20 @@ import Warehouse
         #expect(empty == ReportOptions(regions: [], countries: [], firstDay: nil, lastDay: nil))
     }
 
+    @Test func scopedOptionsLeaveNoReaderBehindAndLaterRowsAreSeenByEveryone() throws {
+        // Asked on every read connection, so none may keep an old snapshot.
+        for _ in 0..<8 { #expect(try warehouse.reportOptions(regions: ["IN"]).regions == ["IN"]) }
+        #expect(try warehouse.reportOptions(regions: []).regions.isEmpty)
+        let before = try warehouse.summary(ReportFilter()).orders
+        _ = try warehouse.insert(ukRows.map { row in
+            var later = row
+            later.invoiceNo = "9" + row.invoiceNo
+            later.rowKey.low ^= 0xFFFF
+            return later
+        }, for: context("later-upload", region: "UK"))
+        for _ in 0..<8 { #expect(try warehouse.summary(ReportFilter()).orders > before) }
+    }
+
     @Test func invoicesComeNewestFirstInPages() throws {
         let first = try warehouse.invoices(ReportFilter(), page: 1, pageSize: 3)
         #expect(first.total == 7)

@@ -55,8 +55,10 @@ enum ReportRoutes {
             let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
             return try respond(.breakdown(filter, dimension, limit: limit))
         })
-        router.add("GET", "/api/report/options", access: .viewer, regions: .query, .blocking { _, caller in
-            try respond(.options(allowedRegions: caller.principal.regions.restriction))
+        router.add("GET", "/api/report/options", access: .viewer, regions: .query, .blocking { request, caller in
+            // The choices are the caller's regions'; naming another region is refused as everywhere.
+            if let region = request.head.queryValue("region")?.trimmingSpaces(), !region.isEmpty { try caller.requireRegion(region) }
+            return try respond(.options(allowedRegions: caller.principal.regions.restriction))
         })
         router.add("GET", "/api/report/invoices", access: .viewer, regions: .query, .blocking { request, caller in
             let filter = try filter(request, caller)
