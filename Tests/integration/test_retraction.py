@@ -129,6 +129,22 @@ def test_rows_skipped_as_duplicates_of_the_retracted_upload_come_back(fresh_serv
     assert problems == []
 
 
+def test_a_second_upload_of_the_same_bytes_keeps_the_rows_when_the_first_is_retracted(fresh_server, seed, seed_results):
+    india, usa = seed_results
+    first = rs.upload_one(fresh_server, seed / "IN.csv")
+    second = rs.upload_one(fresh_server, seed / "IN.csv")
+    assert (first["status"], second["status"]) == ("loaded", "already_loaded"), (first, second)
+    assert rs.upload_one(fresh_server, seed / "usa.csv")["status"] == "loaded"
+
+    assert rs.retract(fresh_server, first["id"]).status == 200
+    # The second upload of IN.csv is live: the rows it skipped are back through it.
+    problems = ["first IN.csv retracted: " + m for m in rs.report_mismatches(fresh_server, seed_results)]
+    assert rs.record(fresh_server, second["id"])["status"] == "already_loaded"
+    assert rs.retract(fresh_server, second["id"]).status == 200
+    problems += ["both retracted: " + m for m in rs.report_mismatches(fresh_server, [usa], gone=[india])]
+    assert problems == []
+
+
 # --- who may retract what -------------------------------------------------------------------
 
 @pytest.fixture
