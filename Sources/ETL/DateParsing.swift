@@ -234,3 +234,14 @@ extension LocalDateTime {
         value < 10 ? "0" + String(value) : String(value)
     }
 }
+
+extension LocalDateTime {
+    /// Months since January 1970 (January 1970 = 0, December 1969 = −1).
+    public var monthNumber: Int64 { Self.monthNumber(dayNumber: dayNumber) }
+
+    /// Months since January 1970 of a day number.
+    public static func monthNumber(dayNumber: Int64) -> Int64 {
+        let (year, month, _) = DateParser.civil(fromDay: dayNumber)
+        return (year - 1970) * 12 + (month - 1)
+    }
+}

@@ -16,6 +16,22 @@ extension BigQueryWarehouse {
 
     var audit: String { client.qualified(settings.dataset, settings.auditTable) }
 
+    /// Refuses an `orders` table made by an earlier version (partitioned by `invoice_date`, no
+    /// `invoice_month`): BigQuery would refuse to stream rows older than 5 years into it.
+    func checkOrdersLayout() throws {
+        guard let table = try client.tableResource(dataset: settings.dataset, table: settings.ordersTable) else { return }
+        let fields = ((table["schema"] as? [String: Any])?["fields"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+        let timePartitioned = table["timePartitioning"] != nil
+        guard !fields.contains("invoice_month") || timePartitioned else { return }
+        let name = "\(client.project).\(settings.dataset).\(settings.ordersTable)"
+        throw GoogleCloudError.configuration("""
+            the table \(name) has the layout of an earlier version (\(timePartitioned ? "partitioned by day" : "no invoice_month column")): \
+            BigQuery refuses to stream rows dated more than 5 years back into a day-partitioned table. Move it to the new \
+            layout once, as the README's "Moving an orders table to the month layout" says (CREATE TABLE … PARTITION BY \
+            RANGE_BUCKET(invoice_month, …) AS SELECT …), then start again
+            """)
+    }
+
     /// Nothing to delete: the report view leaves out the rows of uploads whose latest event is
     /// `retracting` or `retracted` (rows in the streaming buffer cannot be deleted anyway).
     public func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int { 0 }

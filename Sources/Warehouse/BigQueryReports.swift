@@ -26,10 +26,15 @@ struct BigQueryReportConditions {
             conditions.append("(UPPER(stock_code) = UPPER(@product) OR STRPOS(LOWER(IFNULL(description, '')), LOWER(@product)) > 0)")
             parameters.append(.string("product", product))
         }
+        // The month number beside the date: the table is partitioned by it, so a date range reads
+        // only its months (the view partitions its dedupe by month, region and key, so the
+        // conditions reach the table).
         if let from = filter.fromDay {
+            conditions.append("invoice_month >= @from_month"); parameters.append(.int64("from_month", LocalDateTime.monthNumber(dayNumber: from)))
             conditions.append("invoice_date >= @from_day"); parameters.append(.date("from_day", BigQueryText.date(days: from)))
         }
         if let to = filter.toDay {
+            conditions.append("invoice_month <= @to_month"); parameters.append(.int64("to_month", LocalDateTime.monthNumber(dayNumber: to)))
             conditions.append("invoice_date <= @to_day"); parameters.append(.date("to_day", BigQueryText.date(days: to)))
         }
     }

@@ -61,6 +61,8 @@ public final class BigQueryWarehouse: Warehouse {
         TableField("quantity", "INT64", mode: "REQUIRED"),
         TableField("invoice_ts", "DATETIME", mode: "REQUIRED"),
         TableField("invoice_date", "DATE", mode: "REQUIRED"),
+        TableField("invoice_month", "INT64", mode: "REQUIRED",
+                   description: "months since January 1970 of invoice_date: the integer-range partitioning column"),
         TableField("unit_price", "NUMERIC", mode: "REQUIRED"),
         TableField("currency", "STRING", mode: "REQUIRED"),
         TableField("revenue", "NUMERIC", mode: "REQUIRED"),
@@ -73,12 +75,22 @@ public final class BigQueryWarehouse: Warehouse {
         TableField("loaded_at", "TIMESTAMP", mode: "REQUIRED"),
     ]
 
+    /// Integer-range partitions of one month each, January 1970 to December 2119 (1,800 of
+    /// BigQuery's 10,000); earlier and later months go to the `__UNPARTITIONED__` partition.
+    public static let monthPartitions = (field: "invoice_month", start: Int64(0), end: Int64(1800), interval: Int64(1))
+
+    /// Partitioned by month number, not by date: BigQuery streams rows into a date-partitioned
+    /// table only within 5 years before and 1 year after today, and sales of any date must load.
+    /// Integer ranges have no such window, and date filters still prune whole months.
+    public static let ordersDefinition = TableDefinition(
+        fields: orderFields, rangePartition: monthPartitions, clusteringFields: ["region", "invoice_date"],
+        description: "Cleaned sales order lines")
+
     public func prepare() throws {
         try client.createDatasetIfMissing(settings.dataset)
-        try client.createTableIfMissing(
-            dataset: settings.dataset, table: settings.ordersTable,
-            definition: TableDefinition(fields: Self.orderFields, partitionField: "invoice_date",
-                                        clusteringFields: ["region", "stock_code"], description: "Cleaned sales order lines"))
+        if !(try client.createTableIfMissing(dataset: settings.dataset, table: settings.ordersTable, definition: Self.ordersDefinition)) {
+            try checkOrdersLayout()
+        }
         try client.createTableIfMissing(
             dataset: settings.dataset, table: settings.uploadEventsTable,
             definition: TableDefinition(fields: Self.uploadEventFields, description: "Upload records, one event per change"))
@@ -92,7 +104,8 @@ public final class BigQueryWarehouse: Warehouse {
         // cannot be deleted while in the streaming buffer, so a retraction is an upload event.
         let dedupe = """
             SELECT \(columns) FROM (
-              SELECT \(columns), ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY loaded_at, upload_id, source_line) AS key_rank
+              SELECT \(columns), ROW_NUMBER() OVER (
+                PARTITION BY invoice_month, region, row_key ORDER BY loaded_at, upload_id, source_line) AS key_rank
               FROM \(orders)
               WHERE upload_id NOT IN (SELECT upload_id FROM \(events) WHERE status IN ('retracting', 'retracted'))
             ) WHERE key_rank = 1
@@ -190,10 +203,13 @@ public final class BigQueryWarehouse: Warehouse {
         let result = try client.query(
             """
             SELECT row_key, upload_id, source_line FROM \(orders)
-            WHERE invoice_date BETWEEN @first_day AND @last_day AND row_key IN UNNEST(@keys)
+            WHERE invoice_month BETWEEN @first_month AND @last_month
+              AND invoice_date BETWEEN @first_day AND @last_day AND row_key IN UNNEST(@keys)
               AND upload_id NOT IN (SELECT upload_id FROM \(events) WHERE status IN ('retracting', 'retracted'))
             """,
-            parameters: [.date("first_day", BigQueryText.date(days: days.min()!)),
+            parameters: [.int64("first_month", LocalDateTime.monthNumber(dayNumber: days.min()!)),
+                         .int64("last_month", LocalDateTime.monthNumber(dayNumber: days.max()!)),
+                         .date("first_day", BigQueryText.date(days: days.min()!)),
                          .date("last_day", BigQueryText.date(days: days.max()!)),
                          .array("keys", of: "STRING", Array(Set(keys)))])
         var stored: [String: (upload: String, line: Int64)] = [:]
@@ -219,6 +235,7 @@ public final class BigQueryWarehouse: Warehouse {
         json.member("quantity", row.quantity)
         json.member("invoice_ts", BigQueryText.dateTime(row.invoiceTime))
         json.member("invoice_date", BigQueryText.date(days: row.invoiceTime.dayNumber))
+        json.member("invoice_month", row.invoiceTime.monthNumber)
         json.member("unit_price", BigQueryText.decimal(row.unitPrice))
         json.member("currency", upload.currency)
         json.member("revenue", BigQueryText.decimal(row.revenue))

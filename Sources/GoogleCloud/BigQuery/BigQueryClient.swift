@@ -68,6 +68,15 @@ public final class BigQueryClient: Sendable {
             body.member("type", "DAY"); body.member("field", partition)
             body.endObject()
         }
+        if let range = definition.rangePartition {
+            // INT64 values are strings in BigQuery's JSON.
+            body.key("rangePartitioning"); body.beginObject()
+            body.member("field", range.field)
+            body.key("range"); body.beginObject()
+            body.member("start", String(range.start)); body.member("end", String(range.end)); body.member("interval", String(range.interval))
+            body.endObject()
+            body.endObject()
+        }
         if !definition.clusteringFields.isEmpty {
             body.key("clustering"); body.beginObject(); body.key("fields"); body.beginArray()
             for field in definition.clusteringFields { body.string(field) }
@@ -127,6 +136,16 @@ public final class BigQueryClient: Sendable {
         body.endObject()
         try patch(dataset, view, body.bytes)
         return true
+    }
+
+    /// The table's resource (`tables.get`), or nil when it does not exist.
+    public func tableResource(dataset: String, table: String) throws -> [String: Any]? {
+        do {
+            return try GoogleCloudError.jsonObject(
+                try transport.send(HTTPRequest(method: "GET", url: tableURL(dataset, table)), idempotent: true).body, what: "tables.get")
+        } catch let error as GoogleCloudError where error.httpStatus == 404 {
+            return nil
+        }
     }
 
     /// Adds the `fields` a table made by an earlier version lacks (new columns are NULLABLE, as

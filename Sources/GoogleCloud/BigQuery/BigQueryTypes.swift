@@ -17,17 +17,22 @@ public struct TableField: Sendable, Equatable {
 }
 
 /// What a new table looks like.
-public struct TableDefinition: Sendable, Equatable {
+public struct TableDefinition: Sendable {
     public var fields: [TableField]
     /// A DATE (or TIMESTAMP/DATETIME) column to partition by day; nil for none.
     public var partitionField: String?
+    /// An INT64 column to partition by integer ranges (`rangePartitioning`), with its range; nil for none.
+    public var rangePartition: (field: String, start: Int64, end: Int64, interval: Int64)?
     /// Up to four columns to cluster by.
     public var clusteringFields: [String]
     public var description: String?
 
-    public init(fields: [TableField], partitionField: String? = nil, clusteringFields: [String] = [], description: String? = nil) {
+    public init(fields: [TableField], partitionField: String? = nil,
+                rangePartition: (field: String, start: Int64, end: Int64, interval: Int64)? = nil,
+                clusteringFields: [String] = [], description: String? = nil) {
         self.fields = fields
         self.partitionField = partitionField
+        self.rangePartition = rangePartition
         self.clusteringFields = clusteringFields
         self.description = description
     }
