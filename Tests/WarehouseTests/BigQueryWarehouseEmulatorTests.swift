@@ -33,6 +33,35 @@ struct BigQueryWarehouseEmulatorTests {
         UploadContext(uploadID: id, region: "UK", currency: "GBP", sourceURI: "gs://sales-uploads/\(id).csv", loadedAtMicros: 1_700_000_000_000_000)
     }
 
+    @Test func anOrdersTableOfTheDayPartitionedLayoutIsRefusedAtStartWithTheWayOut() throws {
+        GoogleCloud.globalInit()
+        var settings = BigQueryWarehouseSettings()
+        settings.dataset = "wh_old_\(UInt32.random(in: 0...UInt32.max))"
+        let client = try BigQueryClient(project: "test-project", credentials: AnonymousCredentials())
+        try client.createDatasetIfMissing(settings.dataset)
+        let oldFields = BigQueryWarehouse.orderFields.filter { $0.name != "invoice_month" }
+        try client.createTableIfMissing(dataset: settings.dataset, table: settings.ordersTable,
+                                        definition: TableDefinition(fields: oldFields, partitionField: "invoice_date"))
+        do {
+            try BigQueryWarehouse(client: client, settings: settings).prepare()
+            Issue.record("a table of the earlier layout was accepted")
+        } catch let error as GoogleCloudError {
+            #expect("\(error)".contains("earlier version"))
+            #expect("\(error)".contains("Moving an orders table to the month layout"))
+        }
+        // The month layout it makes itself is accepted, again and again.
+        #expect(throws: Never.self) { _ = try Self.warehouse() }
+    }
+
+    @Test func everyRowCarriesItsMonthNumber() {
+        #expect(LocalDateTime(secondsSinceEpoch: 0).monthNumber == 0)
+        #expect(LocalDateTime(secondsSinceEpoch: 14_944 * 86_400).monthNumber == (2010 - 1970) * 12 + 11)  // 2010-12-01
+        #expect(LocalDateTime(secondsSinceEpoch: -86_400).monthNumber == -1)  // 1969-12-31
+        let json = String(decoding: BigQueryWarehouse.json(Self.row(1, invoice: "1", quantity: 1, price: 1), key: "k", Self.context("u")),
+                          as: UTF8.self)
+        #expect(json.contains("\"invoice_month\":491"))
+    }
+
     @Test func rowsLoadOnceAndTheSummaryFollowsTheReportDefinition() throws {
         let warehouse = try Self.warehouse()
         let rows = [
