@@ -311,14 +311,14 @@ def test_retraction_killed_midway_is_finished_on_the_next_start(seed, seed_resul
         left = _rows_left(data_dir, big["id"])
         assert left is not None and 0 < left < loaded, f"rows of the upload left after the kill: {left} of {loaded}"
 
-        second = support.Server(data_dir=data_dir).start()
         started = time.monotonic()
+        second = support.Server(data_dir=data_dir).start()
         finished = rs.wait_for("the retraction finished after the restart",
                                lambda: (lambda r: r if r and r.get("status") not in ("retracting",) else None)(
                                    rs.record_or_none(second, big["id"])), timeout=300, every=0.2)
         finish_seconds = time.monotonic() - started
         print(f"\n{KILL_ROWS} rows: load {load_seconds:.1f}s, {left} rows left at the kill, "
-              f"finished {finish_seconds:.1f}s after the restart")
+              f"restart and finish {finish_seconds:.1f}s")
         assert finished["status"] == "retracted", finished
         assert finished["retracted_by"] == "anonymous", finished
         assert _rows_left(data_dir, big["id"]) == 0
