@@ -335,6 +335,28 @@ def test_retraction_killed_midway_is_finished_on_the_next_start(seed, seed_resul
             support.stop_and_check(second)
 
 
+def test_a_second_request_during_a_retraction_records_one_retraction(fresh_server, seed, seed_results, tmp_path):
+    path = rs.generate(tmp_path / "UK.csv", KILL_ROWS, seed=29)
+    _load_seed(fresh_server, seed)
+    big = rs.upload_one(fresh_server, path, timeout=600)
+    assert big["status"] == "loaded", big
+    answers: list = []
+    first = threading.Thread(target=lambda: answers.append(rs.retract(fresh_server, big["id"], timeout=600)), daemon=True)
+    first.start()
+    rs.wait_for("the record saying retracting",
+                lambda: answers or (rs.record_or_none(fresh_server, big["id"]) or {}).get("status") == "retracting",
+                timeout=60, every=0.01)
+    assert not answers, "the retraction was over before the second request: raise RETRACTION_KILL_ROWS"
+    second = rs.retract(fresh_server, big["id"], timeout=600)
+    first.join(timeout=600)
+    assert answers and answers[0].status == 200, answers
+    assert second.status in (200, 409), (second.status, second.body)
+    assert rs.record(fresh_server, big["id"])["status"] == "retracted"
+    assert rs.summary_of(fresh_server) == reference.summary(seed_results)
+    events = [e for e in second_audit(fresh_server, "retraction") if e["subject"] == big["id"]]
+    assert len(events) == 1, f"one retraction, {len(events)} audit events (second request answered {second.status}): {events}"
+
+
 def second_audit(server: support.Server, kind: str) -> list[dict]:
     response = support.get(server, f"/api/audit?kind={kind}&limit=500")
     assert response.status == 200, (response.status, response.body)
