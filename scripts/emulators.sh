@@ -9,6 +9,12 @@
 # After `start`, point the code at them with:
 #   export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
 #   export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050
+#
+# With BQ_STANDIN=1 the BigQuery emulator listens on 9051 and scripts/bq_standin.py on 9050
+# in front of it, so that every client of http://127.0.0.1:9050 goes through the stand-in:
+# it refuses streamed rows outside BigQuery's partition window (5 years back, 1 year ahead)
+# and reports the partitioning and clustering tables were created with. Counts of what
+# passed through: curl http://127.0.0.1:9050/standin/stats
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,15 +31,20 @@ BQ_REST_PORT="${BQ_EMULATOR_REST_PORT:-9050}"
 BQ_GRPC_PORT="${BQ_EMULATOR_GRPC_PORT:-9060}"
 BQ_PROJECT="${BQ_EMULATOR_PROJECT:-test-project}"
 BQ_VERSION=1.4.0
+BQ_STANDIN="${BQ_STANDIN:-0}"
+# Where the emulator itself listens: behind the stand-in when there is one.
+if [ "$BQ_STANDIN" = 1 ]; then BQ_UPSTREAM_PORT="${BQ_EMULATOR_UPSTREAM_PORT:-9051}"; else BQ_UPSTREAM_PORT="$BQ_REST_PORT"; fi
 DUCKDB_VERSION=1.5.5
 
 START_TIMEOUT_SECONDS="${EMULATOR_START_TIMEOUT:-60}"
 
 log() { printf 'emulators: %s\n' "$*" >&2; }
 
-# True when the venv has the exact pinned package version.
+# True when the venv has the exact pinned package version. (grep reads all of pip's output:
+# with -q it would stop at the match, pip would fail writing the rest, and pipefail would
+# turn that into "not installed".)
 has_package() { # venv package version
-    [ -x "$1/bin/python" ] && "$1/bin/python" -m pip show "$2" 2>/dev/null | grep -qx "Version: $3"
+    [ -x "$1/bin/python" ] && "$1/bin/python" -m pip show "$2" 2>/dev/null | grep -x "Version: $3" >/dev/null
 }
 
 install_gcs() {
@@ -80,15 +91,34 @@ start_gcs() {
 
 start_bq() {
     local pidfile="$STATE_DIR/bq.pid"
-    if pid_alive "$pidfile"; then log "bq already running (pid $(cat "$pidfile"))"; return; fi
+    if pid_alive "$pidfile"; then
+        local port; port="$(cat "$STATE_DIR/bq.port" 2>/dev/null || echo "$BQ_REST_PORT")"
+        if [ "$port" != "$BQ_UPSTREAM_PORT" ]; then
+            log "bq runs on port $port, not $BQ_UPSTREAM_PORT (BQ_STANDIN=$BQ_STANDIN): run '$0 stop' first"
+            return 1
+        fi
+        log "bq already running (pid $(cat "$pidfile"))"; return
+    fi
     install_bq
     # Run from the state folder: DuckDB spills its temporary files (gigabytes for big loads)
     # into the working directory's .tmp/, which must not be the repository.
-    (cd "$STATE_DIR" && exec setsid "$BQ_VENV/bin/bqemulator" start --rest-host "$HOST" --rest-port "$BQ_REST_PORT" \
+    (cd "$STATE_DIR" && exec setsid "$BQ_VENV/bin/bqemulator" start --rest-host "$HOST" --rest-port "$BQ_UPSTREAM_PORT" \
         --grpc-host "$HOST" --grpc-port "$BQ_GRPC_PORT" --ephemeral --project "$BQ_PROJECT" \
         --log-level warning >"$STATE_DIR/bq.log" 2>&1 </dev/null) &
     echo $! >"$pidfile"
-    wait_for bq "http://$HOST:$BQ_REST_PORT/bigquery/v2/projects/$BQ_PROJECT/datasets" "$pidfile"
+    echo "$BQ_UPSTREAM_PORT" >"$STATE_DIR/bq.port"
+    wait_for bq "http://$HOST:$BQ_UPSTREAM_PORT/bigquery/v2/projects/$BQ_PROJECT/datasets" "$pidfile"
+}
+
+# The stand-in in front of the emulator (BQ_STANDIN=1): python3, standard library only.
+start_bq_standin() {
+    local pidfile="$STATE_DIR/bq-standin.pid"
+    if pid_alive "$pidfile"; then log "bq-standin already running (pid $(cat "$pidfile"))"; return; fi
+    setsid python3 "$ROOT/scripts/bq_standin.py" --listen "$HOST:$BQ_REST_PORT" \
+        --upstream "http://$HOST:$BQ_UPSTREAM_PORT" >"$STATE_DIR/bq-standin.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+    # Through the stand-in: answers only when both it and the emulator do.
+    wait_for bq-standin "http://$HOST:$BQ_REST_PORT/bigquery/v2/projects/$BQ_PROJECT/datasets" "$pidfile"
 }
 
 stop_one() { # name
@@ -118,17 +148,24 @@ case "${1:-}" in
     start)
         start_gcs
         start_bq
+        if [ "$BQ_STANDIN" = 1 ]; then start_bq_standin; fi
         echo "export STORAGE_EMULATOR_HOST=http://$HOST:$GCS_PORT"
         echo "export BIGQUERY_EMULATOR_HOST=http://$HOST:$BQ_REST_PORT"
         ;;
     stop)
         stop_one gcs
+        stop_one bq-standin
         stop_one bq
+        rm -f "$STATE_DIR/bq.port"
         rm -rf "$STATE_DIR/.tmp"   # DuckDB's spill files of the stopped BigQuery emulator
         ;;
     status)
         status_one gcs "http://$HOST:$GCS_PORT/storage/v1/b"
-        status_one bq "http://$HOST:$BQ_REST_PORT/bigquery/v2/projects/$BQ_PROJECT/datasets"
+        bq_port="$(cat "$STATE_DIR/bq.port" 2>/dev/null || echo "$BQ_UPSTREAM_PORT")"
+        status_one bq "http://$HOST:$bq_port/bigquery/v2/projects/$BQ_PROJECT/datasets"
+        if [ "$BQ_STANDIN" = 1 ] || [ -f "$STATE_DIR/bq-standin.pid" ]; then
+            status_one bq-standin "http://$HOST:$BQ_REST_PORT/standin/stats"
+        fi
         ;;
     *)
         echo "usage: $0 start|stop|status" >&2
