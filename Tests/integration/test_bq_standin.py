@@ -110,8 +110,14 @@ def insert(endpoint: Endpoint, dataset: str, table: str, rows: list[dict], skip:
 
 
 def stored(emulator: Endpoint, dataset: str, table: str, column: int = 0) -> list:
-    """One column of every row the emulator holds, read from the emulator itself."""
-    status, _, answer, raw = emulator.call("GET", api(dataset, f"/tables/{table}/data?maxResults=1000"))
+    """One column of every row the emulator holds, read from the emulator itself. The
+    emulator's tabledata.list now and then answers 500 while other clients use it at the same
+    time (a DuckDB "closed pending query result"): a read, so it is asked again, a few times."""
+    for attempt in range(5):
+        status, _, answer, raw = emulator.call("GET", api(dataset, f"/tables/{table}/data?maxResults=1000"))
+        if status != 500:
+            break
+        time.sleep(0.2 * (attempt + 1))
     assert status == 200, (status, raw[:500])
     return sorted(row["f"][column]["v"] for row in answer.get("rows") or [])
 
