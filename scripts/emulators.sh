@@ -10,7 +10,7 @@
 #   export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
 #   export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050
 #
-# With BQ_STANDIN=1 the BigQuery emulator listens on 9051 and scripts/bq_standin.py on 9050
+# By default (BQ_STANDIN=1) the BigQuery emulator listens on 9051 and scripts/bq_standin.py on 9050
 # in front of it, so that every client of http://127.0.0.1:9050 goes through the stand-in:
 # it refuses streamed rows outside BigQuery's partition window (5 years back, 1 year ahead)
 # and reports the partitioning and clustering tables were created with. Counts of what
@@ -31,7 +31,7 @@ BQ_REST_PORT="${BQ_EMULATOR_REST_PORT:-9050}"
 BQ_GRPC_PORT="${BQ_EMULATOR_GRPC_PORT:-9060}"
 BQ_PROJECT="${BQ_EMULATOR_PROJECT:-test-project}"
 BQ_VERSION=1.4.0
-BQ_STANDIN="${BQ_STANDIN:-0}"
+BQ_STANDIN="${BQ_STANDIN:-1}"
 # Where the emulator itself listens: behind the stand-in when there is one.
 if [ "$BQ_STANDIN" = 1 ]; then BQ_UPSTREAM_PORT="${BQ_EMULATOR_UPSTREAM_PORT:-9051}"; else BQ_UPSTREAM_PORT="$BQ_REST_PORT"; fi
 DUCKDB_VERSION=1.5.5
@@ -151,6 +151,7 @@ case "${1:-}" in
         if [ "$BQ_STANDIN" = 1 ]; then start_bq_standin; fi
         echo "export STORAGE_EMULATOR_HOST=http://$HOST:$GCS_PORT"
         echo "export BIGQUERY_EMULATOR_HOST=http://$HOST:$BQ_REST_PORT"
+        echo "export BIGQUERY_EMULATOR_UPSTREAM=http://$HOST:$BQ_UPSTREAM_PORT"
         ;;
     stop)
         stop_one gcs

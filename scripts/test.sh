@@ -23,7 +23,8 @@ if [ -x scripts/emulators.sh ]; then
   scripts/emulators.sh start
   trap 'scripts/emulators.sh stop || true' EXIT
   export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
-  export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050
+  export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050      # the stand-in that enforces BigQuery's rules
+  export BIGQUERY_EMULATOR_UPSTREAM=http://127.0.0.1:9051  # the emulator behind it
 fi
 
 echo "== swift tests"

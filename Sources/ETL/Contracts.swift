@@ -310,7 +310,8 @@ public protocol Warehouse: Sendable {
     func upload(id: String) throws -> UploadRecord?
     /// Newest first; only uploads of `regions` (upper case) when given.
     func recentUploads(limit: Int, regions: [String]?) throws -> [UploadRecord]
-    /// A finished load of the same content for the same region, if any.
+    /// A finished load (or an upload recognised as one) of the same content for the same region
+    /// that still counts, if any.
     func loadedUpload(region: String, sha256: String) throws -> UploadRecord?
     /// Uploads acknowledged but not finished (`stored`, `loading`), whose load `failed`
     /// (storage or warehouse trouble), or being retracted: to resume on start.

@@ -90,7 +90,7 @@ extension BigQueryWarehouse {
     }
 
     public func loadedUpload(region: String, sha256: String) throws -> UploadRecord? {
-        try latestUploads(where: "region = @region AND sha256 = @sha AND status = 'loaded'",
+        try latestUploads(where: "region = @region AND sha256 = @sha AND status IN ('loaded', 'already_loaded')",
                           parameters: [.string("region", region), .string("sha", sha256)], limit: 1).first
     }
 

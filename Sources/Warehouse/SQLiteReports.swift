@@ -146,10 +146,7 @@ extension SQLiteWarehouse: ReportingWarehouse {
         if let allowed { return try scopedReportOptions(allowed) }
         return try withReader { connection throws(WarehouseError) in
             // Regions of uploads that may hold rows (cheaper than scanning the rows).
-            let regionQuery = try connection.cached("""
-                SELECT DISTINCT region FROM uploads
-                WHERE rows_loaded > 0 OR status IN ('stored', 'loading', 'failed') ORDER BY region
-                """)
+            let regionQuery = try connection.cached("SELECT DISTINCT region FROM uploads WHERE \(Self.mayHoldRows) ORDER BY region")
             var regions: [String] = []
             while try regionQuery.step() { if let region = regionQuery.text(0), !region.isEmpty { regions.append(region) } }
             regionQuery.reset()
@@ -241,6 +238,13 @@ extension SQLiteWarehouse: ReportingWarehouse {
         }
     }
 
+    /// Uploads that may hold rows: not taken back, and with rows loaded, rows skipped as
+    /// duplicates (they may hold the rows of a retracted upload they skipped), or a load under way.
+    static let mayHoldRows = """
+        status NOT IN ('retracting', 'retracted') \
+        AND (rows_loaded > 0 OR rows_duplicate > 0 OR status IN ('stored', 'loading', 'failed'))
+        """
+
     /// Options over the rows of some regions only: read from the rows themselves.
     private func scopedReportOptions(_ allowed: [String]) throws -> ReportOptions {
         let where_ = SQLiteReportConditions(ReportFilter(allowedRegions: allowed))
@@ -248,7 +252,7 @@ extension SQLiteWarehouse: ReportingWarehouse {
             // Statements are reset on every way out: one left mid-step would hold this reader's
             // snapshot, and later reads through it would not see new rows.
             let regionQuery = try connection.cached("""
-                SELECT DISTINCT region FROM uploads WHERE (rows_loaded > 0 OR status IN ('stored', 'loading', 'failed'))
+                SELECT DISTINCT region FROM uploads WHERE \(Self.mayHoldRows)
                 AND \(SQLiteReportConditions.inList("region", count: allowed.count)) ORDER BY region
                 """)
             defer { regionQuery.reset() }

@@ -78,7 +78,9 @@ extension SQLiteWarehouse {
 
     /// The newest upload of the same content (SHA-256) for the region whose status is `loaded`.
     public func loadedUpload(region: String, sha256: String) throws -> UploadRecord? {
-        try readUploads("WHERE region = ?1 AND sha256 = ?2 AND status = 'loaded' ORDER BY created_at_micros DESC, ref DESC LIMIT 1") {
+        try readUploads("""
+            WHERE region = ?1 AND sha256 = ?2 AND status IN ('loaded', 'already_loaded') ORDER BY created_at_micros DESC, ref DESC LIMIT 1
+            """) {
             $0.bind(region, at: 1)
             $0.bind(sha256, at: 2)
         }.first

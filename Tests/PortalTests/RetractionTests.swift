@@ -84,9 +84,35 @@ import Warehouse
         #expect(try processor.warehouse.upload(id: live.id)?.status == .loaded)
     }
 
+    @Test func theStartIsToldOnceAndTheRegionLeavesTheFilterOptions() throws {
+        _ = try upload(Self.header.replacingOccurrences(of: "United Kingdom", with: "India")
+                       + Self.lines(invoice: 11, products: 0..<3).replacingOccurrences(of: "United Kingdom", with: "India"), name: "IN.csv")
+        let wrong = try upload(Self.header + Self.lines(invoice: 12, products: 0..<3), name: "UK.csv")
+        #expect(try warehouse.reportOptions().regions == ["IN", "UK"])
+        var starts = 0
+        _ = try processor.retract(wrong, by: "ana") { starts += 1 }
+        _ = try processor.retract(wrong, by: "ana") { starts += 1 }
+        #expect(starts == 1, "a second request finds it retracted")
+        #expect(try warehouse.reportOptions().regions == ["IN"])
+        #expect(try warehouse.reportOptions(regions: ["IN", "UK"]).regions == ["IN"])
+    }
+
+    @Test func theSameBytesAgainWhileACopyStillCountsAreAlreadyLoaded() throws {
+        let text = Self.header + Self.lines(invoice: 13, products: 0..<4)
+        let first = try upload(text, name: "UK.csv")
+        let copy = try upload(text, name: "UK-again.csv")
+        #expect(copy.status == .alreadyLoaded)
+        _ = try processor.retract(first, by: "ana")
+        // The rows stay through the copy, and the same bytes once more load nothing new.
+        #expect(try warehouse.summary(ReportFilter()).revenue == ExactDecimal(micros: 4_000_000))
+        #expect(try upload(text, name: "UK-third.csv").status == .alreadyLoaded)
+        #expect(try warehouse.reportOptions().regions == ["UK"])
+    }
+
     @Test func anUploadStillLoadingIsNotRetracted() throws {
         var loading = try upload(Self.header + Self.lines(invoice: 7, products: 0..<2), name: "UK.csv")
         loading.status = .loading
+        try processor.warehouse.saveUpload(loading)
         #expect(throws: UploadProcessor.RetractionRefusal.stillLoading(.loading)) { try processor.retract(loading, by: "ana") }
     }
 

@@ -28,7 +28,9 @@ import support
 
 PROJECT = "test-project"
 SCRIPT = support.REPO_ROOT / "scripts" / "bq_standin.py"
-EMULATOR = os.environ.get("BIGQUERY_EMULATOR_HOST", "")
+# The emulator itself: behind the stand-in that scripts/emulators.sh puts on BIGQUERY_EMULATOR_HOST,
+# its own address is BIGQUERY_EMULATOR_UPSTREAM; these tests put stand-ins of their own in front of it.
+EMULATOR = os.environ.get("BIGQUERY_EMULATOR_UPSTREAM") or os.environ.get("BIGQUERY_EMULATOR_HOST", "")
 WINDOW_TEXT = "is outside the allowed bounds. You can only stream to date range within 1825 days in the past " \
               "and 366 days in the future relative to the current date."
 

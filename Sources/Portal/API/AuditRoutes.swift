@@ -8,7 +8,7 @@ enum AuditRoutes {
         // On the upload threads: removing a large upload's rows is a load's worth of work.
         router.add("DELETE", "/api/uploads/{id}", access: .uploader, regions: .record, .streaming { request, caller, _ in
             let id = request.pathParameters["id"] ?? ""
-            guard UploadID.isValid(id), let record = try warehouseCall({ try processor.warehouse.upload(id: id) }),
+            guard UploadID.isValid(id), let record = try Routes.warehouseCall({ try processor.warehouse.upload(id: id) }),
                   caller.mayAccess(region: record.region)
             else {
                 throw PortalError.notFound("no upload with id \"\(id)\"").httpError
@@ -20,16 +20,16 @@ enum AuditRoutes {
             }
             let result: UploadRecord
             do {
-                result = try processor.retract(record, by: caller.principal.name)
+                // Recorded as it starts, so a retraction finished after a restart is in the trail too.
+                result = try processor.retract(record, by: caller.principal.name) {
+                    audit.record(kind: "retraction", actor: caller.principal.name, subject: id, address: caller.address,
+                                 detail: "took back \(record.fileName) (\(record.region)): \(record.rows.loaded) rows, revenue \(record.revenue.formatted(places: 2)) \(record.currency)")
+                }
             } catch UploadProcessor.RetractionRefusal.stillLoading(let status) {
                 throw HTTPError(status: 409, code: "still_loading",
                                 message: "upload \(id) is \(status.rawValue): take it back once its load is over")
             } catch {
                 throw PortalError.warehouse("the retraction of upload \(id) stopped: \(error); it is finished on the next start").httpError
-            }
-            if record.status != .retracted {
-                audit.record(kind: "retraction", actor: caller.principal.name, subject: id, address: caller.address,
-                             detail: "took back \(record.fileName) (\(record.region)): \(record.rows.loaded) rows, revenue \(record.revenue.formatted(places: 2)) \(record.currency)")
             }
             return .json(200, UploadJSON.single(result, showPaths: isAdmin))
         })
@@ -52,7 +52,7 @@ enum AuditRoutes {
                 }
                 query.beforeMicros = micros
             }
-            let events = try warehouseCall { try processor.warehouse.auditEvents(query) }
+            let events = try Routes.warehouseCall { try processor.warehouse.auditEvents(query) }
             var json = JSONWriter(capacity: 256 * max(1, events.count))
             json.beginObject()
             json.key("events")
@@ -82,12 +82,6 @@ enum AuditRoutes {
         }
     }
 
-    /// Runs a warehouse call, turning its failure into a 503 with the reason.
-    static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as HTTPError { throw error } catch {
-            throw PortalError.warehouse("the warehouse failed: \(error)").httpError
-        }
-    }
 }
 
 /// Writes the audit trail; a failure to write is logged, never the reason a request fails.

@@ -139,7 +139,7 @@ enum Routes {
     }
 
     /// Runs a warehouse call, turning its failure into a 503 with the reason.
-    private static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
+    static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as HTTPError { throw error } catch {
             throw PortalError.warehouse("the warehouse failed: \(error)").httpError
         }

@@ -17,8 +17,18 @@ extension UploadProcessor {
     static let retractionBatchRows = 20_000
 
     /// Retracts an upload for `user`; returns its final record. An already retracted upload
-    /// is returned as it is.
-    func retract(_ stored: UploadRecord, by user: String) throws -> UploadRecord {
+    /// is returned as it is. `started` is called once, when the upload becomes `retracting`
+    /// (not for a request that finds it so already). Retractions run one at a time, so a
+    /// second request for the same upload waits for the first and finds it retracted.
+    func retract(_ upload: UploadRecord, by user: String, started: () -> Void = {}) throws -> UploadRecord {
+        try retractions.withLock { _ in
+            // The record as it is now, not as the caller read it before waiting.
+            let current = try warehouse.upload(id: upload.id) ?? upload
+            return try retractLocked(current, by: user, started: started)
+        }
+    }
+
+    private func retractLocked(_ stored: UploadRecord, by user: String, started: () -> Void) throws -> UploadRecord {
         switch stored.status {
         case .retracted: return stored
         case .receiving, .stored, .loading: throw RetractionRefusal.stillLoading(stored.status)
@@ -32,6 +42,7 @@ extension UploadProcessor {
             record.retractedAtMicros = now
             record.updatedAtMicros = now
             try warehouse.saveUpload(record)
+            started()
         }
         return try finishRetraction(record)
     }

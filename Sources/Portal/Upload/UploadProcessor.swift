@@ -1,5 +1,6 @@
 import ETL
 import Glibc
+import Synchronization
 
 /// What happened to one file: its record (when it got one) and how long each step took.
 struct UploadOutcome: Sendable {
@@ -32,6 +33,8 @@ final class UploadProcessor: Sendable {
     let regions: RegionResolver
     /// Folder of files in flight, on the object store's file system when it is local.
     let spoolDirectory: String
+    /// Held while an upload is retracted: retractions run one at a time.
+    let retractions = Mutex<Void>(())
 
     init(config: PortalConfig, store: any ObjectStore, warehouse: any Warehouse, spoolDirectory: String) {
         self.config = config
@@ -194,7 +197,7 @@ final class UploadProcessor: Sendable {
             if record.status == .retracting {
                 log("resuming retraction of upload \(record.id) (\(record.fileName), \(record.region))")
                 do {
-                    let result = try finishRetraction(record)
+                    let result = try retractions.withLock { _ in try finishRetraction(record) }
                     log("upload \(result.id): \(result.status.rawValue)")
                 } catch {
                     log("upload \(record.id): retraction failed again (\(error)); it is resumed on the next start")
