@@ -18,14 +18,14 @@ if [ ! -x .venv-test/bin/pytest ] || ! cmp -s Tests/integration/requirements.txt
   cp Tests/integration/requirements.txt .venv-test/requirements.txt
 fi
 
-if [ -x scripts/emulators.sh ]; then
-  echo "== emulators"
-  scripts/emulators.sh start
-  trap 'scripts/emulators.sh stop || true' EXIT
-  export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
-  export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050      # the stand-in that enforces BigQuery's rules
-  export BIGQUERY_EMULATOR_UPSTREAM=http://127.0.0.1:9051  # the emulator behind it
-fi
+# The emulator layer is not optional: when it cannot start the run stops here, and under
+# CI=true every test that would skip for want of it (or of Chromium) fails instead.
+echo "== emulators"
+bash scripts/emulators.sh start
+trap 'bash scripts/emulators.sh stop || true' EXIT
+export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
+export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050      # the stand-in that enforces BigQuery's rules
+export BIGQUERY_EMULATOR_UPSTREAM=http://127.0.0.1:9051  # the emulator behind it
 
 echo "== swift tests"
 swift test --skip-build
@@ -34,4 +34,4 @@ echo "== integration tests"
 export SALES_PORTAL_BIN="$root/.build/debug/sales-portal"
 export SEED_DIR="${SEED_DIR:-$root/../shared/data/seed}"
 [ -d "$SEED_DIR" ] || export SEED_DIR="$root/Tests/ETLTests/Fixtures"
-.venv-test/bin/python -m pytest -q -p no:cacheprovider Tests/integration
+.venv-test/bin/python -m pytest -q -rs -p no:cacheprovider Tests/integration
