@@ -18,7 +18,8 @@ public struct BigQueryWarehouseSettings: Sendable, Equatable {
     /// Before inserting, ask which row keys of the batch are already stored (one query per batch,
     /// pruned to the batch's dates), so they are counted as duplicates instead of sent again.
     public var checkExistingKeys = true
-    /// A row BigQuery marked `stopped` (valid, held back by another row's error) is sent again at most this often.
+    /// A row BigQuery did not store for a passing reason (`stopped`, `backendError`,
+    /// `internalError`, `timeout`) is sent again, with its insertId, at most this often.
     public var stoppedRowRetries = 3
     public init() {}
 }
@@ -162,7 +163,8 @@ public final class BigQueryWarehouse: Warehouse {
     /// BigQuery's hard limit of rows per insertAll request.
     public static let insertAllRowLimit = 50_000
 
-    /// Sends rows (with their indexes in the batch); refused rows become rejects, stopped rows are sent again.
+    /// Sends rows (with their indexes in the batch); refused rows become rejects, rows held back
+    /// for a passing reason are sent again after a backoff.
     private func send(_ prepared: [(index: Int, row: InsertRow)], _ rows: [OrderRow],
                       into result: inout InsertResult) throws {
         var pendingRows = prepared
@@ -176,7 +178,7 @@ public final class BigQueryWarehouse: Warehouse {
             for error in errors where error.index >= 0 && error.index < pending.count {
                 failed.insert(error.index)
                 let batchIndex = pending[error.index]
-                if error.isStopped {
+                if error.isTransient {
                     stopped.append(pendingRows[error.index])
                 } else {
                     let column = error.location.map { " (\($0))" } ?? ""
@@ -188,12 +190,15 @@ public final class BigQueryWarehouse: Warehouse {
             rounds += 1
             if rounds > settings.stoppedRowRetries {
                 for entry in stopped {
-                    result.rejected.append(RejectedRow(line: rows[entry.index].sourceLine, reason: "warehouse_stopped",
-                                                       message: "BigQuery held the row back repeatedly"))
+                    result.rejected.append(RejectedRow(line: rows[entry.index].sourceLine, reason: "warehouse_retries_exhausted",
+                                                       message: "BigQuery did not store the row after \(rounds) attempts (a passing error each time)"))
                 }
                 return
             }
             pendingRows = stopped
+            if !pendingRows.isEmpty {
+                RetryLoop.sleep(client.settings.retryPolicy.backoff(afterAttempt: rounds, unit: Double.random(in: 0..<1)))
+            }
         }
     }
 

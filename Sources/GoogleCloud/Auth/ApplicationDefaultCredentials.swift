@@ -15,7 +15,9 @@ public enum ApplicationDefaultCredentials {
             let wellKnown = "\(environment["CLOUDSDK_CONFIG"] ?? "\(home)/.config/gcloud")/application_default_credentials.json"
             if FileManager.default.fileExists(atPath: wellKnown) { return try fromFile(path: wellKnown, http: http) }
         }
-        return MetadataServerCredentials.provider(http: http, host: environment["GCE_METADATA_HOST"] ?? MetadataServerCredentials.host())
+        // An empty GCE_METADATA_HOST means unset, as for Google's clients.
+        let metadataHost = environment["GCE_METADATA_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? MetadataServerCredentials.host()
+        return MetadataServerCredentials.provider(http: http, host: metadataHost)
     }
 
     /// Credentials from a JSON key file.
@@ -26,13 +28,19 @@ public enum ApplicationDefaultCredentials {
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw GoogleCloudError.credentials("credentials file \(path) is not a JSON object")
         }
+        let provider: any TokenProvider
         switch json["type"] as? String {
         case "service_account":
-            return ServiceAccountCredentials.provider(key: try ServiceAccountCredentials.key(from: json), http: http)
+            provider = ServiceAccountCredentials.provider(key: try ServiceAccountCredentials.key(from: json), http: http)
         case "authorized_user":
-            return try AuthorizedUserCredentials.provider(json: json, http: http)
+            provider = try AuthorizedUserCredentials.provider(json: json, http: http)
         case let other:
             throw GoogleCloudError.credentials("credentials file \(path) has unsupported type \(other ?? "none")")
         }
+        // gcloud writes quota_project_id into user credentials: quota and billing go to that project.
+        if let quota = json["quota_project_id"] as? String, !quota.isEmpty {
+            return QuotaProjectCredentials(inner: provider, quotaProject: quota)
+        }
+        return provider
     }
 }

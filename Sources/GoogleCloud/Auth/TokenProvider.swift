@@ -5,6 +5,21 @@ public protocol TokenProvider: Sendable {
     func authorizationHeader() throws -> String?
     /// Drops a cached token the service refused (HTTP 401), so the next call fetches a new one.
     func invalidate()
+    /// The project that quota and billing are charged to (`quota_project_id` of a credentials
+    /// file), sent as `x-goog-user-project`; nil for none.
+    var quotaProject: String? { get }
+}
+
+extension TokenProvider {
+    public var quotaProject: String? { nil }
+}
+
+/// Credentials whose file names a quota project.
+struct QuotaProjectCredentials: TokenProvider {
+    let inner: any TokenProvider
+    let quotaProject: String?
+    func authorizationHeader() throws -> String? { try inner.authorizationHeader() }
+    func invalidate() { inner.invalidate() }
 }
 
 /// No credentials: for the local emulators.

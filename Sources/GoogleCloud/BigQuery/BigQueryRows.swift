@@ -114,14 +114,22 @@ extension BigQueryClient {
         return try Self.collect(first: page, next: { token in try results(pageToken: token) })
     }
 
-    /// Errors reported inside a 200 answer (top-level `errors`, or `status.errorResult`) become `.query`.
+    /// A failed job in a 200 answer becomes `.query`: `status.errorResult`, or top-level `errors`
+    /// of a finished job that gave no results. The REST reference says top-level `errors` alone
+    /// "do not necessarily mean that the job has completed or was unsuccessful": with a schema or
+    /// columns, or while the job is still running, they are warnings and the answer stands.
     static func checkedQueryAnswer(_ body: [UInt8]) throws -> [String: Any] {
         let object = try GoogleCloudError.jsonObject(body, what: "query")
-        if let errors = object["errors"] as? [[String: Any]], let first = errors.first {
-            throw GoogleCloudError.query(reason: first["reason"] as? String, message: first["message"] as? String ?? "query error")
-        }
         if let status = object["status"] as? [String: Any], let result = status["errorResult"] as? [String: Any] {
             throw GoogleCloudError.query(reason: result["reason"] as? String, message: result["message"] as? String ?? "query error")
+        }
+        if let errors = object["errors"] as? [[String: Any]], let first = errors.first {
+            let fields = (object["schema"] as? [String: Any])?["fields"] as? [[String: Any]] ?? []
+            let hasResults = !fields.isEmpty
+            let stillRunning = object["jobComplete"] as? Bool == false
+            if !hasResults && !stillRunning {
+                throw GoogleCloudError.query(reason: first["reason"] as? String, message: first["message"] as? String ?? "query error")
+            }
         }
         return object
     }

@@ -61,6 +61,10 @@ public struct RowInsertError: Sendable, Equatable {
 
     /// A `stopped` row was valid: send it again.
     public var isStopped: Bool { reason == "stopped" }
+    /// A row BigQuery did not store for a passing reason: sent again with the same insertId (as
+    /// Beam's retry strategy does). Others (`invalid` …) are the row's own fault.
+    public var isTransient: Bool { Self.transientReasons.contains(reason) }
+    public static let transientReasons: Set<String> = ["backendError", "internalError", "timeout", "stopped"]
 }
 
 /// A named query parameter (`@name` in the SQL).

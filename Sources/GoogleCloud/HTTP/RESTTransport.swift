@@ -18,10 +18,18 @@ public final class RESTTransport: Sendable {
 
     /// Sends `request`, retrying transient failures when `idempotent`, and returns the
     /// first answer whose status is in `accepted`. Other statuses become `GoogleCloudError`.
+    /// A 401 (an expired or revoked token) drops the token and is sent once more at once, even
+    /// when not idempotent: the service did not act on a request it refused to authenticate.
     public func send(_ request: HTTPRequest, idempotent: Bool,
                      accepted: ClosedRange<Int> = 200...299) throws -> HTTPResponse {
-        try RetryLoop.run(policy: retryPolicy, idempotent: idempotent) { _ in
-            try sendOnce(request, accepted: accepted)
+        var refreshed = false
+        return try RetryLoop.run(policy: retryPolicy, idempotent: idempotent) { _ in
+            do {
+                return try sendOnce(request, accepted: accepted)
+            } catch let error as GoogleCloudError where error.httpStatus == 401 && !refreshed {
+                refreshed = true
+                return try sendOnce(request, accepted: accepted)
+            }
         }
     }
 
@@ -29,6 +37,10 @@ public final class RESTTransport: Sendable {
     public func sendOnce(_ request: HTTPRequest, accepted: ClosedRange<Int> = 200...299) throws -> HTTPResponse {
         var request = request
         for header in extraHeaders { request.addHeader(header.name, header.value) }
+        if let quotaProject = credentials.quotaProject,
+           !extraHeaders.contains(where: { $0.name.lowercased() == "x-goog-user-project" }) {
+            request.addHeader("x-goog-user-project", quotaProject)
+        }
         if let authorization = try credentials.authorizationHeader() {
             request.addHeader("Authorization", authorization)
         }

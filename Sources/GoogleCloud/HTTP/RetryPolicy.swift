@@ -14,7 +14,10 @@ public struct RetryPolicy: Sendable, Equatable {
     /// No retry starts later than this many seconds after the first attempt.
     public var deadline: Double
 
-    public init(maxAttempts: Int = 6, initialBackoff: Double = 0.25, maxBackoff: Double = 16,
+    /// The defaults are Google's clients': a first wait of up to 1 s, doubling to at most 32 s,
+    /// for up to 120 s in all (attempts bounded by the deadline, not a count): an ordinary
+    /// BigQuery or Cloud Storage hiccup of tens of seconds is ridden out.
+    public init(maxAttempts: Int = 1_000, initialBackoff: Double = 1, maxBackoff: Double = 32,
                 multiplier: Double = 2, deadline: Double = 120) {
         self.maxAttempts = maxAttempts
         self.initialBackoff = initialBackoff

@@ -61,15 +61,27 @@ public enum GoogleCloudError: Error, Sendable, Equatable, CustomStringConvertibl
         }
     }
 
-    /// True for failures that may go away when the same request is sent again:
-    /// 408, 429, 5xx, and network failures (reset, refused, timeout, stall).
+    /// True for failures that may go away when the same request is sent again, as Google's own
+    /// clients decide (python-bigquery's `retry.py`, api-core, python-storage): network failures
+    /// (reset, refused, timeout, stall); 408, 429, 500, 502, 503, 504 — not 501 or other 5xx; and
+    /// any status whose error reason says so (BigQuery answers short-term rate limits as
+    /// 403 `rateLimitExceeded`).
     public var isTransient: Bool {
         switch self {
         case .transport: true
-        case .http(let statusCode, _, _, _): statusCode == 408 || statusCode == 429 || statusCode >= 500
+        case .http(let statusCode, let reason, _, _):
+            if let reason, Self.transientReasons.contains(reason) { true } else { Self.transientStatuses.contains(statusCode) }
+        case .retriesExhausted: false
         default: false
         }
     }
+
+    /// Statuses worth another try.
+    public static let transientStatuses: Set<Int> = [408, 429, 500, 502, 503, 504]
+    /// Error reasons worth another try, whatever the status.
+    public static let transientReasons: Set<String> = [
+        "rateLimitExceeded", "backendError", "internalError", "badGateway", "jobBackendError", "jobInternalError",
+    ]
 }
 
 /// The one mapping from an HTTP answer to `GoogleCloudError`.

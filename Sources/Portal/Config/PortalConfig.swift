@@ -1,4 +1,5 @@
 import ETL
+import GoogleCloud
 
 /// Every setting of the portal. The values here are the defaults; `Config/default.json`
 /// lists the same values for people to read and copy (a test keeps the two equal).
@@ -118,6 +119,17 @@ public struct GCPSettings: Codable, Sendable, Equatable {
     public var uploadChunkBytes = 8 << 20
     /// Rows per BigQuery insertAll request (at most 50,000; requests are also kept under 9 MB of JSON).
     public var insertBatchRows = 500
+    /// Retries of a failed call, as Google's clients do them: a first wait of up to
+    /// `retryInitialMs`, doubling to at most `retryMaxSeconds`, for `retryDeadlineSeconds` in all.
+    public var retryInitialMs = 1000
+    public var retryMaxSeconds = 32
+    public var retryDeadlineSeconds = 120
+
+    /// The retry policy of these settings.
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(initialBackoff: Double(retryInitialMs) / 1000, maxBackoff: Double(retryMaxSeconds),
+                    deadline: Double(retryDeadlineSeconds))
+    }
 }
 
 /// The ETL's settings.
@@ -238,6 +250,9 @@ extension PortalConfig {
             guard !gcp.project.isEmpty else { throw .invalid("gcp.project is required in gcp mode (or GOOGLE_CLOUD_PROJECT)") }
             guard gcp.uploadChunkBytes > 0, gcp.uploadChunkBytes % (256 * 1024) == 0 else {
                 throw .invalid("gcp.uploadChunkBytes must be a positive multiple of 262144")
+            }
+            guard gcp.retryInitialMs >= 1, gcp.retryMaxSeconds >= 1, gcp.retryDeadlineSeconds >= 1 else {
+                throw .invalid("gcp.retryInitialMs, gcp.retryMaxSeconds and gcp.retryDeadlineSeconds must be at least 1")
             }
             guard (1...50_000).contains(gcp.insertBatchRows) else {
                 throw .invalid("gcp.insertBatchRows must be 1…50000 (BigQuery's insertAll limit; about 500 is recommended)")

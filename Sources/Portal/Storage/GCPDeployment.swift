@@ -39,12 +39,14 @@ struct GCPDeployment {
 
         var storageSettings = CloudStorageSettings()
         storageSettings.chunkSize = settings.uploadChunkBytes
+        storageSettings.retryPolicy = settings.retryPolicy
         let storage = try StorageClient(
             endpoint: storageEndpoint, project: settings.project, credentials: credentials(emulator: storageIsEmulator),
             httpClient: http, extraHeaders: headers(settings.storageHeaders), settings: storageSettings)
 
         var bigquerySettings = BigQuerySettings()
         bigquerySettings.location = settings.location.isEmpty ? nil : settings.location
+        bigquerySettings.retryPolicy = settings.retryPolicy
         let bigquery = try BigQueryClient(
             endpoint: bigqueryEndpoint, project: settings.project, credentials: credentials(emulator: bigqueryIsEmulator),
             httpClient: http, extraHeaders: headers(settings.bigqueryHeaders), settings: bigquerySettings)
