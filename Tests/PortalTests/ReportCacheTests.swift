@@ -64,8 +64,10 @@ import Testing
         config.storage.mode = "gcp"
         config.gcp.project = "acme-sales"
         config.gcp.dataset = "sales eu"
+        // The Linking API's documented form: data-source parameters behind their alias, ds.ds0.
         #expect(LookerStudio.reportURL(config) == "https://lookerstudio.google.com/reporting/create?c.mode=edit"
-            + "&r.reportName=Sales%20orders&ds.connector=bigQuery&ds.type=TABLE&ds.projectId=acme-sales"
-            + "&ds.datasetId=sales%20eu&ds.tableId=orders_report")
+            + "&r.reportName=Sales%20orders&ds.ds0.datasourceName=Sales%20orders%20%28sales%20eu.orders_report%29"
+            + "&ds.ds0.connector=bigQuery&ds.ds0.type=TABLE&ds.ds0.projectId=acme-sales"
+            + "&ds.ds0.datasetId=sales%20eu&ds.ds0.tableId=orders_report")
     }
 }

@@ -119,16 +119,19 @@ enum ReportRoutes {
 /// Links to Looker Studio (Linking API) for the BigQuery deployment.
 enum LookerStudio {
     /// A new report in edit mode over the `orders_report` view; nil in embedded mode or without a project.
+    /// Data-source parameters name their alias (`ds.ds0.…`): the blank report Looker Studio starts
+    /// from has one data source, `ds0`, which the link replaces with the BigQuery view.
     static func reportURL(_ config: PortalConfig, view: String = "orders_report") -> String? {
         guard config.storage.mode == "gcp", !config.gcp.project.isEmpty else { return nil }
         let parameters = [
             ("c.mode", "edit"),
             ("r.reportName", "Sales orders"),
-            ("ds.connector", "bigQuery"),
-            ("ds.type", "TABLE"),
-            ("ds.projectId", config.gcp.project),
-            ("ds.datasetId", config.gcp.dataset),
-            ("ds.tableId", view),
+            ("ds.ds0.datasourceName", "Sales orders (\(config.gcp.dataset).\(view))"),
+            ("ds.ds0.connector", "bigQuery"),
+            ("ds.ds0.type", "TABLE"),
+            ("ds.ds0.projectId", config.gcp.project),
+            ("ds.ds0.datasetId", config.gcp.dataset),
+            ("ds.ds0.tableId", view),
         ]
         return "https://lookerstudio.google.com/reporting/create?"
             + parameters.map { "\($0.0)=\(URLText.percentEncoded($0.1))" }.joined(separator: "&")
