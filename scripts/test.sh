@@ -21,8 +21,14 @@ fi
 # The emulator layer is not optional: when it cannot start the run stops here, and under
 # CI=true every test that would skip for want of it (or of Chromium) fails instead.
 echo "== emulators"
+# Emulators that were running before this script stay running after it.
+running_before="$(bash scripts/emulators.sh status 2>/dev/null | grep -c ': running' || true)"
 bash scripts/emulators.sh start
-trap 'bash scripts/emulators.sh stop || true' EXIT
+if [ "$running_before" -eq 0 ]; then
+  trap 'bash scripts/emulators.sh stop || true' EXIT
+else
+  echo "emulators were running already: they are left running"
+fi
 export STORAGE_EMULATOR_HOST=http://127.0.0.1:9023
 export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050      # the stand-in that enforces BigQuery's rules
 export BIGQUERY_EMULATOR_UPSTREAM=http://127.0.0.1:9051  # the emulator behind it

@@ -17,6 +17,15 @@ final class Recorder: Sendable {
         }
         return nil
     }
+
+    /// Waits (bounded, generously) until `outcome` has been recorded `count` times.
+    func waitFor(_ outcome: String, count: Int, timeoutMilliseconds: Int = 30_000) -> Bool {
+        for _ in 0..<(timeoutMilliseconds / 10) {
+            if outcomes.withLock({ $0.filter { $0 == outcome }.count }) >= count { return true }
+            usleep(10_000)
+        }
+        return false
+    }
 }
 
 struct HandlerFailure: Error {
@@ -69,6 +78,17 @@ func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Route
         }
         return .text("done")
     })
+    router.post("/held", .streaming { _, body in
+        recorder.record("entered")
+        do {
+            while try body.read() != nil {}
+            recorder.record("complete")
+        } catch let error as HTTPError {
+            recorder.record(error.code)
+            throw error
+        }
+        return .text("done")
+    })
     if let staticRoot {
         router.get("/static/{path...}", try StaticFiles(root: staticRoot).handler)
     }
@@ -104,19 +124,23 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
     @Test func stalledUploadsDoNotStarveBlockingHandlers() throws {
         // Every upload thread is held by a client that sent half its body and went quiet;
         // a query still gets a thread of its own.
-        try withServer({ $0.streamingWorkerThreads = 2; $0.workerThreads = 1 }) { port in
+        let recorder = Recorder()
+        try withServer({ $0.streamingWorkerThreads = 2; $0.workerThreads = 1; $0.timeouts.bodyInactivityMilliseconds = 60_000 },
+                       recorder: recorder) { port in
             var stalled: [TestClient] = []
             for _ in 0..<3 {
-                let client = try TestClient(port: port)
-                try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nhalf")
+                let client = try TestClient(port: port, timeoutMilliseconds: 30_000)
+                try client.send("POST /held HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nhalf")
                 stalled.append(client)
             }
-            usleep(100_000)
-            let start = ContinuousClock.now
-            let answer = try request(port, "GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            // Both upload threads are inside a handler before the query is sent.
+            #expect(recorder.waitFor("entered", count: 2), "the stalled uploads never held the threads: \(recorder.outcomes.withLock { $0 })")
+            let client = try TestClient(port: port, timeoutMilliseconds: 30_000)
+            try client.send("GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            let answer = try client.readResponse()
             #expect(answer.status == 200 && answer.text == "slept")
-            // Long before the stalled bodies time out (2 s) and free a thread.
-            #expect(ContinuousClock.now - start < .milliseconds(1500))
+            // Answered while both threads were still held: no stalled body ended (they time out after 60 s).
+            #expect(recorder.outcomes.withLock { $0 } == ["entered", "entered"])
             withExtendedLifetime(stalled) {}
         }
     }

@@ -28,6 +28,28 @@ final class TemporaryDatabase {
         return warehouse
     }
 
+    /// Runs `body` while another connection holds a write transaction open, in which `sql`
+    /// has run (uncommitted); commits when `body` returns. The number of rows `sql` changed
+    /// is passed to `body`, so a test can prove the write is real before it reads.
+    func withOpenWrite(_ sql: String, _ body: (Int) throws -> Void) throws {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
+            Issue.record("cannot open \(path) for writing")
+            return
+        }
+        defer { sqlite3_close_v2(handle) }
+        sqlite3_busy_timeout(handle, 30_000)
+        func run(_ text: String) -> Bool {
+            let ok = sqlite3_exec(handle, text, nil, nil, nil) == SQLITE_OK
+            if !ok { Issue.record("\(text): \(String(cString: sqlite3_errmsg(handle)))") }
+            return ok
+        }
+        guard run("BEGIN IMMEDIATE"), run(sql) else { return }
+        let changed = Int(sqlite3_changes(handle))
+        try body(changed)
+        _ = run("COMMIT")
+    }
+
     /// Every row of a query as text (NULL as nil), through a separate plain connection.
     func query(_ sql: String) -> [[String?]] {
         var handle: OpaquePointer?

@@ -112,27 +112,32 @@ def test_money_is_formatted_from_the_string(server, browser):
 
 def test_a_long_load_shows_its_progress(server, browser, tmp_path):
     """While the server loads a large file's rows, the page shows how far it has come."""
-    import time
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     path = tmp_path / "UK.csv"
     path.write_text(support.sales_csv(600_000, first_invoice=900000))
     browser.get(server.url("/"))
+    # Every text the progress cell ever shows is kept (no sampling that a quick render could slip past).
+    browser.execute_script(
+        "window.progressSeen = [];"
+        "new MutationObserver(function () {"
+        "  document.querySelectorAll('#results .progress-cell').forEach(function (c) {"
+        "    window.progressSeen.push(c.textContent); });"
+        "}).observe(document.getElementById('results'), {subtree: true, childList: true, characterData: true});")
     browser.find_element(By.ID, "file").send_keys(str(path))
-    seen: list[str] = []
-    status = None
-    deadline = time.monotonic() + 120
-    # Read in one script call: the row is re-rendered as the load advances.
-    snapshot = ("var rows = document.querySelectorAll('#results tbody.result');"
-                "var last = rows[rows.length - 1]; if (!last) return [null, ''];"
-                "var cell = last.querySelector('.progress-cell');"
-                "return [last.getAttribute('data-status'), cell ? cell.textContent : ''];")
-    while time.monotonic() < deadline:
-        status, text = browser.execute_script(snapshot)
-        if text:
-            seen.append(text)
-        if status in FINAL:
-            break
-        time.sleep(0.2)
+
+    def final(driver):
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody.result")
+        status = rows[-1].get_attribute("data-status") if rows else None
+        return status if status in FINAL else False
+
+    status = WebDriverWait(browser, 300, poll_frequency=0.2).until(final)
+    seen = browser.execute_script("return window.progressSeen")
     assert status == "loaded", seen[-3:]
-    assert any("rows read" in text for text in seen), f"no load progress was shown: {sorted(set(seen))}"
+    # The precondition: the load lasted long enough for the page's poll (every 0.7 s) to see it.
+    [record] = [r for r in support.history(server) if r["file"] == "UK.csv" and r["rows"]["read"] == 600_000]
+    from datetime import datetime
+    took = (datetime.fromisoformat(record["updated_at"]) - datetime.fromisoformat(record["created_at"])).total_seconds()
+    assert took > 2.0, f"the upload was over {took:.2f} s after it was recorded: too short to watch"
+    assert any("rows read" in text for text in seen), f"no load progress was shown: {sorted(set(seen))[:10]}"
