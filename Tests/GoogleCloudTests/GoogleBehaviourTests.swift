@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -121,5 +122,28 @@ import Testing
         #expect(try provider.authorizationHeader() == "Bearer at")
         let url = try #require(http.requests.first?.url)
         #expect(url.hasPrefix("http://metadata.google.internal/"), "\(url)")
+    }
+
+    @Test func theFinalChunkCarriesTheChecksumsAndACorruptedObjectIsDeleted() throws {
+        let bytes = Array("hello, sales".utf8)
+        var crc = CRC32C(); crc.update(bytes)
+        let md5 = Base64.encode(Array(Insecure.MD5.hash(data: bytes)))
+        let session = HTTPResponse(status: 200, headers: [("location", "http://gcs.test/upload/session-1")], body: [])
+        let corrupted = #"{"bucket":"b","name":"n","generation":"77","size":"12","crc32c":"AAAAAA==","md5Hash":"\#(md5)"}"#
+        let fake = FakeHTTPClient([.success(session), json(200, corrupted), json(204, "")])
+        var settings = StorageSettings()
+        settings.retryPolicy = RetryPolicy(maxAttempts: 2, initialBackoff: 0.001, maxBackoff: 0.001, deadline: 5)
+        let client = try StorageClient(endpoint: "http://gcs.test", project: "p", credentials: AnonymousCredentials(),
+                                       httpClient: fake, settings: settings)
+        let upload = try client.beginResumableUpload(bucket: "b", name: "n", contentType: "text/csv")
+        try upload.write(bytes)
+        #expect(throws: GoogleCloudError.checksumMismatch("gs://b/n: stored crc32c AAAAAA==, sent \(crc.base64)")) {
+            _ = try upload.finish()
+        }
+        let requests = fake.requests
+        #expect(requests.count == 3)
+        #expect(requests[1].headers.contains { $0.name == "x-goog-hash" && $0.value == "crc32c=\(crc.base64),md5=\(md5)" })
+        #expect(requests[2].method == "DELETE")
+        #expect(requests[2].url.hasSuffix("/storage/v1/b/b/o/n?generation=77"))
     }
 }

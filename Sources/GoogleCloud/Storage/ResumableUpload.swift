@@ -18,6 +18,8 @@ public final class ResumableUpload {
     let retryPolicy: RetryPolicy
     /// Reads the object's metadata: used when the session is gone after its final chunk.
     let lookupObject: () throws -> ObjectMetadata?
+    /// Deletes one generation of the object: a stored object whose checksums are not the bytes sent.
+    let deleteGeneration: (String) throws -> Void
     /// True once a final chunk was sent (its answer may have been lost).
     private var finalChunkSent = false
 
@@ -34,8 +36,9 @@ public final class ResumableUpload {
     private var result: ObjectMetadata?
 
     init(sessionURL: String, bucket: String, name: String, chunkSize: Int, transport: RESTTransport, retryPolicy: RetryPolicy,
-         lookupObject: @escaping () throws -> ObjectMetadata?) {
+         lookupObject: @escaping () throws -> ObjectMetadata?, deleteGeneration: @escaping (String) throws -> Void) {
         self.lookupObject = lookupObject
+        self.deleteGeneration = deleteGeneration
         self.sessionURL = sessionURL
         self.bucket = bucket
         self.name = name
@@ -86,11 +89,23 @@ public final class ResumableUpload {
         if object.sizeBytes != bytesWritten {
             throw GoogleCloudError.checksumMismatch("\(object.uri): stored \(object.sizeBytes) bytes, sent \(bytesWritten)")
         }
-        if checksumsCoverObject {
-            let expected = Checksums(crc32c: crc.base64, md5: Base64.encode(Array(md5.finalize())))
-            try expected.verify(object)
+        if let expected = checksums {
+            do {
+                try expected.verify(object)
+            } catch {
+                // As Google's clients do on corrupted data: the bad generation is removed, the upload fails.
+                try? deleteGeneration(object.generation)
+                throw error
+            }
         }
         return object
+    }
+
+    /// The checksums of every byte written, when this session saw them all.
+    private var checksums: Checksums? {
+        guard checksumsCoverObject else { return nil }
+        var digest = md5  // a copy: finalizing it leaves the running one as it is
+        return Checksums(crc32c: crc.base64, md5: Base64.encode(Array(digest.finalize())))
     }
 
     /// Abandons the session; the server discards what it has. Errors are ignored.
@@ -121,7 +136,11 @@ public final class ResumableUpload {
             var request = HTTPRequest(method: "PUT", url: sessionURL,
                                       body: .bytes(count == pending.count ? pending : Array(pending[0..<count])))
             request.addHeader("Content-Range", range)
-            if final { finalChunkSent = true }
+            if final {
+                finalChunkSent = true
+                // Cloud Storage itself refuses the object when the bytes it got are not these.
+                if let checksums { request.addHeader("x-goog-hash", "crc32c=\(checksums.crc32c),md5=\(checksums.md5)") }
+            }
             return try handle(transport.sendOnce(request, accepted: 200...308))
         }
     }

@@ -118,10 +118,11 @@ public final class StorageClient: Sendable {
         }
     }
 
-    /// Deletes an object; true when it existed.
+    /// Deletes an object (one generation of it when given); true when it existed.
     @discardableResult
-    public func deleteObject(bucket: String, name: String) throws -> Bool {
-        let request = HTTPRequest(method: "DELETE", url: objectURL(bucket: bucket, name: name))
+    public func deleteObject(bucket: String, name: String, generation: String? = nil) throws -> Bool {
+        let url = objectURL(bucket: bucket, name: name) + (generation.map { "?generation=\(PercentEncoding.encode($0))" } ?? "")
+        let request = HTTPRequest(method: "DELETE", url: url)
         do {
             _ = try transport.send(request, idempotent: true)
             return true
@@ -173,7 +174,8 @@ public final class StorageClient: Sendable {
         }
         return ResumableUpload(sessionURL: location, bucket: bucket, name: name, chunkSize: settings.chunkSize,
                                transport: transport, retryPolicy: settings.retryPolicy,
-                               lookupObject: { [self] in try getObject(bucket: bucket, name: name) })
+                               lookupObject: { [self] in try getObject(bucket: bucket, name: name) },
+                               deleteGeneration: { [self] generation in try deleteObject(bucket: bucket, name: name, generation: generation) })
     }
 
     /// Resumes a session started earlier (its URL kept by the caller): asks the server how
@@ -182,7 +184,8 @@ public final class StorageClient: Sendable {
     public func resumeUpload(sessionURL: String, bucket: String, name: String) throws -> ResumableUpload {
         let upload = ResumableUpload(sessionURL: sessionURL, bucket: bucket, name: name, chunkSize: settings.chunkSize,
                                      transport: transport, retryPolicy: settings.retryPolicy,
-                               lookupObject: { [self] in try getObject(bucket: bucket, name: name) })
+                               lookupObject: { [self] in try getObject(bucket: bucket, name: name) },
+                               deleteGeneration: { [self] generation in try deleteObject(bucket: bucket, name: name, generation: generation) })
         try upload.adoptServerOffset()
         return upload
     }
