@@ -1,6 +1,7 @@
 import ETL
 import Foundation
 import GoogleCloud
+import Synchronization
 import Testing
 @testable import Warehouse
 
@@ -9,13 +10,31 @@ import Testing
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["BIGQUERY_EMULATOR_HOST"].map { !$0.isEmpty } ?? false,
                 "BIGQUERY_EMULATOR_HOST is not set: run scripts/emulators.sh start"))
 struct BigQueryInsertSplitTests {
-    static func warehouse(rows: Int, bytes: Int) throws -> BigQueryWarehouse {
+    /// Passes every request to libcurl and notes the JSON size of each insertAll request
+    /// (a gzip body's last four bytes are its uncompressed size, modulo 2^32).
+    final class InsertSizes: HTTPClient {
+        let inner = CurlHTTPClient()
+        let jsonBytes = Mutex<[Int]>([])
+
+        func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+            if request.url.hasSuffix("/insertAll"), case .bytes(let body) = request.body {
+                let gzip = request.headers.contains { $0.name.lowercased() == "content-encoding" && $0.value == "gzip" }
+                let size = gzip && body.count >= 4
+                    ? body.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+                    : body.count
+                jsonBytes.withLock { $0.append(size) }
+            }
+            return try inner.perform(request)
+        }
+    }
+
+    static func warehouse(rows: Int, bytes: Int, http: any HTTPClient = CurlHTTPClient()) throws -> BigQueryWarehouse {
         GoogleCloud.globalInit()
         var settings = BigQueryWarehouseSettings()
         settings.dataset = "split_\(UInt32.random(in: 0...UInt32.max))"
         settings.rowsPerInsert = rows
         settings.maxInsertRequestBytes = bytes
-        let client = try BigQueryClient(project: "test-project", credentials: AnonymousCredentials())
+        let client = try BigQueryClient(project: "test-project", credentials: AnonymousCredentials(), httpClient: http)
         let warehouse = BigQueryWarehouse(client: client, settings: settings)
         try warehouse.prepare()
         return warehouse
@@ -37,12 +56,17 @@ struct BigQueryInsertSplitTests {
 
     @Test func aBatchIsSentInRequestsUnderTheByteLimit() throws {
         // One row of JSON is over 300 bytes (its field names alone are about 250): 2,000 bytes hold at most 5.
-        let warehouse = try Self.warehouse(rows: 500, bytes: 2_000)
+        let sizes = InsertSizes()
+        let warehouse = try Self.warehouse(rows: 500, bytes: 2_000, http: sizes)
         let result = try warehouse.insert(Self.rows(12), for: BigQueryWarehouseEmulatorTests.context("split-bytes"))
         #expect(result.inserted == 12 && result.rejected.isEmpty)
         let totals = warehouse.client.insertAllCounters.snapshot
         #expect(totals.requests >= 3)
-        #expect(totals.jsonBytes / totals.requests <= 2_000)
+        // The limit holds for every request, not on average.
+        let each = sizes.jsonBytes.withLock { $0 }
+        #expect(Int64(each.count) == totals.requests, "\(each)")
+        #expect(Int64(each.reduce(0, +)) == totals.jsonBytes, "\(each)")
+        #expect(each.allSatisfy { $0 <= 2_000 }, "\(each)")
         #expect(totals.sentBytes < totals.jsonBytes)  // gzip is on
         #expect(try warehouse.summary(ReportFilter()).units == 12)
     }

@@ -290,8 +290,7 @@ def summary_as(server: support.Server, token: str, **filters: str) -> dict:
     response = support.get(server, "/api/report/summary" + ("?" + query if query else ""), *bearer(token))
     assert response.status == 200, (response.status, response.body)
     body = response.json()
-    if isinstance(body.get("summary"), dict):
-        body = body["summary"]
+    assert isinstance(body, dict) and set(body) == support.SUMMARY_KEYS, body
     return {k: body[k] for k in ("revenue", "orders", "cancellations", "units", "customers")}
 
 

@@ -82,7 +82,8 @@ def record(server: support.Server, upload_id: str, *args: str) -> dict:
     response = support.get(server, f"/api/uploads/{urllib.parse.quote(upload_id)}", *args)
     assert response.status == 200, (upload_id, response.status, response.body[:500])
     body = response.json()
-    return body.get("upload", body) if isinstance(body, dict) else body
+    assert isinstance(body, dict) and body.get("id") == upload_id, body
+    return body
 
 
 def record_or_none(server: support.Server, upload_id: str, *args: str) -> dict | None:
@@ -94,7 +95,8 @@ def record_or_none(server: support.Server, upload_id: str, *args: str) -> dict |
     if response.status != 200:
         return None
     body = response.json()
-    return body.get("upload", body)
+    assert isinstance(body, dict) and body.get("id") == upload_id, body
+    return body
 
 
 def upload_one(server: support.Server, path: Path, *args: str, region: str | None = None,

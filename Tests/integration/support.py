@@ -247,17 +247,29 @@ def uploads_of(response: Response) -> list[dict]:
     return body["uploads"]
 
 
-def problem(response: Response) -> tuple[str, str]:
-    """(error code, message) of an error answer: `{"error","message"}` at the top, or in
-    the first upload result of `{"uploads":[…]}`."""
-    body = response.json()
-    if isinstance(body, dict) and isinstance(body.get("uploads"), list) and body["uploads"]:
-        body = body["uploads"][0]
+def _error_fields(body) -> tuple[str, str]:
     assert isinstance(body, dict), body
     error, message = body.get("error"), body.get("message")
     assert isinstance(error, str) and error, f"no error code in {body}"
     assert isinstance(message, str) and message, f"no message in {body}"
     return error, message
+
+
+def problem(response: Response) -> tuple[str, str]:
+    """(error code, message) of a malformed request's answer: `{"error": code, "message": …}`
+    at the top, nothing else."""
+    body = response.json()
+    assert isinstance(body, dict) and "uploads" not in body, body
+    return _error_fields(body)
+
+
+def upload_problem(response: Response) -> tuple[str, str]:
+    """(error code, message) of an upload of one file that was not loaded: `{"uploads": [result]}`."""
+    [result] = uploads_of(response)
+    return _error_fields(result)
+
+
+SUMMARY_KEYS = {"revenue", "orders", "cancellations", "units", "customers", "average_order_value", "filter"}
 
 
 def summary(server: Server, **filters: str) -> dict:
@@ -267,8 +279,7 @@ def summary(server: Server, **filters: str) -> dict:
     response = get(server, "/api/report/summary" + ("?" + query if query else ""))
     assert response.status == 200, (response.status, response.body)
     body = response.json()
-    if isinstance(body.get("summary"), dict):
-        body = body["summary"]
+    assert isinstance(body, dict) and set(body) == SUMMARY_KEYS, body
     return {k: body[k] for k in ("revenue", "orders", "cancellations", "units", "customers")}
 
 

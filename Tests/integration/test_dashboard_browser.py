@@ -175,9 +175,16 @@ def test_phone_width_and_labels(server, loaded, browser):
     for control in browser.find_elements(By.CSS_SELECTOR, "#filters select, #filters input"):
         label = browser.find_elements(By.CSS_SELECTOR, f'label[for="{control.get_attribute("id")}"]')
         assert label and label[0].text.strip(), control.get_attribute("id")
-    for bar in browser.find_elements(By.CSS_SELECTOR, ".bar"):
-        assert bar.get_attribute("tabindex") == "0" and bar.get_attribute("role") == "button"
-        assert "revenue £" in bar.get_attribute("aria-label")
+    # Every region and country bar the reference expects, in order, each a labelled button.
+    for dimension in ("region", "country"):
+        want = reference.breakdown(loaded, dimension, 50, region="IN")
+        assert want, dimension
+        bars = browser.find_elements(By.CSS_SELECTOR, f"#{dimension}-chart .bar")
+        assert [bar.get_attribute("data-key") for bar in bars] == [g["key"] for g in want], dimension
+        for bar, group in zip(bars, want):
+            assert bar.get_attribute("tabindex") == "0" and bar.get_attribute("role") == "button"
+            label = bar.get_attribute("aria-label")
+            assert label.startswith(f"{dimension} {group['key']}: revenue {pounds(group['revenue'])}, "), label
     screenshot(browser, "phone", width=390)
 
 

@@ -46,7 +46,7 @@ def test_each_replica_reads_the_record_the_other_wrote(replicas, loaded):
         response = support.get(server, f"/api/uploads/{result['id']}")
         assert response.status == 200, response.body
         record = response.json()
-        record = record.get("upload", record)
+        assert record["id"] == result["id"], record
         assert record["status"] == "loaded"
         assert record["rows"] == result["rows"]
         assert record["revenue"] == result["revenue"]

@@ -39,8 +39,18 @@ def test_load_killed_midway_resumes_on_restart_with_no_row_twice(tmp_path):
         first = place.start()
         client = subprocess.Popen(["curl", "-sS", "--max-time", "600", "-o", os.devnull, "-F", f"file=@{path}",
                                    first.url("/api/uploads")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        def inserted_mid_load():
+            """The running load's record once some (not all) of its rows are in the table."""
+            record = _running_load(first, "UK.csv")
+            if record is None:
+                return None
+            [row] = gcp_support.query(f"SELECT COUNT(*) AS n FROM {gcp_support.table(place)} "
+                                      f"WHERE upload_id = '{record['id']}'")
+            return record if row["n"] > 0 else None
+
         try:
-            running = gcp_support.wait_for("a load in progress", lambda: _running_load(first, "UK.csv"),
+            # The kill lands mid-load: rows of the upload are stored and it is still loading.
+            running = gcp_support.wait_for("a load with rows stored and more to come", inserted_mid_load,
                                            timeout=240, every=0.3)
         finally:
             first.process.send_signal(signal.SIGKILL)
@@ -49,14 +59,14 @@ def test_load_killed_midway_resumes_on_restart_with_no_row_twice(tmp_path):
             client.wait()
         upload_id = running["id"]
         partial = gcp_support.query(f"SELECT COUNT(*) AS n FROM {gcp_support.table(place)} WHERE upload_id = '{upload_id}'")
-        assert partial[0]["n"] < want.loaded, "the load finished before the kill: raise GCP_RESUME_ROWS"
+        assert 0 < partial[0]["n"] < want.loaded, f"{partial[0]['n']} of {want.loaded} rows before the kill: raise GCP_RESUME_ROWS"
 
         second = place.start()
 
         def finished():
             response = support.get(second, f"/api/uploads/{upload_id}")
             record = response.json() if response.status == 200 else {}
-            record = record.get("upload", record)
+            assert not record or record["id"] == upload_id, record
             return record if record.get("status") in ("loaded", "failed", "rejected") else None
 
         record = gcp_support.wait_for("the resumed load", finished, timeout=600, every=1.0)
