@@ -308,13 +308,18 @@ class StandIn(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, upstream: str, today: dt.date | None, timeout: float):
+    def __init__(self, address, upstream: str, today: dt.date | None, timeout: float,
+                 insert_delay: float = 0.0, absorb_inserts: bool = False):
         parsed = urllib.parse.urlsplit(upstream if "://" in upstream else "http://" + upstream)
         if parsed.scheme != "http" or not parsed.hostname:
             raise SystemExit(f"bq_standin: --upstream must be http://HOST:PORT, not {upstream!r}")
         self.upstream_host, self.upstream_port = parsed.hostname, parsed.port or 80
         self.fixed_today = today
         self.upstream_timeout = timeout
+        # For benchmarks: insertAll answered after a delay (a WAN round trip plus BigQuery's own
+        # time) and, with absorb_inserts, checked and counted here without reaching the emulator.
+        self.insert_delay = insert_delay
+        self.absorb_inserts = absorb_inserts
         self.layouts = Layouts()
         self.stats = Stats()
         super().__init__(address, Handler)
@@ -638,7 +643,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rows = payload.get("rows") if isinstance(payload, dict) else None
         if not isinstance(rows, list):
             return None                         # the emulator answers what it makes of it
+        if self.server.insert_delay > 0:
+            time.sleep(self.server.insert_delay)
         refused = self.refusals(key, name, rows)
+        if self.server.absorb_inserts:
+            bad = {i: {"index": i, "errors": [{"reason": "invalid", "location": "", "debugInfo": "",
+                                               "message": "a row must be {\"insertId\": …, \"json\": {…}}"}]}
+                   for i, row in enumerate(rows)
+                   if not (isinstance(row, dict) and isinstance(row.get("json"), dict) and row.get("insertId"))}
+            refused = {**bad, **refused}
+            stats.insert(name, rows=len(rows), refused=len(refused), accepted=len(rows) - len(refused))
+            return json_answer(200, {"kind": "bigquery#tableDataInsertAllResponse",
+                                     "insertErrors": [refused[i] for i in sorted(refused)]})
         if not refused:
             answer = self.forward(body)
             self.count(name, len(rows), answer, list(range(len(rows))))
@@ -748,11 +764,16 @@ def main(argv=None) -> int:
                         help="the date the streaming window is measured from (default: today, UTC)")
     parser.add_argument("--upstream-timeout", type=float, default=600.0,
                         help="seconds to wait for the emulator's answer (default 600)")
+    parser.add_argument("--insert-delay-ms", type=float, default=0.0,
+                        help="answer each insertAll this many milliseconds late (benchmarks; default 0)")
+    parser.add_argument("--absorb-inserts", action="store_true",
+                        help="check and count insertAll rows here instead of storing them (benchmarks)")
     args = parser.parse_args(argv)
     host, port = parse_listen(args.listen)
     if ":" in host:
         StandIn.address_family = socket.AF_INET6
-    server = StandIn((host, port), args.upstream, args.today, args.upstream_timeout)
+    server = StandIn((host, port), args.upstream, args.today, args.upstream_timeout,
+                     insert_delay=args.insert_delay_ms / 1000, absorb_inserts=args.absorb_inserts)
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()

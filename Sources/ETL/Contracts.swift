@@ -93,8 +93,12 @@ public struct UploadContext: Sendable, Equatable {
     public var sourceURI: String
     /// Microseconds since 1970-01-01T00:00:00Z.
     public var loadedAtMicros: Int64
+    /// True when the load finishes one an earlier run left unfinished (some rows may be stored).
+    public var resuming: Bool
 
-    public init(uploadID: String, region: String, currency: String, sourceURI: String, loadedAtMicros: Int64) {
+    public init(uploadID: String, region: String, currency: String, sourceURI: String, loadedAtMicros: Int64,
+                resuming: Bool = false) {
+        self.resuming = resuming
         self.uploadID = uploadID
         self.region = region
         self.currency = currency

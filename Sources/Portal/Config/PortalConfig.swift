@@ -118,7 +118,12 @@ public struct GCPSettings: Codable, Sendable, Equatable {
     /// Resumable upload chunk, a multiple of 256 KiB.
     public var uploadChunkBytes = 8 << 20
     /// Rows per BigQuery insertAll request (at most 50,000; requests are also kept under 9 MB of JSON).
-    public var insertBatchRows = 500
+    public var insertBatchRows = 2000
+    /// insertAll requests in flight at once.
+    public var concurrentInserts = 8
+    /// Rows the ETL hands to BigQuery at a time (`etl.batchSize` is for SQLite): enough for
+    /// every concurrent request to be full.
+    public var loadBatchRows = 48_000
     /// Retries of a failed call, as Google's clients do them: a first wait of up to
     /// `retryInitialMs`, doubling to at most `retryMaxSeconds`, for `retryDeadlineSeconds` in all.
     public var retryInitialMs = 1000
@@ -186,7 +191,7 @@ extension PortalConfig {
     /// The ETL's settings.
     var etlSettings: ETLSettings {
         var settings = ETLSettings()
-        settings.batchSize = etl.batchSize
+        settings.batchSize = isGCP ? gcp.loadBatchRows : etl.batchSize
         settings.maxRecordBytes = etl.maxRecordBytes
         settings.maxRejectsReported = etl.maxRejectsReported
         settings.dedupeWindowRows = etl.dedupeWindowRows
@@ -253,6 +258,9 @@ extension PortalConfig {
             }
             guard gcp.retryInitialMs >= 1, gcp.retryMaxSeconds >= 1, gcp.retryDeadlineSeconds >= 1 else {
                 throw .invalid("gcp.retryInitialMs, gcp.retryMaxSeconds and gcp.retryDeadlineSeconds must be at least 1")
+            }
+            guard (1...64).contains(gcp.concurrentInserts), gcp.loadBatchRows >= 1 else {
+                throw .invalid("gcp.concurrentInserts must be 1…64 and gcp.loadBatchRows at least 1")
             }
             guard (1...50_000).contains(gcp.insertBatchRows) else {
                 throw .invalid("gcp.insertBatchRows must be 1…50000 (BigQuery's insertAll limit; about 500 is recommended)")

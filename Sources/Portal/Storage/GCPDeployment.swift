@@ -56,6 +56,7 @@ struct GCPDeployment {
         warehouseSettings.dataset = settings.dataset
         warehouseSettings.ordersTable = settings.table
         warehouseSettings.rowsPerInsert = settings.insertBatchRows
+        warehouseSettings.concurrentInserts = settings.concurrentInserts
         let warehouse = BigQueryWarehouse(client: bigquery, settings: warehouseSettings)
         do { try warehouse.prepare() } catch {
             throw PortalError.configuration(

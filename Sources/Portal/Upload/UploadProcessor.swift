@@ -77,7 +77,8 @@ final class UploadProcessor: Sendable {
         do {
             if let earlier = try warehouse.loadedUpload(region: region.code, sha256: content.sha256) {
                 removeSpool(content)
-                var record = alreadyLoadedRecord(file, region: region, earlier: earlier)
+                var record = alreadyLoadedRecord(
+                    fileName: file.fileName, sha256: content.sha256, size: content.size, region: region, earlier: earlier)
                 record.user = uploader
                 record.clientAddress = address
                 try warehouse.saveUpload(record)
@@ -89,6 +90,9 @@ final class UploadProcessor: Sendable {
             let uploadID = UploadID.make()
             let name = ObjectNaming.rawFile(region: region.code, uploadID: uploadID, fileName: file.fileName, atMicros: now)
             let stored = try storeSpool(content, name: name)
+            // A remote store's copy is not read back: the load reads the spool just sent, then drops it.
+            let keptSpool = store is LocalObjectStore ? nil : content.path
+            defer { if let keptSpool { unlink(keptSpool) } }
             var record = UploadRecord(
                 id: uploadID, region: region.code, fileName: file.fileName, objectURI: stored.uri,
                 sha256: content.sha256, sizeBytes: stored.sizeBytes, encoding: content.encoding.rawValue,
@@ -97,7 +101,7 @@ final class UploadProcessor: Sendable {
             try warehouse.saveUpload(record)
             outcome.storeMillis = Self.millis(since: storeStart)
             let loadStart = Clock.monotonicNanos()
-            record = load(record)
+            record = load(record, localCopy: keptSpool)
             outcome.loadMillis = Self.millis(since: loadStart)
             outcome.record = record
         } catch {
@@ -111,7 +115,9 @@ final class UploadProcessor: Sendable {
 
     /// Loads the rows of a stored upload and records the result; used for new uploads and,
     /// with `resuming`, to finish a load that an earlier run left unfinished.
-    func load(_ stored: UploadRecord, resuming: Bool = false) -> UploadRecord {
+    /// `localCopy`: a local file with the same bytes as the stored object (a fresh upload's spool),
+    /// read instead of the object.
+    func load(_ stored: UploadRecord, resuming: Bool = false, localCopy: String? = nil) -> UploadRecord {
         var record = stored
         guard let region = regions.region(named: record.region) else {
             record.status = .failed
@@ -126,7 +132,7 @@ final class UploadProcessor: Sendable {
 
         let context = UploadContext(
             uploadID: record.id, region: region.code, currency: region.currency,
-            sourceURI: record.objectURI, loadedAtMicros: Clock.nowMicros())
+            sourceURI: record.objectURI, loadedAtMicros: Clock.nowMicros(), resuming: resuming)
         let job = LoadJob(
             settings: config.etlSettings, region: config.regionRules(region),
             encoding: TextEncoding(rawValue: record.encoding) ?? .utf8, context: context)
@@ -136,7 +142,11 @@ final class UploadProcessor: Sendable {
             attempt: resuming ? UploadID.make() : nil)
         var lastProgressSave = Clock.monotonicNanos()
         do {
-            let source = try store.open(uri: record.objectURI)
+            let source = try localCopy.map { path throws -> any ObjectReader in
+                let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw PortalError.storage("cannot open the spool of \(record.id): \(FileSystem.lastError())") }
+                return LocalObjectReader(fd: fd)
+            } ?? store.open(uri: record.objectURI)
             defer { source.close() }
             let report = try job.run(
                 source: source, warehouse: warehouse,
@@ -216,7 +226,6 @@ final class UploadProcessor: Sendable {
         if let local = store as? LocalObjectStore {
             return try local.adopt(file: content.path, name: name)
         }
-        defer { unlink(content.path) }
         let writer = try store.create(name: name, contentType: "text/csv")
         do {
             try FileSystem.readChunks(of: content.path, failure: { .storage("cannot read spool file: \($0)") }) {
@@ -229,11 +238,12 @@ final class UploadProcessor: Sendable {
         }
     }
 
-    private func alreadyLoadedRecord(_ file: ReceivedFile, region: RegionConfig, earlier: UploadRecord) -> UploadRecord {
+    /// The record of a file whose content `earlier` loaded for the same region.
+    func alreadyLoadedRecord(fileName: String, sha256: String, size: Int64, region: RegionConfig, earlier: UploadRecord) -> UploadRecord {
         let now = Clock.nowMicros()
         return UploadRecord(
-            id: UploadID.make(), region: region.code, fileName: file.fileName, objectURI: earlier.objectURI,
-            sha256: file.content.sha256, sizeBytes: file.content.size, encoding: earlier.encoding,
+            id: UploadID.make(), region: region.code, fileName: fileName, objectURI: earlier.objectURI,
+            sha256: sha256, sizeBytes: size, encoding: earlier.encoding,
             // Nothing new: the lines loaded before are duplicates now; those rejected before are rejected again.
             status: .alreadyLoaded,
             rows: RowCounts(
@@ -242,7 +252,7 @@ final class UploadProcessor: Sendable {
             currency: earlier.currency,
             errorCode: nil,
             errorMessage: "the same file was loaded for \(region.code) as upload \(earlier.id) at \(Clock.isoTimestamp(micros: earlier.createdAtMicros)); nothing new was loaded",
-            bytesProcessed: file.content.size, createdAtMicros: now, updatedAtMicros: now)
+            bytesProcessed: size, createdAtMicros: now, updatedAtMicros: now)
     }
 
     private func removeSpool(_ content: SpooledContent) { unlink(content.path) }
