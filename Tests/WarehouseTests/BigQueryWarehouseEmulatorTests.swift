@@ -72,10 +72,18 @@ struct BigQueryWarehouseEmulatorTests {
         ]
         let first = try warehouse.insert(rows, for: Self.context("u1"))
         #expect(first.inserted == 4 && first.alreadyPresent.isEmpty && first.rejected.isEmpty)
-        // The same rows from another upload are duplicates; from the same upload and line, a resumed load.
-        let again = try warehouse.insert(rows, for: Self.context("u2"))
+        // A fresh load asks BigQuery nothing: the same rows from another upload are sent, and the
+        // view counts each key once (the summary below).
+        let fresh = try warehouse.insert(rows, for: Self.context("u2"))
+        #expect(fresh.inserted == 4 && fresh.alreadyPresent.isEmpty)
+        // A resumed load asks: rows another upload stored are duplicates, its own are counted as stored.
+        var resumingOther = Self.context("u3")
+        resumingOther.resuming = true
+        let again = try warehouse.insert(rows, for: resumingOther)
         #expect(again.inserted == 0 && again.alreadyPresent == [0, 1, 2, 3])
-        let resumed = try warehouse.insert(rows, for: Self.context("u1"))
+        var resumingOwn = Self.context("u1")
+        resumingOwn.resuming = true
+        let resumed = try warehouse.insert(rows, for: resumingOwn)
         #expect(resumed.inserted == 4 && resumed.alreadyPresent.isEmpty)
 
         let summary = try warehouse.summary(ReportFilter())
