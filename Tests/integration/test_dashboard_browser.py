@@ -7,6 +7,7 @@ import os
 import shutil
 import urllib.parse
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -188,32 +189,57 @@ def test_phone_width_and_labels(server, loaded, browser):
     screenshot(browser, "phone", width=390)
 
 
-def test_tables_download_as_csv_with_the_exact_figures(server, loaded, browser, downloads):
+def _download(browser, downloads: Path, kind: str) -> list[list[str]]:
+    """Presses the Download CSV button of `kind` and reads the file Chromium saved."""
     import csv
-    import time
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
+    target = downloads / f"sales-{kind}.csv"
+    if target.exists():
+        target.unlink()
+    button = browser.find_element(By.CSS_SELECTOR, f'[data-csv="{kind}"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    # Done when the file is there with content and Chromium has no partial download left.
+    WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.1).until(
+        lambda _: target.exists() and target.stat().st_size > 0 and not any(downloads.glob("*.crdownload")),
+        f"{target.name} was not downloaded")
+    return list(csv.reader(target.read_text(encoding="utf-8").splitlines()))
+
+
+def test_every_table_downloads_as_csv_with_the_exact_figures(server, loaded, browser, downloads):
     browser.set_window_size(1280, 1000)
-    browser.get(server.url("/dashboard?region=IN"))
+    browser.get(server.url("/dashboard?region=IN&grain=month"))
     wait_loaded(browser)
-    for kind, want in (("products", reference.breakdown(loaded, "product", 10, region="IN")),
-                       ("regions", reference.breakdown(loaded, "region", 20, region="IN"))):
-        target = downloads / f"sales-{kind}.csv"
-        if target.exists():
-            target.unlink()
-        button = browser.find_element(By.CSS_SELECTOR, f'[data-csv="{kind}"]')
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
-        button.click()
-        deadline = time.monotonic() + WAIT_SECONDS
-        # Done when the file is there with content and Chromium has no partial download left.
-        def complete() -> bool:
-            return (target.exists() and target.stat().st_size > 0
-                    and not any(downloads.glob("*.crdownload")))
-        while not complete() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert complete(), f"{target.name} was not downloaded"
-        rows = list(csv.reader(target.read_text(encoding="utf-8").splitlines()))
-        key = "stock_code" if kind == "products" else "region"
+    for kind, key in (("products", "stock_code"), ("regions", "region"), ("countries", "country")):
+        by = {"products": "product", "regions": "region", "countries": "country"}[kind]
+        want = reference.breakdown(loaded, by, 10 if kind == "products" else 20, region="IN")
+        rows = _download(browser, downloads, kind)
         assert rows[0][0] == key and "revenue" in rows[0]
         revenue = rows[0].index("revenue")
-        assert [(r[0], r[revenue]) for r in rows[1:]] == [(g["key"], g["revenue"]) for g in want]
+        assert [(r[0], r[revenue]) for r in rows[1:]] == [(g["key"], g["revenue"]) for g in want], kind
+
+    rows = _download(browser, downloads, "trend")
+    assert rows[0] == ["period_start", "revenue", "orders", "units"]
+    assert rows[1:] == [[p["period"], p["revenue"], str(p["orders"]), str(p["units"])]
+                        for p in reference.time_series(loaded, "month", region="IN")]
+
+    invoices = reference.invoices(loaded, region="IN")
+    rows = _download(browser, downloads, "invoices")
+    assert rows[0] == ["region", "invoice_no", "time", "country", "customer", "lines", "revenue", "is_cancellation"]
+    assert len(rows) - 1 == min(len(invoices), 25)
+    assert [(r[0], r[1], r[5], r[6], r[7]) for r in rows[1:]] == [
+        (i["region"], i["invoice_no"], str(i["lines"]), i["revenue"], str(i["is_cancellation"]).lower())
+        for i in invoices[:25]]
+
+    # An invoice's lines: the same lines as in the file, in file order.
+    first = invoices[0]
+    browser.get(server.url(f"/dashboard?region=IN&invoice=IN/{first['invoice_no']}"))
+    wait_loaded(browser)
+    lines = sorted((r for result in loaded for r in result.rows
+                    if r.region == "IN" and r.invoice_no == first["invoice_no"]), key=lambda r: r.line)
+    rows = _download(browser, downloads, "lines")
+    assert rows[0] == ["stock_code", "description", "quantity", "unit_price", "revenue", "is_product", "source_line"]
+    assert [(r[0], int(r[2]), r[6]) for r in rows[1:]] == [(r.stock_code, r.quantity, str(r.line)) for r in lines]
+    assert [reference.money(Decimal(r[4])) for r in rows[1:]] == [reference.money(r.revenue) for r in lines]
