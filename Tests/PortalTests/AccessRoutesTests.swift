@@ -5,8 +5,8 @@ import HTTPServer
 import Testing
 @testable import Portal
 
-/// Every route is declared with who may call it, and the gate answers as DESIGN.md's access
-/// control says — here in memory; the integration tests ask the same over a real socket.
+/// Every route is declared with who may call it, and the gate answers as the README's access
+/// control ("Running it for a team") says — here in memory; the integration tests ask the same over a real socket.
 @Suite struct AccessRoutesTests {
     let root: String
     let config: PortalConfig
@@ -41,10 +41,12 @@ import Testing
 
     @Test func onlyTheKnownRoutesAreOpenToAll() {
         let open = Set(routes.declarations.filter { $0.access == .public }.map { "\($0.method) \($0.pattern)" })
-        #expect(open == ["GET /healthz", "GET /readyz", "GET /login", "POST /login", "GET /{path...}"])
+        #expect(open == ["GET /healthz", "GET /readyz", "GET /login", "POST /login", "GET /{path...}", "POST /api/events/gcs"])
         #expect(routes.declarations.first { $0.pattern == "/{path...}" }?.kind == .asset)
         let changing = routes.declarations.filter { !Gatekeeper.isSafe($0.method) && $0.access == .public }
-        #expect(changing.map(\.pattern) == ["/login"], "the sign-in form is the only change open to all")
+        #expect(Set(changing.map(\.pattern)) == ["/login", "/api/events/gcs"],
+                "the sign-in form and the bucket notifications (which prove themselves with Google's token) are the only changes open to all")
+        #expect(routes.declarations.first { $0.pattern == "/api/events/gcs" }?.checksHost == true)
     }
 
     func request(_ method: String, _ target: String, _ headers: [(String, String)] = [], body: String = "") -> HTTPRequest {

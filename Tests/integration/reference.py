@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent reading of the sales data contract (DESIGN.md, "Data contract"
+"""An independent reading of the sales data contract (README.md, "The data contract, in brief"
 and "Report numbers"), written with the Python standard library only.
 
 The integration tests compare the server's answers with this module's numbers.

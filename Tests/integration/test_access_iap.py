@@ -1,4 +1,4 @@
-"""Mode iap (DESIGN.md, "Access control"): behind Identity-Aware Proxy the server trusts
+"""Mode iap (README.md, "Cloud Run behind Identity-Aware Proxy"): behind Identity-Aware Proxy the server trusts
 only a valid ES256 `x-goog-iap-jwt-assertion`. The test makes its own P-256 keys, writes
 them as the JWK set of auth.iapKeysFile, and signs assertions: a valid one signs in the
 user whose name is the email (any case); an unknown email is 403; an expired one, another

@@ -1,4 +1,4 @@
-"""Signing in and what guards it (DESIGN.md, "Access control"), over plain HTTP with curl:
+"""Signing in and what guards it (README.md, "Local users"), over plain HTTP with curl:
 bearer tokens (valid, revoked, of a removed user, garbage), the login form and its cookie,
 sign-out, the 401 and 303 answers, login throttling per address and per user, the users
 file and the command line keeping secrets secret, mode none refusing a public address,

@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN.md, "Access control"), as a table of route × role × region
+"""Who may do what (README.md, "Running it for a team"), as a table of route × role × region
 generated from `sales-portal routes`: every route the server has is requested by an
 anonymous client, a viewer of IN, an uploader of IN, a viewer of every region and an
 admin, with the region cases each route has (a ?region= filter, a {region} in the path,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent reference numbers for the seed files, with Python's csv and decimal modules.
 
-It applies the load rules of DESIGN.md ("Data contract", "Output table") on its own:
+It applies the load rules of README.md ("The data contract, in brief") on its own:
 field count, required InvoiceNo and StockCode, integer Quantity, exact UnitPrice of at most
 six places, M/D/YYYY H:MM dates (the only form in the seed files), normalized fields, exact duplicates by region + normalized
 fields, revenue = sum of quantity x unit price over product lines (cancellations included).
