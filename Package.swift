@@ -55,7 +55,13 @@ let package = Package(
         .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "ETL"]),
         .testTarget(name: "GoogleCloudTests", dependencies: ["GoogleCloud"]),
         .testTarget(name: "PortalTests", dependencies: ["Portal", "HTTPServer", "ETL", "Warehouse", "Access"]),
-        .testTarget(name: "AccessTests", dependencies: ["Access", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "AccessTests",
+            dependencies: [
+                "Access", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

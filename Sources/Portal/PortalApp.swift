@@ -90,8 +90,10 @@ public enum PortalApp {
         } else {
             log("no Public folder found: the pages at /, /dashboard and /login are not served")
         }
+        let audit = AuditLog(warehouse: processor.warehouse, log: { log($0) })
+        let events = try ObjectEventIntake.make(config: config, processor: processor, audit: audit, log: { log($0) })
         let routes = Routes.make(processor: processor, staticFiles: staticFiles, pages: pages, gate: gate, config: config,
-                                 log: { log($0) })
+                                 audit: audit, events: events, log: { log($0) })
         return (routes, gate)
     }
 
@@ -103,6 +105,7 @@ public enum PortalApp {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         config.storage = StorageSettings(mode: "embedded", dataDir: scratch)
         if config.auth.mode == "iap" { config.auth.mode = "local" }
+        config.gcsEvents.enabled = false
         let processor = try makeProcessor(config: config)
         let (routes, _) = try makeRoutes(config: config, processor: processor)
         var json = JSONWriter()

@@ -19,6 +19,7 @@ from typing import Callable
 import pytest
 
 import access_support as access
+import push_support
 import reference
 import support
 from access_support import User
@@ -57,6 +58,8 @@ CONTRACT = {
     ("GET", "/api/uploads/{id}"): ("viewer", "record"),
     ("DELETE", "/api/uploads/{id}"): ("uploader", "record"),
     ("GET", "/api/audit"): ("admin", None),
+    # Pub/Sub's pushes prove themselves with Google's ID token, not as users of the portal.
+    ("POST", "/api/events/gcs"): ("public", "none"),
 }
 REQUIRED_ROUTES = [key for key in CONTRACT if key not in {("DELETE", "/api/uploads/{id}"), ("GET", "/api/audit")}]
 
@@ -127,7 +130,10 @@ def gcp_world(seed, tmp_path_factory):
     access.requires_emulators_or_fail()
     if not access.binary_has_access_control():
         pytest.fail(f"{support.binary_path()} has no `users` command")
-    site = access.Site.create(access.local_auth(), gcp=True, env=access.gcp_env("access"), prefix="matrix-gcp")
+    # Bucket notifications on: without a valid push token every role gets 401 there.
+    keys = push_support.Signer().write_keys(tmp_path_factory.mktemp("matrix-push-keys") / "certs.json")
+    site = access.Site.create({**access.local_auth(), **push_support.events_settings(keys)}, gcp=True,
+                              env=access.gcp_env("access"), prefix="matrix-gcp")
     try:
         yield build_world("gcp", site, seed, tmp_path_factory.mktemp("matrix-gcp"))
     finally:
@@ -351,6 +357,14 @@ def probes_for(route: dict, world: World) -> list[Probe] | str:
                       check=check_error("bad_credentials"))]
     if method == "POST" and pattern == "/logout":
         return [Probe("sign out", method, pattern, args=("--data", ""), ok_status=303, check=check_redirect_to_login)]
+    if method == "POST" and pattern == "/api/events/gcs":
+        # A portal token is no push token: 401 for everybody where notifications are on (gcp);
+        # 404 where they are off (embedded, which has no bucket).
+        body = push_support.push_body("sales-uploads", "incoming/IN/IN.csv", 1)
+        taken = world.mode == "gcp"
+        return [Probe("a push without Google's token", method, pattern,
+                      args=push_support.push_args(body, None)[2:], ok_status=401 if taken else 404,
+                      check=check_error("unauthenticated" if taken else "not_found"))]
     if method == "DELETE" and pattern == "/api/uploads/{id}":
         return []  # test_retraction_cells: it changes the data
     return f"no probe for {method} {pattern}"

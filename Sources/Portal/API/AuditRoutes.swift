@@ -100,4 +100,14 @@ final class AuditLog: Sendable {
             log("audit trail: cannot record \(kind) by \(actor): \(error)")
         }
     }
+
+    /// Records an upload (kind `upload`): its file, region, status, rows and revenue.
+    func recordUpload(_ record: UploadRecord?, fileName: String, actor: String, address: String, errorMessage: String? = nil) {
+        let status = record?.status.rawValue ?? "rejected"
+        self.record(kind: "upload", actor: actor, subject: record?.id ?? "", address: address,
+                    detail: "\(fileName) (\(record.map { $0.region.isEmpty ? "no region" : $0.region } ?? "no region")): \(status), "
+                        + "\(record?.rows.loaded ?? 0) rows loaded, "
+                        + "revenue \((record?.revenue ?? .zero).formatted(places: 2)) \(record?.currency ?? "")"
+                        + ((errorMessage ?? record?.errorMessage).map { "; \($0)" } ?? ""))
+    }
 }

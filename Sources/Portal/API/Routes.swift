@@ -4,10 +4,11 @@ import HTTPServer
 /// The HTTP surface of DESIGN.md, built once and frozen into the server.
 enum Routes {
     /// Every route with its access declaration, behind `gate`; `pages` are the personalised pages.
+    /// `events` loads the objects of bucket notifications (nil when `gcsEvents.enabled` is false).
     static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
-                     config: PortalConfig, log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
+                     config: PortalConfig, audit: AuditLog, events: ObjectEventIntake?,
+                     log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
         var router = SecuredRouter(gate: gate)
-        let audit = AuditLog(warehouse: processor.warehouse, log: log)
         let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
         router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
         router.add("GET", "/readyz", access: .public, checksHost: false, .blocking { _, _ in readiness(processor) })
@@ -31,6 +32,14 @@ enum Routes {
                 throw PortalError.notFound("no upload with id \"\(id)\"").httpError
             }
             return .json(200, UploadJSON.single(record, showPaths: caller.principal.has(.admin)))
+        })
+        // Pub/Sub pushes of bucket notifications: the caller proves itself with Google's ID token,
+        // not as a user of the portal; the host is the push endpoint's (list it in server.allowedHosts).
+        router.add("POST", "/api/events/gcs", access: .public, csrf: .originOnly, .blocking { request, _ in
+            guard let events else {
+                throw PortalError.notFound("bucket notifications are not taken here: gcsEvents.enabled is false").httpError
+            }
+            return try events.receive(request)
         })
         SignInRoutes.add(to: &router, pages: pages, audit: audit, log: log)
         AuditRoutes.add(to: &router, processor: processor, pages: pages, audit: audit)
@@ -88,12 +97,8 @@ enum Routes {
             processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address)
         }
         for outcome in outcomes {
-            let record = outcome.record
-            let status = record?.status.rawValue ?? "rejected"
-            audit.record(kind: "upload", actor: caller.principal.name, subject: record?.id ?? "", address: caller.address,
-                         detail: "\(outcome.fileName) (\(record?.region ?? "no region")): \(status), \(record?.rows.loaded ?? 0) rows loaded, "
-                            + "revenue \((record?.revenue ?? .zero).formatted(places: 2)) \(record?.currency ?? "")"
-                            + (outcome.errorMessage.map { "; \($0)" } ?? ""))
+            audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,
+                               errorMessage: outcome.errorMessage)
         }
         // 503 when the server failed a file (retrying is safe: loading is idempotent),
         // else 200 when any file was processed, else 422.

@@ -8,6 +8,7 @@ public struct PortalConfig: Codable, Sendable, Equatable {
     public var storage = StorageSettings()
     public var gcp = GCPSettings()
     public var auth = AuthSettings()
+    public var gcsEvents = GCSEventSettings()
     public var etl = ETLConfig()
     public var regions: [RegionConfig] = RegionConfig.defaults
 
@@ -60,6 +61,28 @@ public struct AuthSettings: Codable, Sendable, Equatable {
     public var maxFailuresPerAddress = 20
     /// …and per user from one address.
     public var maxFailuresPerUser = 5
+}
+
+/// Files dropped into the bucket are loaded: Cloud Storage notifications reach
+/// `POST /api/events/gcs` through a Pub/Sub push subscription (see the README's "Files dropped
+/// into the bucket"). Needs `storage.mode = "gcp"`.
+public struct GCSEventSettings: Codable, Sendable, Equatable {
+    /// Off: the route answers 404.
+    public var enabled = false
+    /// The `aud` of the push tokens: the subscription's `--push-auth-token-audience`.
+    public var audience = ""
+    /// The `email` of the push tokens: the subscription's `--push-auth-service-account`.
+    public var serviceAccount = ""
+    /// Google's signing keys of ID tokens, as a JWK set.
+    public var keysURL = "https://www.googleapis.com/oauth2/v3/certs"
+    /// A JWK set file used instead of `keysURL` (tests).
+    public var keysFile = ""
+    /// Which objects are loaded: `/`-separated segments, each literal, `{region}` (the region's
+    /// code or alias) or `{name}` (the file name, last); without `{region}` the region comes from
+    /// the file name as for uploads. Other objects are acknowledged and ignored.
+    public var objectPattern = "incoming/{region}/{name}"
+    /// The bucket whose notifications are taken; empty = `gcp.bucket`.
+    public var bucket = ""
 }
 
 /// Request limits.
@@ -246,6 +269,16 @@ extension PortalConfig {
         }
         if auth.mode == "iap" && auth.iapAudience.isEmpty {
             throw .invalid("auth.iapAudience is required in iap mode (see the README's Cloud Run section)")
+        }
+        if gcsEvents.enabled {
+            guard isGCP else { throw .invalid("gcsEvents.enabled needs storage.mode \"gcp\": the files are read from a Cloud Storage bucket") }
+            guard !gcsEvents.audience.isEmpty, !gcsEvents.serviceAccount.isEmpty else {
+                throw .invalid("gcsEvents.audience and gcsEvents.serviceAccount are required when gcsEvents.enabled is true")
+            }
+            guard !gcsEvents.keysFile.isEmpty || !gcsEvents.keysURL.isEmpty else {
+                throw .invalid("gcsEvents.keysURL or gcsEvents.keysFile must name Google's signing keys")
+            }
+            do { _ = try ObjectPattern(gcsEvents.objectPattern) } catch { throw .invalid("gcsEvents.objectPattern: \(error)") }
         }
         guard !regions.isEmpty else { throw .invalid("regions must name at least one region") }
         for region in regions where DateOrder(rawValue: region.dateOrder.uppercased()) == nil {
