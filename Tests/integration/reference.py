@@ -31,7 +31,9 @@ from typing import Iterable
 
 # --- configuration the contract names -------------------------------------------
 
-REGIONS = {"IN": "IN", "INDIA": "IN", "UK": "UK", "GB": "UK", "USA": "USA", "US": "USA"}
+REGIONS = {"IN": "IN", "INDIA": "IN",
+           "UK": "UK", "GB": "UK", "GBR": "UK", "UNITED KINGDOM": "UK", "ENGLAND": "UK",
+           "USA": "USA", "US": "USA", "UNITED STATES": "USA", "AMERICA": "USA"}
 """Region codes and aliases accepted from the form field or the file name's stem."""
 
 NON_PRODUCT_CODES = frozenset({
@@ -209,18 +211,27 @@ def map_header(names: list[str]) -> tuple[dict[str, int], list[str]]:
             index[column] = i
     missing = [c for c in REQUIRED if c not in index]
     if missing:
-        raise FileRejected("missing_column", "missing required column(s): " + ", ".join(missing))
+        raise FileRejected("missing_columns", "missing required column(s): " + ", ".join(missing))
     return index, extra
 
 
 # --- field rules -----------------------------------------------------------------
 
-_SPACES = re.compile(r" {2,}")
-_INTEGER = re.compile(r"[+-]?\d+")
+_BLANKS = " \t\r\n"
+"""What is trimmed from a field: ASCII spaces, tabs and line ends (not other Unicode spaces)."""
+_SPACES = re.compile(r"[ \t]+")
+_INTEGER = re.compile(r"([+-]?\d+)(?:\.0*)?")
+"""Whole numbers; `12.0` and `12.` as spreadsheets write them are 12."""
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_FLOAT_ID = re.compile(r"(\d+)\.0+")
-_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?")
+_FLOAT_ID = re.compile(r"(\d+)\.0*")
+_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:(?: +|T)" + _TIME + r"(?: *([AaPp][Mm]))?)?")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:(?: +|T)" + _TIME + r"(?:[Zz]|[+-](\d{2}):?(\d{2})?)?)?")
+INT64_MAX = 2 ** 63 - 1
+MAX_ABS_QUANTITY = 1_000_000_000
+"""etl.maxAbsQuantity of Config/default.json."""
+MAX_ABS_LINE_REVENUE = Decimal(1_000_000_000)
+"""etl.maxAbsLineRevenue of Config/default.json."""
 
 
 class RowError(Exception):
@@ -230,38 +241,59 @@ class RowError(Exception):
         self.message = message
 
 
+def trim(value: str) -> str:
+    return value.strip(_BLANKS)
+
+
 def clean_text(value: str) -> str:
-    return _SPACES.sub(" ", value.strip())
+    """Trimmed, with every run of spaces and tabs one space."""
+    return _SPACES.sub(" ", trim(value))
 
 
 def parse_quantity(value: str) -> int:
-    text = value.strip()
-    if not _INTEGER.fullmatch(text):
-        raise RowError("bad_number", f"Quantity {value!r} is not a whole number")
-    return int(text)
+    m = _INTEGER.fullmatch(trim(value))
+    if not m or abs(int(m.group(1))) > INT64_MAX:
+        raise RowError("bad_quantity", f"Quantity {value!r} is not a whole number")
+    return int(m.group(1))
 
 
 def parse_price(value: str) -> Decimal:
-    text = value.strip()
+    """An exact decimal of at most six places (further places only zeros) that fits in
+    64-bit millionths."""
+    text = trim(value)
     if not _DECIMAL.fullmatch(text):
-        raise RowError("bad_number", f"UnitPrice {value!r} is not a decimal number")
+        raise RowError("bad_price", f"UnitPrice {value!r} is not a decimal number")
     try:
-        return Decimal(text)
+        price = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern already checked
-        raise RowError("bad_number", f"UnitPrice {value!r} is not a decimal number")
+        raise RowError("bad_price", f"UnitPrice {value!r} is not a decimal number")
+    micros = price * 1_000_000
+    if micros != micros.to_integral_value() or abs(micros) > INT64_MAX:
+        raise RowError("bad_price", f"UnitPrice {value!r} has more than 6 places or is too large")
+    return price
 
 
 def parse_datetime(value: str, day_first: bool = False) -> datetime:
-    """`M/D/YYYY H:MM` (also 2-digit years and seconds; D/M when day_first) or ISO 8601."""
-    text = value.strip()
+    """`M/D/YYYY H:MM` (also `M/D/YYYY`, seconds with a fraction, a `T` or spaces before the time,
+    `AM`/`PM` with hours 1…12, and 2-digit years: 00–69 are 2000–2069, 70–99 are 1970–1999;
+    D/M when day_first) or ISO 8601 (`YYYY-MM-DD[THH:MM[:SS[.fff]]]`, a `Z` or `±HH[:MM]`
+    suffix ignored: the wall time is kept as written)."""
+    text = trim(value)
     try:
         if m := _MDY.fullmatch(text):
-            a, b, y, hh, mm, ss = m.groups()
+            a, b, y, hh, mm, ss, meridiem = m.groups()
             month, day = (int(b), int(a)) if day_first else (int(a), int(b))
-            year = int(y) + 2000 if len(y) == 2 else int(y)
-            return datetime(year, month, day, int(hh or 0), int(mm or 0), int(ss or 0))
+            year = int(y) if len(y) == 4 else int(y) + (2000 if int(y) < 70 else 1900)
+            hour = int(hh or 0)
+            if meridiem:
+                if not 1 <= hour <= 12:
+                    raise ValueError("hour out of range for AM/PM")
+                hour = hour % 12 + (12 if meridiem.lower() == "pm" else 0)
+            return datetime(year, month, day, hour, int(mm or 0), int(ss or 0))
         if m := _ISO.fullmatch(text):
-            y, mo, d, hh, mm, ss = m.groups()
+            y, mo, d, hh, mm, ss, oh, om = m.groups()
+            if (oh and int(oh) > 23) or (om and int(om) > 59):
+                raise ValueError("offset out of range")
             return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
     except ValueError:
         raise RowError("bad_date", f"InvoiceDate {value!r} is not a real date")
@@ -269,7 +301,7 @@ def parse_datetime(value: str, day_first: bool = False) -> datetime:
 
 
 def customer(value: str) -> str | None:
-    text = value.strip()
+    text = trim(value)
     if not text:
         return None
     if m := _FLOAT_ID.fullmatch(text):
@@ -281,19 +313,23 @@ def make_row(fields: list[str], index: dict[str, int], region: str, line: int, d
     def get(column: str) -> str:
         return fields[index[column]]
 
-    invoice_no = get("invoice_no").strip()
+    invoice_no = trim(get("invoice_no"))
     if not invoice_no:
         raise RowError("missing_invoice_no", "InvoiceNo is blank")
-    stock_code = get("stock_code").strip().upper()
+    stock_code = trim(get("stock_code")).upper()
     if not stock_code:
         raise RowError("missing_stock_code", "StockCode is blank")
     quantity = parse_quantity(get("quantity"))
     when = parse_datetime(get("invoice_date"), day_first)
     price = parse_price(get("unit_price"))
+    if abs(quantity) > MAX_ABS_QUANTITY:
+        raise RowError("out_of_range", f"Quantity {quantity} is beyond ±{MAX_ABS_QUANTITY}")
+    if abs(price * quantity) > MAX_ABS_LINE_REVENUE:
+        raise RowError("out_of_range", f"Quantity × UnitPrice is beyond ±{MAX_ABS_LINE_REVENUE}")
     description = clean_text(get("description")) or None
     return Row(region=region, invoice_no=invoice_no, stock_code=stock_code, description=description,
                quantity=quantity, invoice_ts=when, unit_price=price,
-               customer_id=customer(get("customer_id")), country=get("country").strip(), line=line)
+               customer_id=customer(get("customer_id")), country=trim(get("country")), line=line)
 
 
 # --- one file --------------------------------------------------------------------
@@ -342,7 +378,7 @@ def load_bytes(data: bytes, file_name: str, region: str | None = None, day_first
         seen.add(key)
         result.rows.append(row)
     if result.read == 0:
-        raise FileRejected("no_rows", "the file has a header but no rows")
+        raise FileRejected("no_data_rows", "the file has a header but no data rows")
     return result
 
 
@@ -352,6 +388,20 @@ def load_file(path: str, region: str | None = None, day_first: bool = False) -> 
 
 
 # --- report numbers --------------------------------------------------------------
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def ascii_lower(text: str) -> str:
+    """Filters fold case in ASCII only, as the embedded warehouse does (SQLite's NOCASE and
+    lower()); BigQuery's UPPER and LOWER fold all of Unicode."""
+    return text.translate(_ASCII_LOWER)
+
+
+def ascii_upper(text: str) -> str:
+    return text.translate(_ASCII_UPPER)
+
 
 def matching_rows(results: Iterable[FileResult], region: str | None = None, country: str | None = None,
                   product: str | None = None, date_from: date | None = None, date_to: date | None = None) -> list[Row]:
@@ -366,12 +416,12 @@ def matching_rows(results: Iterable[FileResult], region: str | None = None, coun
             rows.setdefault(row.key(), row)
     wanted = []
     for row in rows.values():
-        if region and row.region != region.upper():
+        if region and row.region != ascii_upper(region):
             continue
-        if country and row.country.lower() != country.lower():
+        if country and ascii_lower(row.country) != ascii_lower(country):
             continue
-        if product and not (row.stock_code.upper() == product.upper()
-                            or product.lower() in (row.description or "").lower()):
+        if product and not (ascii_lower(row.stock_code) == ascii_lower(product)
+                            or ascii_lower(product) in ascii_lower(row.description or "")):
             continue
         day = row.invoice_ts.date()
         if date_from and day < date_from:

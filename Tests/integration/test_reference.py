@@ -85,7 +85,7 @@ def test_rejects_carry_lines_and_reasons():
     ]) + "\n"
     result = load(text)
     assert [(r.line, r.reason) for r in result.rejects] == [
-        (3, "bad_number"), (4, "bad_number"), (5, "bad_date"), (6, "missing_invoice_no"),
+        (3, "bad_quantity"), (4, "bad_price"), (5, "bad_date"), (6, "missing_invoice_no"),
         (7, "missing_stock_code"), (8, "bad_field_count"), (12, "bad_field_count")]
     assert [(r.line, r.description) for r in result.rows] == [(2, "x"), (10, "multi\nline, quoted")]  # only spaces collapse
     assert result.read == 9
