@@ -15,7 +15,7 @@ import Testing
         #expect(config.gcp.bigqueryEndpoint == "http://127.0.0.1:9050")
         // Everything else keeps the defaults.
         #expect(config.server == PortalConfig().server)
-        #expect(config.gcp.insertBatchRows == 500)
+        #expect(config.gcp.insertBatchRows == 2000)
     }
 
     @Test func environmentPicksAnotherBucketAndDatasetForTheSameFile() throws {
