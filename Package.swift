@@ -44,7 +44,7 @@ let package = Package(
         // Configuration, object stores, upload handling, reports: where the modules meet.
         .target(
             name: "Portal",
-            dependencies: ["HTTPServer", "ETL", "Warehouse", "GoogleCloud", "Access", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["HTTPServer", "ETL", "Warehouse", "GoogleCloud", "Access", "CNative", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "sales-portal",

@@ -1,4 +1,5 @@
 #include "CNative.h"
+#include <malloc.h>
 
 CURLcode cn_curl_setopt_long(CURL *handle, CURLoption option, long value) { return curl_easy_setopt(handle, option, value); }
 CURLcode cn_curl_setopt_ptr(CURL *handle, CURLoption option, void *value) { return curl_easy_setopt(handle, option, value); }
@@ -40,3 +41,6 @@ int cn_inflate_init_gzip(z_stream *stream) {
     // windowBits 15 + 32: accept gzip or zlib, detected from the header.
     return inflateInit2(stream, 15 + 32);
 }
+
+void cn_malloc_limit_arenas(int arenas) { mallopt(M_ARENA_MAX, arenas); }
+int cn_malloc_trim(void) { return malloc_trim(0); }

@@ -1,3 +1,4 @@
+import CNative
 import ETL
 import Foundation
 import GoogleCloud
@@ -135,6 +136,10 @@ public enum PortalApp {
     /// before any thread starts.
     public static func initializeLibraries() {
         GoogleCloud.globalInit()
+        // glibc gives every thread that allocates an arena of its own and keeps what each held:
+        // with upload, query and insertAll threads that grows memory that is never given back.
+        // Two arenas serve two cores.
+        cn_malloc_limit_arenas(2)
     }
 
     static func makeProcessor(config: PortalConfig) throws -> UploadProcessor {

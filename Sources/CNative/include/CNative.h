@@ -30,4 +30,10 @@ int cn_sqlite3_bind_blob_transient(sqlite3_stmt *stmt, int index, const void *by
 // zlib: deflateInit2 / inflateInit2 are macros.
 int cn_deflate_init_gzip(z_stream *stream, int level);
 int cn_inflate_init_gzip(z_stream *stream);
+
+// glibc malloc: mallopt's options are macros of <malloc.h>, which Glibc's module does not export.
+/// Caps the number of malloc arenas (each thread that allocates may otherwise get one, kept for good).
+void cn_malloc_limit_arenas(int arenas);
+/// Gives free memory at the top of the heaps back to the system; returns 1 when some was.
+int cn_malloc_trim(void);
 #endif

@@ -22,7 +22,7 @@ public enum Gzip {
         guard status == Z_STREAM_END else {
             throw GoogleCloudError.configuration("zlib deflate failed with \(status)")
         }
-        output.removeLast(output.count - Int(stream.total_out))
-        return output
+        // The bound is about the input's size: keep only what was written.
+        return Array(output[0..<Int(stream.total_out)])
     }
 }

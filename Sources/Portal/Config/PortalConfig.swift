@@ -146,7 +146,7 @@ public struct GCPSettings: Codable, Sendable, Equatable {
     public var concurrentInserts = 8
     /// Rows the ETL hands to BigQuery at a time (`etl.batchSize` is for SQLite): enough for
     /// every concurrent request to be full.
-    public var loadBatchRows = 48_000
+    public var loadBatchRows = 16_000
     /// Retries of a failed call, as Google's clients do them: a first wait of up to
     /// `retryInitialMs`, doubling to at most `retryMaxSeconds`, for `retryDeadlineSeconds` in all.
     public var retryInitialMs = 1000

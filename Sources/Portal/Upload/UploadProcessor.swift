@@ -1,3 +1,4 @@
+import CNative
 import ETL
 import Glibc
 import Synchronization
@@ -179,6 +180,8 @@ final class UploadProcessor: Sendable {
             record.errorMessage = "\(error)"
         }
         record.updatedAtMicros = Clock.nowMicros()
+        // A load's batches and buffers are freed now: give the memory back instead of keeping it.
+        _ = cn_malloc_trim()
         do { try warehouse.saveUpload(record) } catch {
             // The load finished but its record did not: leave it unfinished so a restart reloads it (idempotent).
             record.status = .failed
