@@ -51,6 +51,13 @@ def vm_hwm_mib(pid):
     return 0.0
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", required=True)
@@ -97,6 +104,8 @@ def main():
         if upload["status"] != "loaded":
             raise RuntimeError(f"the upload was not loaded: {answer.stdout[:1000]}")
         peak = vm_hwm_mib(server.pid)
+        server_cpu = cpu_seconds(server.pid)
+        standin_cpu = cpu_seconds(standin.pid)
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         report = open(log_path).read()
@@ -111,6 +120,7 @@ def main():
             "rows_per_second_load": round(upload["rows"]["read"] / load_seconds),
             "rows_per_second_end_to_end": round(upload["rows"]["read"] / seconds),
             "peak_rss_mib": round(peak, 1),
+            "server_cpu_seconds": round(server_cpu, 1), "standin_cpu_seconds": round(standin_cpu, 1),
             "insert_requests": int(totals.group(1)) if totals else None,
             "json_bytes_per_row": float(totals.group(4)) if totals else None,
             "gzip_bytes_per_row": float(totals.group(6)) if totals else None,

@@ -245,3 +245,12 @@ extension LocalDateTime {
         return (year - 1970) * 12 + (month - 1)
     }
 }
+
+extension LocalDateTime {
+    /// The civil date and time: year, month, day, hour, minute, second.
+    public var components: (year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) {
+        let (year, month, day) = DateParser.civil(fromDay: dayNumber)
+        let seconds = secondsSinceEpoch - dayNumber * 86_400
+        return (year, month, day, seconds / 3600, seconds / 60 % 60, seconds % 60)
+    }
+}

@@ -129,19 +129,18 @@ public final class BigQueryWarehouse: Warehouse {
     public func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult {
         var result = InsertResult(inserted: 0, alreadyPresent: [], rejected: [])
         guard !rows.isEmpty else { return result }
-        let keys = rows.map { BigQueryText.hex($0.rowKey) }
         let mayHoldStored = settings.checkExistingKeys && upload.resuming ? try mayHoldStoredRows(rows, upload) : false
-        let stored = mayHoldStored ? try storedKeys(keys, rows) : [:]
-        var seen: Set<String> = []
+        let stored = mayHoldStored ? try storedKeys(rows.map { BigQueryText.hex($0.rowKey) }, rows) : [:]
+        var seen = Set<RowKey>(minimumCapacity: rows.count)
         var toSend: [Int] = []
         for (index, row) in rows.enumerated() {
-            if let holder = stored[keys[index]] {
+            if !stored.isEmpty, let holder = stored[BigQueryText.hex(row.rowKey)] {
                 if holder.upload == upload.uploadID && holder.line == row.sourceLine {
                     result.inserted += 1  // stored by this same load before it was interrupted
                 } else {
                     result.alreadyPresent.append(index)
                 }
-            } else if !seen.insert(keys[index]).inserted {
+            } else if !seen.insert(row.rowKey).inserted {
                 result.alreadyPresent.append(index)
             } else {
                 toSend.append(index)
@@ -166,12 +165,10 @@ public final class BigQueryWarehouse: Warehouse {
         if !request.isEmpty { requests.append(request) }
         let planned = requests
         let partial = Mutex([InsertResult](repeating: InsertResult(inserted: 0, alreadyPresent: [], rejected: []), count: requests.count))
+        let encoder = BigQueryRowEncoder(upload)
         try ConcurrentWork.run(count: planned.count, width: settings.concurrentInserts) { [self] number in
-            let prepared = planned[number].map { index in
-                (index: index, row: InsertRow(insertID: keys[index], json: Self.json(rows[index], key: keys[index], upload)))
-            }
             var outcome = InsertResult(inserted: 0, alreadyPresent: [], rejected: [])
-            try send(prepared, rows, into: &outcome)
+            try send(planned[number], rows, encoder: encoder, into: &outcome)
             partial.withLock { $0[number] = outcome }
         }
         for outcome in partial.withLock({ $0 }) {
@@ -215,21 +212,27 @@ public final class BigQueryWarehouse: Warehouse {
 
     /// Sends rows (with their indexes in the batch); refused rows become rejects, rows held back
     /// for a passing reason are sent again after a backoff.
-    private func send(_ prepared: [(index: Int, row: InsertRow)], _ rows: [OrderRow],
+    private func send(_ indexes: [Int], _ rows: [OrderRow], encoder: BigQueryRowEncoder,
                       into result: inout InsertResult) throws {
-        var pendingRows = prepared
+        var pending = indexes
         var rounds = 0
-        while !pendingRows.isEmpty {
-            let pending = pendingRows.map(\.index)
-            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable,
-                                              rows: pendingRows.map(\.row), skipInvalidRows: true)
-            var stopped: [(index: Int, row: InsertRow)] = []
+        var body: [UInt8] = []
+        while !pending.isEmpty {
+            body.removeAll(keepingCapacity: true)
+            body.reserveCapacity(pending.count * 700)
+            for (position, index) in pending.enumerated() {
+                if position > 0 { body.append(UInt8(ascii: ",")) }
+                encoder.appendInsert(rows[index], to: &body)
+            }
+            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable, encodedRows: body,
+                                              rowCount: pending.count, idempotent: true, skipInvalidRows: true)
+            var heldBack: [Int] = []
             var failed = Set<Int>()
             for error in errors where error.index >= 0 && error.index < pending.count {
                 failed.insert(error.index)
                 let batchIndex = pending[error.index]
                 if error.isTransient {
-                    stopped.append(pendingRows[error.index])
+                    heldBack.append(batchIndex)
                 } else {
                     let column = error.location.map { " (\($0))" } ?? ""
                     result.rejected.append(RejectedRow(line: rows[batchIndex].sourceLine, reason: "warehouse_\(error.reason)",
@@ -239,14 +242,14 @@ public final class BigQueryWarehouse: Warehouse {
             result.inserted += pending.count - failed.count
             rounds += 1
             if rounds > settings.stoppedRowRetries {
-                for entry in stopped {
-                    result.rejected.append(RejectedRow(line: rows[entry.index].sourceLine, reason: "warehouse_retries_exhausted",
+                for index in heldBack {
+                    result.rejected.append(RejectedRow(line: rows[index].sourceLine, reason: "warehouse_retries_exhausted",
                                                        message: "BigQuery did not store the row after \(rounds) attempts (a passing error each time)"))
                 }
                 return
             }
-            pendingRows = stopped
-            if !pendingRows.isEmpty {
+            pending = heldBack
+            if !pending.isEmpty {
                 RetryLoop.sleep(client.settings.retryPolicy.backoff(afterAttempt: rounds, unit: Double.random(in: 0..<1)))
             }
         }
@@ -279,30 +282,10 @@ public final class BigQueryWarehouse: Warehouse {
 
     /// One `orders` row as JSON: NUMERIC as decimal strings, DATETIME / DATE / TIMESTAMP as text.
     static func json(_ row: OrderRow, key: String, _ upload: UploadContext) -> [UInt8] {
-        var json = JSONWriter(capacity: 512)
-        json.beginObject()
-        json.member("row_key", key)
-        json.member("upload_id", upload.uploadID)
-        json.member("region", upload.region)
-        json.member("invoice_no", row.invoiceNo)
-        json.member("stock_code", row.stockCode)
-        json.member("description", row.description)
-        json.member("quantity", row.quantity)
-        json.member("invoice_ts", BigQueryText.dateTime(row.invoiceTime))
-        json.member("invoice_date", BigQueryText.date(days: row.invoiceTime.dayNumber))
-        json.member("invoice_month", row.invoiceTime.monthNumber)
-        json.member("unit_price", BigQueryText.decimal(row.unitPrice))
-        json.member("currency", upload.currency)
-        json.member("revenue", BigQueryText.decimal(row.revenue))
-        json.member("customer_id", row.customerID)
-        json.member("country", row.country)
-        json.member("is_cancellation", row.isCancellation)
-        json.member("is_product", row.isProduct)
-        json.member("source_uri", upload.sourceURI)
-        json.member("source_line", row.sourceLine)
-        json.member("loaded_at", BigQueryText.timestamp(micros: upload.loadedAtMicros))
-        json.endObject()
-        return json.bytes
+        var out: [UInt8] = []
+        out.reserveCapacity(640)
+        BigQueryRowEncoder(upload).appendRow(row, to: &out)
+        return out
     }
 
     public func summary(_ filter: ReportFilter) throws -> ReportSummary {

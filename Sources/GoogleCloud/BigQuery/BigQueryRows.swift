@@ -8,21 +8,37 @@ extension BigQueryClient {
     public func insertAll(dataset: String, table: String, rows: [InsertRow], skipInvalidRows: Bool = true,
                           ignoreUnknownValues: Bool = false) throws -> [RowInsertError] {
         guard !rows.isEmpty else { return [] }
-        var body = JSONWriter(capacity: rows.reduce(128) { $0 + $1.json.count + 48 })
-        body.beginObject()
-        body.member("kind", "bigquery#tableDataInsertAllRequest")
-        body.member("skipInvalidRows", skipInvalidRows)
-        body.member("ignoreUnknownValues", ignoreUnknownValues)
-        body.key("rows"); body.beginArray()
-        for row in rows {
-            body.beginObject()
-            if let id = row.insertID { body.member("insertId", id) }
-            body.key("json"); body.raw(row.json)
-            body.endObject()
+        var items: [UInt8] = []
+        items.reserveCapacity(rows.reduce(0) { $0 + $1.json.count + 48 })
+        for (position, row) in rows.enumerated() {
+            var item = JSONWriter(capacity: 64)
+            item.beginObject()
+            if let id = row.insertID { item.member("insertId", id) }
+            item.key("json")
+            item.raw(row.json)
+            item.endObject()
+            if position > 0 { items.append(UInt8(ascii: ",")) }
+            items += item.bytes
         }
-        body.endArray()
-        body.endObject()
-        var payload = body.bytes
+        return try insertAll(dataset: dataset, table: table, encodedRows: items, rowCount: rows.count,
+                             idempotent: rows.allSatisfy { $0.insertID != nil }, skipInvalidRows: skipInvalidRows,
+                             ignoreUnknownValues: ignoreUnknownValues)
+    }
+
+    /// `insertAll` of rows already encoded: `encodedRows` is the comma-separated items
+    /// `{"insertId": …, "json": {…}}` of the request's `rows` array, `rowCount` of them.
+    public func insertAll(dataset: String, table: String, encodedRows: [UInt8], rowCount: Int, idempotent: Bool,
+                          skipInvalidRows: Bool = true, ignoreUnknownValues: Bool = false) throws -> [RowInsertError] {
+        guard rowCount > 0 else { return [] }
+        var payload: [UInt8] = []
+        payload.reserveCapacity(encodedRows.count + 160)
+        payload += Array(#"{"kind":"bigquery#tableDataInsertAllRequest","skipInvalidRows":"#.utf8)
+        payload += Array((skipInvalidRows ? "true" : "false").utf8)
+        payload += Array(#","ignoreUnknownValues":"#.utf8)
+        payload += Array((ignoreUnknownValues ? "true" : "false").utf8)
+        payload += Array(#","rows":["#.utf8)
+        payload += encodedRows
+        payload += Array("]}".utf8)
         let jsonBytes = payload.count
         var request = HTTPRequest(method: "POST", url: "\(tableURL(dataset, table))/insertAll")
         request.addHeader("Content-Type", "application/json")
@@ -30,9 +46,8 @@ extension BigQueryClient {
             payload = try Gzip.compress(payload, level: settings.gzipLevel)
             request.addHeader("Content-Encoding", "gzip")
         }
-        insertAllCounters.add(table: "\(dataset).\(table)", rows: rows.count, jsonBytes: jsonBytes, sentBytes: payload.count)
+        insertAllCounters.add(table: "\(dataset).\(table)", rows: rowCount, jsonBytes: jsonBytes, sentBytes: payload.count)
         request.body = .bytes(payload)
-        let idempotent = rows.allSatisfy { $0.insertID != nil }
         let response = try transport.send(request, idempotent: idempotent)
         let object = try GoogleCloudError.jsonObject(response.body, what: "insertAll")
         var errors: [RowInsertError] = []

@@ -38,8 +38,10 @@ public struct JSONWriter: Sendable {
         needsComma[needsComma.count - 1] = true
     }
 
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
     private mutating func appendQuoted(_ text: String) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        let hex = Self.hex
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
