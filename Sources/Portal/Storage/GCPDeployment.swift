@@ -37,28 +37,36 @@ struct GCPDeployment {
             return found
         }
 
-        var storageSettings = CloudStorageSettings()
-        storageSettings.chunkSize = settings.uploadChunkBytes
-        storageSettings.retryPolicy = settings.retryPolicy
-        let storage = try StorageClient(
-            endpoint: storageEndpoint, project: settings.project, credentials: credentials(emulator: storageIsEmulator),
-            httpClient: http, extraHeaders: headers(settings.storageHeaders), settings: storageSettings)
+        // Clients with a retry policy: the full one for serving, a short one for the checks at start,
+        // so that a wrong endpoint or a missing bucket stops the start in seconds, not minutes.
+        func storageClient(_ policy: RetryPolicy) throws -> StorageClient {
+            var storageSettings = CloudStorageSettings()
+            storageSettings.chunkSize = settings.uploadChunkBytes
+            storageSettings.retryPolicy = policy
+            return try StorageClient(
+                endpoint: storageEndpoint, project: settings.project, credentials: credentials(emulator: storageIsEmulator),
+                httpClient: http, extraHeaders: headers(settings.storageHeaders), settings: storageSettings)
+        }
+        func bigqueryClient(_ policy: RetryPolicy) throws -> BigQueryClient {
+            var bigquerySettings = BigQuerySettings()
+            bigquerySettings.location = settings.location.isEmpty ? nil : settings.location
+            bigquerySettings.retryPolicy = policy
+            return try BigQueryClient(
+                endpoint: bigqueryEndpoint, project: settings.project, credentials: credentials(emulator: bigqueryIsEmulator),
+                httpClient: http, extraHeaders: headers(settings.bigqueryHeaders), settings: bigquerySettings)
+        }
+        let startupPolicy = RetryPolicy(initialBackoff: settings.retryPolicy.initialBackoff, maxBackoff: 4, deadline: 15)
+        let storage = try storageClient(settings.retryPolicy)
+        let bigquery = try bigqueryClient(settings.retryPolicy)
 
-        var bigquerySettings = BigQuerySettings()
-        bigquerySettings.location = settings.location.isEmpty ? nil : settings.location
-        bigquerySettings.retryPolicy = settings.retryPolicy
-        let bigquery = try BigQueryClient(
-            endpoint: bigqueryEndpoint, project: settings.project, credentials: credentials(emulator: bigqueryIsEmulator),
-            httpClient: http, extraHeaders: headers(settings.bigqueryHeaders), settings: bigquerySettings)
-
-        try prepareBucket(storage, settings, emulator: storageIsEmulator, log: log)
+        try prepareBucket(try storageClient(startupPolicy), settings, emulator: storageIsEmulator, log: log)
         var warehouseSettings = BigQueryWarehouseSettings()
         warehouseSettings.dataset = settings.dataset
         warehouseSettings.ordersTable = settings.table
         warehouseSettings.rowsPerInsert = settings.insertBatchRows
         warehouseSettings.concurrentInserts = settings.concurrentInserts
         let warehouse = BigQueryWarehouse(client: bigquery, settings: warehouseSettings)
-        do { try warehouse.prepare() } catch {
+        do { try BigQueryWarehouse(client: try bigqueryClient(startupPolicy), settings: warehouseSettings).prepare() } catch {
             throw PortalError.configuration(
                 "cannot prepare BigQuery dataset \(settings.project).\(settings.dataset) at \(bigqueryEndpoint): \(error)")
         }
