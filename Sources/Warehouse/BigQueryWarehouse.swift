@@ -216,16 +216,23 @@ public final class BigQueryWarehouse: Warehouse {
                       into result: inout InsertResult) throws {
         var pending = indexes
         var rounds = 0
-        var body: [UInt8] = []
         while !pending.isEmpty {
-            body.removeAll(keepingCapacity: true)
-            body.reserveCapacity(pending.count * 700)
-            for (position, index) in pending.enumerated() {
-                if position > 0 { body.append(UInt8(ascii: ",")) }
-                encoder.appendInsert(rows[index], to: &body)
+            let rowsNow = pending
+            // Encoded in pieces of about 64 KiB, each compressed as it comes.
+            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable, rowCount: rowsNow.count,
+                                              idempotent: true, skipInvalidRows: true) { sink in
+                var piece: [UInt8] = []
+                piece.reserveCapacity(72 * 1024)
+                for (position, index) in rowsNow.enumerated() {
+                    if position > 0 { piece.append(UInt8(ascii: ",")) }
+                    encoder.appendInsert(rows[index], to: &piece)
+                    if piece.count >= 64 * 1024 {
+                        try sink(piece)
+                        piece.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !piece.isEmpty { try sink(piece) }
             }
-            let errors = try client.insertAll(dataset: settings.dataset, table: settings.ordersTable, encodedRows: body,
-                                              rowCount: pending.count, idempotent: true, skipInvalidRows: true)
             var heldBack: [Int] = []
             var failed = Set<Int>()
             for error in errors where error.index >= 0 && error.index < pending.count {

@@ -25,6 +25,32 @@ extension BigQueryClient {
                              ignoreUnknownValues: ignoreUnknownValues)
     }
 
+    /// `insertAll` of rows encoded piece by piece: `encode` gets a sink and hands it the
+    /// comma-separated items `{"insertId": …, "json": {…}}` of the request's `rows` array in pieces
+    /// (say 64 KiB each); with gzip on, each piece is compressed as it comes, so a request's JSON
+    /// never exists whole in memory.
+    public func insertAll(dataset: String, table: String, rowCount: Int, idempotent: Bool, skipInvalidRows: Bool = true,
+                          encode: (_ sink: ([UInt8]) throws -> Void) throws -> Void) throws -> [RowInsertError] {
+        guard rowCount > 0 else { return [] }
+        let head = Array(#"{"kind":"bigquery#tableDataInsertAllRequest","skipInvalidRows":"#.utf8)
+            + Array((skipInvalidRows ? "true" : "false").utf8) + Array(#","ignoreUnknownValues":false,"rows":["#.utf8)
+        let tail = Array("]}".utf8)
+        guard settings.gzipInsertAll else {
+            var payload = head
+            try encode { payload += $0 }
+            payload += tail
+            return try sendInsertAll(dataset: dataset, table: table, payload: payload, gzip: false, jsonBytes: payload.count,
+                                     rowCount: rowCount, idempotent: idempotent)
+        }
+        let writer = try GzipWriter(level: settings.gzipLevel)
+        try writer.write(head)
+        try encode { try writer.write($0) }
+        try writer.write(tail)
+        let jsonBytes = writer.inputBytes
+        return try sendInsertAll(dataset: dataset, table: table, payload: try writer.finish(), gzip: true, jsonBytes: jsonBytes,
+                                 rowCount: rowCount, idempotent: idempotent)
+    }
+
     /// `insertAll` of rows already encoded: `encodedRows` is the comma-separated items
     /// `{"insertId": …, "json": {…}}` of the request's `rows` array, `rowCount` of them.
     public func insertAll(dataset: String, table: String, encodedRows: [UInt8], rowCount: Int, idempotent: Bool,
@@ -40,12 +66,17 @@ extension BigQueryClient {
         payload += encodedRows
         payload += Array("]}".utf8)
         let jsonBytes = payload.count
+        if settings.gzipInsertAll { payload = try Gzip.compress(payload, level: settings.gzipLevel) }
+        return try sendInsertAll(dataset: dataset, table: table, payload: payload, gzip: settings.gzipInsertAll,
+                                 jsonBytes: jsonBytes, rowCount: rowCount, idempotent: idempotent)
+    }
+
+    /// Posts an insertAll body (gzip-compressed or not) and reads the per-row errors.
+    private func sendInsertAll(dataset: String, table: String, payload: [UInt8], gzip: Bool, jsonBytes: Int,
+                               rowCount: Int, idempotent: Bool) throws -> [RowInsertError] {
         var request = HTTPRequest(method: "POST", url: "\(tableURL(dataset, table))/insertAll")
         request.addHeader("Content-Type", "application/json")
-        if settings.gzipInsertAll {
-            payload = try Gzip.compress(payload, level: settings.gzipLevel)
-            request.addHeader("Content-Encoding", "gzip")
-        }
+        if gzip { request.addHeader("Content-Encoding", "gzip") }
         insertAllCounters.add(table: "\(dataset).\(table)", rows: rowCount, jsonBytes: jsonBytes, sentBytes: payload.count)
         request.body = .bytes(payload)
         let response = try transport.send(request, idempotent: idempotent)
