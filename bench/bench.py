@@ -425,7 +425,7 @@ def main():
     started = time.monotonic()
     steps = {"http": bench.http_scenarios, "upload": bench.upload_scenarios, "ingest": bench.ingest_scenarios,
              "idle": bench.idle_scenario, "ceiling": bench.sqlite_ceiling}
-    for step in args.only.split(","):
+    for step in filter(None, args.only.split(",")):
         try:
             steps[step]()
         except Exception as error:  # keep going: a broken scenario is reported, not fatal

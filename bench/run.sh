@@ -2,7 +2,7 @@
 # Benchmarks SalesPortal beside nginx and a Flask portal, in one run, and writes bench/RESULTS.md.
 # Installs its peers (nginx, wrk, curl from Debian; Flask and gunicorn from PyPI in bench/.venv),
 # builds the release executable, generates the data files into bench/out/, runs every scenario.
-# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling),
+# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling,gcp),
 # BENCH_ROWS ("1M=1000000 5M=5000000"), BENCH_SKIP_BUILD=1 to reuse .build/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,8 +59,19 @@ done
 # 10,000 idle connections need more descriptors than the usual 1024.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+# gcp: a load through a BigQuery stand-in that answers insertAll after 100 ms (bench/gcp_load.py).
+only=${BENCH_ONLY:-http,upload,ingest,idle,ceiling,gcp}
+if [[ ",$only," == *",gcp,"* ]]; then
+    "$ROOT/scripts/emulators.sh" start >/dev/null
+    first=${files[1]}; label=${first%%=*}; rest=${first#*=}; rows=${rest%%=*}; path=${rest#*=}
+    python3 "$BENCH/gcp_load.py" --binary "$BINARY" --file "$path" --rows "$rows" --out "$OUT" > "$OUT/gcp-load-$label.json"
+    echo "gcp load of $label: $(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['rows_per_second_load'], 'rows/s loading,', d['rows_per_second_end_to_end'], 'end to end, peak', d['peak_rss_mib'], 'MiB')" "$OUT/gcp-load-$label.json")"
+    only=${only//gcp/}
+fi
+[ -n "${only//,/}" ] || exit 0
+
 cd "$BENCH"
 exec python3 bench.py --binary "$BINARY" --ceiling "$OUT/sqlite_ceiling" --venv "$BENCH/.venv" \
     --out "$OUT" --results "$BENCH/RESULTS.md" "${files[@]}" \
     --rounds "${BENCH_ROUNDS:-3}" --wrk-seconds "${BENCH_WRK_SECONDS:-10}" \
-    --only "${BENCH_ONLY:-http,upload,ingest,idle,ceiling}"
+    --only "$only"

@@ -15,7 +15,7 @@ public struct BigQueryWarehouseSettings: Sendable, Equatable {
     /// Rows per insertAll request (BigQuery refuses more than 50,000 and 10 MB).
     public var rowsPerInsert = 2000
     /// insertAll requests in flight at once, each on a thread of its own.
-    public var concurrentInserts = 8
+    public var concurrentInserts = 10
     /// Uncompressed JSON bytes per insertAll request: BigQuery refuses requests over 10 MB, so stay below.
     public var maxInsertRequestBytes = 9_000_000
     /// When a load is resumed, ask which row keys of a batch are already stored (one query per

@@ -143,10 +143,10 @@ public struct GCPSettings: Codable, Sendable, Equatable {
     /// Rows per BigQuery insertAll request (at most 50,000; requests are also kept under 9 MB of JSON).
     public var insertBatchRows = 2000
     /// insertAll requests in flight at once.
-    public var concurrentInserts = 8
+    public var concurrentInserts = 10
     /// Rows the ETL hands to BigQuery at a time (`etl.batchSize` is for SQLite): enough for
     /// every concurrent request to be full.
-    public var loadBatchRows = 16_000
+    public var loadBatchRows = 20_000
     /// Retries of a failed call, as Google's clients do them: a first wait of up to
     /// `retryInitialMs`, doubling to at most `retryMaxSeconds`, for `retryDeadlineSeconds` in all.
     public var retryInitialMs = 1000
