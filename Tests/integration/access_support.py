@@ -346,16 +346,8 @@ def gcp_env(prefix: str) -> dict[str, str]:
             "STORAGE_EMULATOR_HOST": gcp_support.STORAGE_HOST, "BIGQUERY_EMULATOR_HOST": gcp_support.BIGQUERY_HOST}
 
 
-def wait_for(what: str, check, timeout: float, every: float = 0.2):
-    """Polls `check()` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+# Polls until a condition holds (one helper for every test module).
+wait_for = support.wait_for
 
 
 def access_log_lines(server: support.Server, method: str, path: str) -> list[str]:

@@ -7,6 +7,7 @@ The tests run only when STORAGE_EMULATOR_HOST and BIGQUERY_EMULATOR_HOST are set
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -52,11 +53,18 @@ class Place:
         return {"SALES_PORTAL_BUCKET": self.bucket, "SALES_PORTAL_DATASET": self.dataset,
                 "STORAGE_EMULATOR_HOST": STORAGE_HOST, "BIGQUERY_EMULATOR_HOST": BIGQUERY_HOST}
 
-    def start(self) -> support.Server:
-        """A server in gcp mode on this bucket and dataset, with its own spool folder."""
+    def start(self, **gcp_settings) -> support.Server:
+        """A server in gcp mode on this bucket and dataset, with its own spool folder;
+        `gcp_settings` (e.g. loadBatchRows=2000) are laid over Config/emulator.json's gcp section."""
         data = self.root / f"replica-{len(self.servers)}"
         data.mkdir()
-        server = support.Server(data_dir=data, config=EMULATOR_CONFIG, env=self.env).start()
+        config = EMULATOR_CONFIG
+        if gcp_settings:
+            tree = json.loads(Path(EMULATOR_CONFIG).read_text())
+            tree.setdefault("gcp", {}).update(gcp_settings)
+            config = self.root / f"config-{len(self.servers)}.json"
+            config.write_text(json.dumps(tree))
+        server = support.Server(data_dir=data, config=config, env=self.env).start()
         self.servers.append(server)
         return server
 
@@ -112,13 +120,5 @@ def table(place: Place) -> str:
     return f"`{PROJECT}.{place.dataset}.orders`"
 
 
-def wait_for(what: str, check, timeout: float, every: float = 0.5):
-    """Polls `check()` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+# Polls until a condition holds (one helper for every test module).
+wait_for = support.wait_for

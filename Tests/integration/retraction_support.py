@@ -108,16 +108,8 @@ def upload_one(server: support.Server, path: Path, *args: str, region: str | Non
     return result
 
 
-def wait_for(what: str, check, timeout: float, every: float = 0.1):
-    """Polls `check()` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+# Polls until a condition holds (one helper for every test module).
+wait_for = support.wait_for
 
 
 # --- reports --------------------------------------------------------------------------------

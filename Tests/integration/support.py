@@ -393,3 +393,15 @@ def sales_csv(rows: int, first_invoice: int = 700000, country: str = "United Kin
                      f"3/{day}/2011 {8 + i % 10}:{i % 60:02d},{(i % 900) / 100 + 0.29:.2f},"
                      f"{12346 + i % 500},{country}")
     return "\r\n".join(lines) + "\r\n"
+
+
+def wait_for(what: str, check, timeout: float, every: float = 0.2):
+    """Polls `check()` until it returns something truthy; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")

@@ -36,7 +36,8 @@ def test_load_killed_midway_resumes_on_restart_with_no_row_twice(tmp_path):
         want = reference.load_file(str(path))
         assert want.loaded == ROWS
 
-        first = place.start()
+        # Small batches, one request at a time: the load takes many rounds, so the kill lands mid-load.
+        first = place.start(loadBatchRows=2000, insertBatchRows=500, concurrentInserts=1)
         client = subprocess.Popen(["curl", "-sS", "--max-time", "600", "-o", os.devnull, "-F", f"file=@{path}",
                                    first.url("/api/uploads")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         def inserted_mid_load():
