@@ -379,6 +379,14 @@ public protocol ObjectStore: Sendable {
 }
 
 extension Warehouse {
+    /// An upload of the same content for the same region whose raw file is stored and whose rows
+    /// are being loaded (a load under way, or one a restart is resuming), if any.
+    public func uploadInProgress(region: String, sha256: String) throws -> UploadRecord? {
+        try unfinishedUploads().last { upload in
+            upload.region == region && upload.sha256 == sha256 && (upload.status == .stored || upload.status == .loading)
+        }
+    }
+
     /// The newest uploads of every region.
     public func recentUploads(limit: Int) throws -> [UploadRecord] {
         try recentUploads(limit: limit, regions: nil)

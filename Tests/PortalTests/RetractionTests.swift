@@ -161,4 +161,24 @@ import Warehouse
         #expect(FileManager.default.fileExists(atPath: String(good.objectURI.dropFirst("file://".count))))
         #expect(processor.sweepRejectedFiles(createdBefore: Clock.nowMicros() + 1, log: { _ in }) == 0)
     }
+
+    @Test func theSameBytesSentWhileTheirFirstUploadLoadsStoreNothingTwice() throws {
+        let text = Self.header + Self.lines(invoice: 21, products: 0..<5)
+        let first = try upload(text, name: "UK.csv")
+        // As a restart leaves it while it resumes the load.
+        var resuming = first
+        resuming.status = .loading
+        try processor.warehouse.saveUpload(resuming)
+        let spool = try SpoolFile(directory: processor.spoolDirectory)
+        try Array(text.utf8).withUnsafeBytes { try spool.write($0) }
+        let outcome = processor.process(ReceivedFile(fileName: "UK-again.csv", content: spool.finish()), explicitRegion: nil)
+        #expect(outcome.inProgressElsewhere && outcome.succeeded)
+        #expect(outcome.record?.id == first.id)
+        #expect(try processor.warehouse.recentUploads(limit: 10).map(\.id) == [first.id], "no second record")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: processor.spoolDirectory).isEmpty, "the resend's spool is dropped")
+        // Once that load is over, the same bytes are already loaded as usual.
+        try processor.warehouse.saveUpload(first)
+        let later = try upload(text, name: "UK-later.csv")
+        #expect(later.status == .alreadyLoaded)
+    }
 }

@@ -50,6 +50,11 @@ enum UploadJSON {
             return
         }
         write(record, into: &json, showPaths: showPaths) { json in
+            if outcome.inProgressElsewhere {
+                // The first upload of these bytes, still loading: this request stored nothing.
+                json.field("resent_while_loading", true)
+                if record.errorMessage == nil { json.field("message", outcome.errorMessage) }
+            }
             json.key("timings")
             json.beginObject()
             json.key("store_ms"); json.rawNumber(format(outcome.storeMillis))

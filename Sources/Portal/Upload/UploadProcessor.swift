@@ -12,13 +12,15 @@ struct UploadOutcome: Sendable {
     var errorMessage: String?
     /// True when storage or the warehouse failed (the client may retry), not the file.
     var serverFailure = false
+    /// True when the same content was already being loaded: `record` is that upload's.
+    var inProgressElsewhere = false
     var storeMillis: Double = 0
     var loadMillis: Double = 0
 
     /// True when the file was processed: loaded, or recognised as already loaded.
     var succeeded: Bool {
         guard let status = record?.status else { return false }
-        return status == .loaded || status == .alreadyLoaded
+        return status == .loaded || status == .alreadyLoaded || inProgressElsewhere
     }
 
     /// True when the server, not the file, is to blame.
@@ -76,6 +78,15 @@ final class UploadProcessor: Sendable {
             return outcome
         }
         do {
+            // The same bytes sent again while their first upload is still loading (a resend after a
+            // timeout, or during a restart's resume): no second copy, no second record.
+            if let running = try warehouse.uploadInProgress(region: region.code, sha256: content.sha256) {
+                removeSpool(content)
+                outcome.record = running
+                outcome.inProgressElsewhere = true
+                outcome.errorMessage = "the same file is being loaded for \(region.code) as upload \(running.id); nothing was stored twice: follow it at /api/uploads/\(running.id)"
+                return outcome
+            }
             if let earlier = try warehouse.loadedUpload(region: region.code, sha256: content.sha256) {
                 removeSpool(content)
                 var record = alreadyLoadedRecord(
