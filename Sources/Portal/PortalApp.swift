@@ -161,7 +161,9 @@ public enum PortalApp {
             return Wiring(processor: processor, gcp: gcp)
         }
         let store = try LocalObjectStore(root: dataDir + "/objects")
-        let warehouse = try SQLiteWarehouse(path: dataDir + "/warehouse.sqlite")
+        var options = SQLiteOptions()
+        options.queryTimeoutMilliseconds = config.server.queryTimeoutMs
+        let warehouse = try SQLiteWarehouse(path: dataDir + "/warehouse.sqlite", options: options)
         try warehouse.prepare()
         return Wiring(processor: UploadProcessor(config: config, store: store, warehouse: warehouse,
                                                  spoolDirectory: spoolDirectory), gcp: nil)

@@ -1,6 +1,8 @@
 // A thin layer over the SQLite C API: one connection, prepared statements, binding and reading.
 
 import CNative
+import Glibc
+import Synchronization
 
 /// One SQLite connection, opened in multi-thread mode (no locking inside SQLite):
 /// it must be used by one thread at a time.
@@ -10,6 +12,8 @@ final class SQLiteConnection: @unchecked Sendable {
     // out of the pool by a single caller — which is what SQLite's multi-thread mode requires.
     let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// When the statements of this connection are interrupted (see `watchDeadline`).
+    let deadline = QueryDeadline()
 
     init(path: String, busyTimeoutMilliseconds: Int32) throws(WarehouseError) {
         var handle: OpaquePointer?
@@ -37,7 +41,18 @@ final class SQLiteConnection: @unchecked Sendable {
         if primary == SQLITE_READONLY || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN {
             return .notWritable(message)
         }
+        if primary == SQLITE_INTERRUPT && deadline.passed { return .timedOut(deadline.milliseconds) }
         return .database(code: status, message: message)
+    }
+
+    /// Lets SQLite interrupt a statement of this connection once `deadline` has passed: checked
+    /// every 10,000 virtual-machine steps (microseconds apart), so a long scan stops promptly.
+    func watchDeadline() {
+        let context = Unmanaged.passUnretained(deadline).toOpaque()
+        sqlite3_progress_handler(handle, 10_000, { context in
+            guard let context else { return 0 }
+            return Unmanaged<QueryDeadline>.fromOpaque(context).takeUnretainedValue().passed ? 1 : 0
+        }, context)
     }
 
     /// Runs statements that take no parameters and return no rows.
@@ -165,5 +180,32 @@ final class SQLiteStatement {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+}
+
+/// A point in time after which a connection's statements are interrupted (0: none).
+final class QueryDeadline: Sendable {
+    private let nanoseconds = Atomic<UInt64>(0)
+    private let budget = Atomic<Int>(0)
+
+    /// The budget of the running call, in milliseconds.
+    var milliseconds: Int { budget.load(ordering: .relaxed) }
+
+    func start(milliseconds: Int) {
+        budget.store(milliseconds, ordering: .relaxed)
+        nanoseconds.store(Self.now() + UInt64(milliseconds) * 1_000_000, ordering: .relaxed)
+    }
+
+    func clear() { nanoseconds.store(0, ordering: .relaxed) }
+
+    var passed: Bool {
+        let deadline = nanoseconds.load(ordering: .relaxed)
+        return deadline != 0 && Self.now() >= deadline
+    }
+
+    private static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 }

@@ -27,6 +27,9 @@ public struct SQLiteOptions: Sendable {
     public var rowsPerStatement: Int
     /// Read connections kept open when idle.
     public var maxIdleReadConnections: Int
+    /// The longest a read (a report question) may run before SQLite interrupts it and the call
+    /// throws `WarehouseError.timedOut`; 0 = no limit.
+    public var queryTimeoutMilliseconds: Int = 0
     /// Database page size in bytes, applied only when the file is created. Large
     /// pages measured fastest for appending rows (16 KiB: ~15% more rows per CPU second than 4 KiB).
     public var pageSize: Int
@@ -156,8 +159,11 @@ public final class SQLiteWarehouse: Warehouse {
         } else {
             connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
             try connection.execute("PRAGMA cache_size = -\(options.cacheSizeKiB); PRAGMA query_only = 1;")
+            if options.queryTimeoutMilliseconds > 0 { connection.watchDeadline() }
         }
+        if options.queryTimeoutMilliseconds > 0 { connection.deadline.start(milliseconds: options.queryTimeoutMilliseconds) }
         defer {
+            connection.deadline.clear()
             let limit = options.maxIdleReadConnections
             idleReaders.withLock { idle in
                 if idle.count < limit { idle.append(connection) }

@@ -10,6 +10,8 @@ public enum WarehouseError: Error, Sendable, Equatable {
     case notWritable(String)
     /// A stored value could not be read back (a corrupt or foreign database).
     case corruptValue(String)
+    /// A read ran past its time budget (milliseconds) and was interrupted.
+    case timedOut(Int)
 
     /// A stable machine-readable code.
     public var code: String {
@@ -18,6 +20,7 @@ public enum WarehouseError: Error, Sendable, Equatable {
         case .database: "warehouse_error"
         case .notWritable: "warehouse_not_writable"
         case .corruptValue: "warehouse_corrupt_value"
+        case .timedOut: "query_timeout"
         }
     }
 
@@ -28,6 +31,7 @@ public enum WarehouseError: Error, Sendable, Equatable {
         case .database(let code, let message): "the warehouse database failed (\(code)): \(message)"
         case .notWritable(let message): "the warehouse database is not writable: \(message)"
         case .corruptValue(let message): "a stored value could not be read: \(message)"
+        case .timedOut(let milliseconds): "the question took longer than \(milliseconds) ms and was stopped"
         }
     }
 }

@@ -111,7 +111,7 @@ enum ReportRoutes {
             throw PortalError.warehouse("this warehouse does not answer reports").httpError
         }
         do { return try body(warehouse) } catch let error as HTTPError { throw error } catch {
-            throw PortalError.warehouse("the warehouse failed: \(error)").httpError
+            throw Routes.warehouseFailure(error)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ETL
 import HTTPServer
+import Warehouse
 
 /// The HTTP surface of DESIGN.md, built once and frozen into the server.
 enum Routes {
@@ -146,7 +147,18 @@ enum Routes {
     /// Runs a warehouse call, turning its failure into a 503 with the reason.
     static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as HTTPError { throw error } catch {
-            throw PortalError.warehouse("the warehouse failed: \(error)").httpError
+            throw warehouseFailure(error)
         }
+    }
+
+    /// The answer to a failed warehouse call: a question over its time budget is 503
+    /// `query_timeout` (ask a narrower one, or again later); anything else 503 with the reason.
+    static func warehouseFailure(_ error: any Error) -> HTTPError {
+        if let failure = error as? WarehouseError, case .timedOut = failure {
+            return HTTPError(status: 503, code: "query_timeout",
+                             message: "\(failure.message): narrow the filters (a date range, a region) or try again later",
+                             extraHeaders: ["Retry-After": "5"])
+        }
+        return PortalError.warehouse("the warehouse failed: \(error)").httpError
     }
 }

@@ -30,6 +30,9 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     public var timeouts = TimeoutSettings()
     /// How long a stop waits for requests in flight.
     public var shutdownGraceMs = 10_000
+    /// The longest a report question may run in SQLite before it is stopped and answered
+    /// 503 `query_timeout`, so expensive questions cannot hold the query threads; 0 = no limit.
+    public var queryTimeoutMs = 15_000
     /// Folder of the static files; empty = `Public` beside the working directory or the executable.
     public var publicDir = ""
     /// `Host` values answered (`name:port`, or `name` for any port); others get 421, which stops
@@ -253,7 +256,7 @@ extension PortalConfig {
         for (name, value) in positives where value < 1 {
             throw .invalid("\(name) must be at least 1, not \(value)")
         }
-        guard server.shutdownGraceMs >= 0, etl.maxRejectsReported >= 0, etl.dedupeWindowRows >= 0 else {
+        guard server.shutdownGraceMs >= 0, server.queryTimeoutMs >= 0, etl.maxRejectsReported >= 0, etl.dedupeWindowRows >= 0 else {
             throw .invalid("server.shutdownGraceMs, etl.maxRejectsReported and etl.dedupeWindowRows must not be negative")
         }
         guard storage.rejectedFileRetentionDays >= 0, storage.retentionSweepSeconds >= 1 else {
