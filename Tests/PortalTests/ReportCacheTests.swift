@@ -34,6 +34,21 @@ import Testing
         #expect(counter.count == 2)
     }
 
+    @Test func pinnedAnswersOutliveAFloodOfOneOffQuestions() {
+        let cache = ReportCache(capacity: 3)
+        var computed = 0
+        _ = cache.answer("opening", version: "v1", pinned: true) { computed += 1; return [1] }
+        _ = cache.answer("asked-first", version: "v1") { computed += 1; return [2] }
+        _ = cache.answer("asked-first", version: "v1", pinned: true) { computed += 1; return [9] }  // the warmer pins it
+        for index in 0..<50 { _ = cache.answer("one-off-\(index)", version: "v1") { computed += 1; return [3] } }
+        #expect(computed == 52)
+        #expect(cache.answer("opening", version: "v1") { computed += 1; return [0] } == [1])
+        #expect(cache.answer("asked-first", version: "v1") { computed += 1; return [0] } == [2])
+        #expect(computed == 52, "both kept through 50 one-off questions")
+        // New rows: everything goes, pinned or not.
+        #expect(cache.answer("opening", version: "v2") { computed += 1; return [4] } == [4])
+    }
+
     @Test func theOldestAnswersGoFirstPastTheCapacity() {
         let cache = ReportCache(capacity: 2)
         let counter = Counter()

@@ -3,33 +3,47 @@ import Synchronization
 /// Report answers (JSON bytes) kept until the warehouse's rows change: the dashboard asks
 /// the same questions again and again, and over a million rows each costs a scan.
 final class ReportCache: Sendable {
-    /// How many answers are kept; the oldest go first.
+    /// How many answers are kept; the oldest go first. Pinned answers (the dashboard's opening
+    /// questions, answered ahead of time) are kept besides and never pushed out by one-off ones.
     let capacity: Int
     private struct State {
         var version: String?
         var answers: [String: [UInt8]] = [:]
         var order: [String] = []
+        var pinned: [String: [UInt8]] = [:]
     }
     private let state = Mutex(State())
 
     init(capacity: Int = 256) { self.capacity = capacity }
 
-    /// The answer to `key` at `version`, computed by `compute` when not kept. A nil version is never cached.
-    func answer(_ key: String, version: String?, compute: () throws -> [UInt8]) rethrows -> [UInt8] {
+    /// The answer to `key` at `version`, computed by `compute` when not kept. A nil version is
+    /// never cached. `pinned` answers stay until the rows change, whatever else is asked.
+    func answer(_ key: String, version: String?, pinned: Bool = false, compute: () throws -> [UInt8]) rethrows -> [UInt8] {
         guard let version else { return try compute() }
         let kept: [UInt8]? = state.withLock { state in
             if state.version != version {
                 state.version = version
                 state.answers.removeAll(keepingCapacity: true)
                 state.order.removeAll(keepingCapacity: true)
+                state.pinned.removeAll(keepingCapacity: true)
                 return nil
             }
-            return state.answers[key]
+            if pinned, let answer = state.answers.removeValue(forKey: key) {
+                // Asked before the warmer came: keep it pinned from now on.
+                state.order.removeAll { $0 == key }
+                state.pinned[key] = answer
+            }
+            return state.pinned[key] ?? state.answers[key]
         }
         if let kept { return kept }
         let bytes = try compute()
         state.withLock { state in
-            guard state.version == version, state.answers[key] == nil else { return }
+            guard state.version == version, state.pinned[key] == nil else { return }
+            if pinned {
+                state.pinned[key] = bytes
+                return
+            }
+            guard state.answers[key] == nil else { return }
             state.answers[key] = bytes
             state.order.append(key)
             if state.order.count > capacity {

@@ -39,7 +39,7 @@ final class ReportWarmer: Sendable {
             for question in ReportQuestion.dashboardOpening(options: options) {
                 // New rows meanwhile: these answers would be thrown away; wait until they settle.
                 guard (try? warehouse.reportDataVersion()) == version else { break }
-                _ = try? cache.answer(question.cacheKey, version: version) { try question.answer(warehouse, context) }
+                _ = try? cache.answer(question.cacheKey, version: version, pinned: true) { try question.answer(warehouse, context) }
             }
         }
     }
