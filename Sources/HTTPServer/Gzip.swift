@@ -74,7 +74,8 @@ public enum Gzip {
 
     /// Compresses the response in place when the request accepts gzip, the type is text-like,
     /// the body is at least `minimumBytes`, and it is not encoded already. Adds `Vary: Accept-Encoding`
-    /// to every response that could be compressed so caches keep the variants apart.
+    /// to every response that could be compressed so caches keep the variants apart, and gives a
+    /// compressed response with a strong ETag the tag of its gzip variant (`EntityTag.gzipVariant`).
     static func apply(to response: inout HTTPResponse, request: HTTPRequestHead, minimumBytes: Int) {
         guard response.body.count >= minimumBytes, response.headers["Content-Encoding"] == nil,
               let type = response.headers["Content-Type"], isCompressible(contentType: type) else { return }
@@ -83,5 +84,13 @@ public enum Gzip {
               let compressed = compress(response.body), compressed.count < response.body.count else { return }
         response.body = compressed
         response.headers.add("Content-Encoding", "gzip")
+        if let tag = response.headers["ETag"] { response.headers.replaceOrAdd("ETag", EntityTag.gzipVariant(of: tag)) }
+    }
+
+    /// The last steps of every handler's answer: compression (`apply`), then If-None-Match
+    /// against the tag of the representation actually chosen.
+    static func finish(_ response: inout HTTPResponse, request: HTTPRequestHead, minimumBytes: Int) {
+        apply(to: &response, request: request, minimumBytes: minimumBytes)
+        EntityTag.applyIfNoneMatch(to: &response, request: request)
     }
 }

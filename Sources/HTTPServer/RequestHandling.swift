@@ -135,7 +135,7 @@ extension EventLoop {
             } catch {
                 response = error.response
             }
-            Gzip.apply(to: &response, request: request.head, minimumBytes: minimumBytes)
+            Gzip.finish(&response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
             let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
@@ -144,7 +144,7 @@ extension EventLoop {
             let fd = connection.fd, connectionID = connection.id, requestID = request.id
             context.workers.submit {
                 var response = Self.run { try run(httpRequest) }
-                Gzip.apply(to: &response, request: httpRequest.head, minimumBytes: minimumBytes)
+                Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                 mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
             }
         case .streaming:
@@ -166,7 +166,7 @@ extension EventLoop {
         context.streamingWorkers.submit {
             var response = Self.run { try run(httpRequest, stream) }
             stream.consumerFinished()
-            Gzip.apply(to: &response, request: httpRequest.head, minimumBytes: minimumBytes)
+            Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
             mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
         }
     }

@@ -2,8 +2,12 @@ import Glibc
 
 /// A folder of static files, read into memory once, served by an immediate handler.
 ///
-/// Each file gets a strong ETag (answered with 304 on a matching If-None-Match), a Content-Type
-/// from its extension, Cache-Control, and a precomputed gzip variant when that is smaller.
+/// Each file gets a Content-Type from its extension, `Cache-Control: no-cache` (a browser
+/// revalidates before each use, so a page never runs with a stale script after an upgrade), and
+/// a precomputed gzip variant when that is smaller. Each representation has its own strong ETag
+/// (the gzip one is `EntityTag.gzipVariant` of the identity one), and `Vary: Accept-Encoding` is
+/// sent for every file worth compressing; If-None-Match is compared with the tag of the representation the request selects,
+/// and a match is answered with 304. Every header set is built once, when the files are loaded.
 /// Paths with `..` or `.` segments, backslashes or NUL bytes (also when percent-encoded) are
 /// refused with 400 before any lookup; only files loaded from the folder can ever be served.
 ///
@@ -11,12 +15,36 @@ import Glibc
 /// explicit route (then the request path is used). A path ending in "/" serves that folder's index.html.
 public struct StaticFiles: Sendable {
     struct Entry: Sendable {
-        let body: [UInt8]
-        let gzipped: [UInt8]?
-        let etag: String
-        let contentType: String
-        let cacheControl: String
+        /// One representation: its body, tag, and the headers of its 200 and 304 answers.
+        struct Representation: Sendable {
+            let body: [UInt8]
+            let etag: String
+            let headers: HTTPHeaders
+            let notModifiedHeaders: HTTPHeaders
+        }
+
+        let identity: Representation
+        let gzipped: Representation?
+
+        /// `varies`: whether the answer depends on Accept-Encoding (the file was worth compressing,
+        /// whether or not gzip made it smaller), so that 200 and 304 answers carry the same Vary.
+        init(body: [UInt8], gzipped: [UInt8]?, varies: Bool, contentType: String, cacheControl: String) {
+            let etag = EntityTag.strong(for: body)
+            func representation(_ body: [UInt8], etag: String, encoding: String?) -> Representation {
+                var notModified: HTTPHeaders = ["ETag": etag, "Cache-Control": cacheControl]
+                if varies || gzipped != nil { notModified.add("Vary", "Accept-Encoding") }
+                var headers = notModified
+                headers.add("Content-Type", contentType)
+                if let encoding { headers.add("Content-Encoding", encoding) }
+                return Representation(body: body, etag: etag, headers: headers, notModifiedHeaders: notModified)
+            }
+            identity = representation(body, etag: etag, encoding: nil)
+            self.gzipped = gzipped.map { representation($0, etag: EntityTag.gzipVariant(of: etag), encoding: "gzip") }
+        }
     }
+
+    /// Cache-Control of every file.
+    static let cacheControl = "no-cache"
 
     private let files: [String: Entry]
 
@@ -57,27 +85,12 @@ public struct StaticFiles: Sendable {
     }
 
     private static func response(for entry: Entry, request: HTTPRequestHead) -> HTTPResponse {
-        var headers: HTTPHeaders = ["ETag": entry.etag, "Cache-Control": entry.cacheControl]
-        if entry.gzipped != nil { headers.add("Vary", "Accept-Encoding") }
-        if let ifNoneMatch = request.headers["If-None-Match"], matches(ifNoneMatch, etag: entry.etag) {
-            return HTTPResponse(status: 304, headers: headers)
+        var chosen = entry.identity
+        if let gzipped = entry.gzipped, Gzip.accepts(request.headers["Accept-Encoding"]) { chosen = gzipped }
+        if let ifNoneMatch = request.headers["If-None-Match"], EntityTag.ifNoneMatch(ifNoneMatch, matches: chosen.etag) {
+            return HTTPResponse(status: 304, headers: chosen.notModifiedHeaders)
         }
-        headers.add("Content-Type", entry.contentType)
-        if let gzipped = entry.gzipped, Gzip.accepts(request.headers["Accept-Encoding"]) {
-            headers.add("Content-Encoding", "gzip")
-            return HTTPResponse(status: 200, headers: headers, body: gzipped)
-        }
-        return HTTPResponse(status: 200, headers: headers, body: entry.body)
-    }
-
-    private static func matches(_ ifNoneMatch: String, etag: String) -> Bool {
-        for candidate in ifNoneMatch.split(separator: ",") {
-            var tag = candidate.trimmingASCIISpaces()
-            if tag == "*" { return true }
-            if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
-            if tag == etag { return true }
-        }
-        return false
+        return HTTPResponse(status: 200, headers: chosen.headers, body: chosen.body)
     }
 
     // MARK: Loading
@@ -107,13 +120,11 @@ public struct StaticFiles: Sendable {
                 let body = try readFile(path)
                 let type = contentType(for: name)
                 var gzipped: [UInt8]?
-                if body.count >= gzipMinimumBytes && Gzip.isCompressible(contentType: type),
-                   let compressed = Gzip.compress(body, level: 9), compressed.count < body.count {
+                let varies = body.count >= gzipMinimumBytes && Gzip.isCompressible(contentType: type)
+                if varies, let compressed = Gzip.compress(body, level: 9), compressed.count < body.count {
                     gzipped = compressed
                 }
-                let cacheControl = type.hasPrefix("text/html") ? "no-cache" : "public, max-age=3600"
-                files[key] = Entry(body: body, gzipped: gzipped, etag: etag(for: body), contentType: type,
-                                   cacheControl: cacheControl)
+                files[key] = Entry(body: body, gzipped: gzipped, varies: varies, contentType: type, cacheControl: cacheControl)
             }
         }
     }
@@ -131,16 +142,6 @@ public struct StaticFiles: Sendable {
             if count == 0 { return bytes }
             bytes.append(contentsOf: chunk[0..<count])
         }
-    }
-
-    /// A strong validator: 64-bit FNV-1a of the content, plus its length.
-    static func etag(for bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return "\"" + String(hash, radix: 16) + "-" + String(bytes.count, radix: 16) + "\""
     }
 
     /// The Content-Type for a file name's extension.

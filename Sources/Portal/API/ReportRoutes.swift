@@ -26,7 +26,7 @@ enum ReportRoutes {
                     try question.answer(warehouse, context)
                 }
             }
-            return .json(200, bytes)
+            return HTTPResponse.json(200, bytes).withValidator(cacheControl: Routes.apiCacheControl)
         }
         if limits.warmIntervalSeconds > 0, let warehouse = processor.warehouse as? any ReportingWarehouse {
             ReportWarmer(warehouse: warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()
@@ -74,7 +74,8 @@ enum ReportRoutes {
             guard !lines.isEmpty else {
                 throw PortalError.notFound("no invoice \"\(invoice)\" in region \"\(region)\"").httpError
             }
-            return .json(200, ReportJSON.invoice(region: region, invoiceNo: invoice, lines: lines))
+            return HTTPResponse.json(200, ReportJSON.invoice(region: region, invoiceNo: invoice, lines: lines))
+                .withValidator(cacheControl: Routes.apiCacheControl)
         })
         if let pages {
             router.add("GET", "/dashboard", access: .viewer, kind: .page, .immediate { _, caller throws(HTTPError) in

@@ -4,13 +4,18 @@ import Warehouse
 
 /// The HTTP surface of DESIGN.md, built once and frozen into the server.
 enum Routes {
+    /// Cache-Control of the JSON answers read with GET: only the caller's browser may keep one
+    /// (it depends on who asks), and only to revalidate it with its ETag before each use.
+    static let apiCacheControl = "private, no-cache"
+
     /// Every route with its access declaration, behind `gate`; `pages` are the personalised pages.
     /// `events` loads the objects of bucket notifications (nil when `gcsEvents.enabled` is false).
     static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
                      config: PortalConfig, audit: AuditLog, events: ObjectEventIntake?,
                      log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
         var router = SecuredRouter(gate: gate)
-        let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
+        let health = HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
+                                  body: Array(#"{"status":"ok"}"#.utf8))
         router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
         router.add("GET", "/readyz", access: .public, checksHost: false, .blocking { _, _ in readiness(processor) })
 
@@ -23,7 +28,8 @@ enum Routes {
             let records = try warehouseCall {
                 try processor.warehouse.recentUploads(limit: limit, regions: caller.principal.regions.restriction)
             }
-            return .json(200, UploadJSON.list(records, showPaths: caller.principal.has(.admin)))
+            return HTTPResponse.json(200, UploadJSON.list(records, showPaths: caller.principal.has(.admin)))
+                .withValidator(cacheControl: apiCacheControl)
         })
         router.add("GET", "/api/uploads/{id}", access: .viewer, regions: .record, .blocking { request, caller in
             let id = request.pathParameters["id"] ?? ""
@@ -32,7 +38,8 @@ enum Routes {
             else {
                 throw PortalError.notFound("no upload with id \"\(id)\"").httpError
             }
-            return .json(200, UploadJSON.single(record, showPaths: caller.principal.has(.admin)))
+            return HTTPResponse.json(200, UploadJSON.single(record, showPaths: caller.principal.has(.admin)))
+                .withValidator(cacheControl: apiCacheControl)
         })
         // Pub/Sub pushes of bucket notifications: the caller proves itself with Google's ID token,
         // not as a user of the portal; the host is the push endpoint's (list it in server.allowedHosts).
@@ -135,7 +142,9 @@ enum Routes {
         }
         json.endObject()
         json.endObject()
-        return .json(problems.isEmpty ? 200 : 503, json.bytes)
+        var response = HTTPResponse.json(problems.isEmpty ? 200 : 503, json.bytes)
+        response.headers.add("Cache-Control", "no-store")
+        return response
     }
 
     /// True for a browser's plain form post (JavaScript asks for JSON).
