@@ -115,7 +115,9 @@ class Bench:
             os.makedirs(data)
         config = os.path.join(self.out, "ours-config.json")
         with open(config, "w") as handle:
-            json.dump({"server": {"publicDir": os.path.join(HERE, "static"), "accessLog": True}}, handle)
+            # The idle scenario holds 10,000 connections from this one address.
+            json.dump({"server": {"publicDir": os.path.join(HERE, "static"), "accessLog": True,
+                                  "limits": {"maxConnectionsPerClient": 20000}}}, handle)
         logfile = open(os.path.join(self.out, f"ours-{scenario}.log"), "w")
         process = subprocess.Popen(
             [self.args.binary, "serve", "--config", config, "--host", "127.0.0.1", "--port", "0", "--data-dir", data],

@@ -106,10 +106,38 @@ final class LoopMailbox: Sendable {
     }
 }
 
+/// Open connections per client address, across every loop of a server.
+final class ClientConnections: Sendable {
+    private let counts = Mutex<[UInt32: Int]>([:])
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new connection of `peer`; false (and not counted) when it already holds `limit`.
+    func admit(_ peer: UInt32) -> Bool {
+        counts.withLock { counts in
+            let held = counts[peer, default: 0]
+            guard held < limit else { return false }
+            counts[peer] = held + 1
+            return true
+        }
+    }
+
+    /// Forgets a closed connection of `peer`.
+    func release(_ peer: UInt32) {
+        counts.withLock { counts in
+            let held = counts[peer, default: 0] - 1
+            counts[peer] = held > 0 ? held : nil
+        }
+    }
+}
+
 /// What all loops of a server share (immutable).
 struct ServerContext: Sendable {
     let router: Router
     let configuration: HTTPServerConfiguration
+    /// Connections per client address, capped at `HTTPLimits.maxConnectionsPerClient`.
+    let clientConnections: ClientConnections
     /// Runs blocking handlers.
     let workers: WorkerPool
     /// Runs streaming handlers.

@@ -97,6 +97,12 @@ final class EventLoop {
 
     // MARK: Accepting and closing
 
+    /// The answer to a connection over the per-client cap.
+    static let tooManyConnections = Array((
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + "Content-Length: 90\r\n\r\n"
+            + #"{"error":"too_many_connections","message":"This address holds too many open connections."}"#).utf8)
+
     private func acceptConnections() {
         for _ in 0..<256 {
             guard let (fd, peer) = Socket.accept(listenerFD) else {
@@ -107,6 +113,12 @@ final class EventLoop {
                     acceptPausedUntil = now &+ 100
                 }
                 return
+            }
+            guard context.clientConnections.admit(peer) else {
+                // Over the per-client cap: a short answer (best effort, the socket is fresh) and close.
+                _ = Self.tooManyConnections.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                close(fd)
+                continue
             }
             let events = EPOLLIN.rawValue
             let connection = Connection(fd: fd, id: nextID, peer: peer, limits: limits, now: now, events: events)
@@ -128,6 +140,7 @@ final class EventLoop {
         close(connection.fd)
         connections[Int(connection.fd)] = nil
         connectionCount -= 1
+        context.clientConnections.release(connection.peer)
     }
 
     /// Shuts down the write side and reads until the peer closes, so a response sent before

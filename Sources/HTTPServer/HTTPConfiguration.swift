@@ -14,6 +14,9 @@ public struct HTTPLimits: Sendable {
     public var maxChunkSizeLineBytes: Int = 4096
     /// Bytes a streaming request may hold queued for its handler before the socket stops being read.
     public var streamingQueueBytes: Int = 1 << 20
+    /// Open connections one client address may hold at once; more are answered 503 and closed,
+    /// so one client cannot take every descriptor and lock everyone else out.
+    public var maxConnectionsPerClient: Int = 1024
 
     /// Limits with the defaults above.
     public init() {}

@@ -56,7 +56,9 @@ public final class HTTPServer: Sendable {
         let workers = WorkerPool(threadCount: configuration.workerThreads)
         let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
         let context = ServerContext(
-            router: router, configuration: configuration, workers: workers, streamingWorkers: streamingWorkers)
+            router: router, configuration: configuration,
+            clientConnections: ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient)),
+            workers: workers, streamingWorkers: streamingWorkers)
         var handOffs: [EventLoopHandOff] = []
         var mailboxes: [LoopMailbox] = []
         for listener in listeners {

@@ -184,6 +184,7 @@ public enum PortalApp {
         server.limits.maxHeaderCount = limits.maxHeaderCount
         server.limits.maxBufferedBodyBytes = limits.maxBufferedBodyBytes
         server.limits.maxStreamingBodyBytes = limits.maxUploadBytes
+        server.limits.maxConnectionsPerClient = limits.maxConnectionsPerClient
         let timeouts = config.server.timeouts
         server.timeouts.requestHeadMilliseconds = timeouts.requestHeadMs
         server.timeouts.bodyInactivityMilliseconds = timeouts.bodyInactivityMs

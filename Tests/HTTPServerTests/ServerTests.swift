@@ -187,6 +187,32 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
+    @Test func oneClientCannotHoldMoreThanItsShareOfConnections() throws {
+        try withServer({ $0.limits.maxConnectionsPerClient = 3 }) { port in
+            let held = try (0..<3).map { _ in try TestClient(port: port) }
+            for client in held {
+                try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(try client.readResponse().status == 200)
+            }
+            let refused = try TestClient(port: port)
+            let answer = try refused.readResponse()
+            #expect(answer.status == 503)
+            #expect(answer.text.contains("too_many_connections"))
+            // The held connections still work; one closed makes room for a new one.
+            try held[0].send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try held[0].readResponse().status == 200)
+            shutdown(held[2].fd, Int32(SHUT_RDWR))  // the server sees the close; the descriptor goes with the client
+            var admitted = false
+            for _ in 0..<200 where !admitted {
+                let next = try TestClient(port: port)
+                try next.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                admitted = (try? next.readResponse().status) == 200
+                if !admitted { usleep(10_000) }
+            }
+            #expect(admitted, "a connection is admitted again once one is closed")
+        }
+    }
+
     @Test func aCompressedRequestBodyIs415NotMisreadAsPlainBytes() throws {
         try withServer { port in
             let gzip = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")

@@ -98,6 +98,8 @@ public struct LimitSettings: Codable, Sendable, Equatable {
     /// A whole upload request, all files together.
     public var maxUploadBytes: Int64 = 4 << 30
     public var maxFilesPerUpload = 20
+    /// Open connections one client address may hold; more are answered 503 and closed.
+    public var maxConnectionsPerClient = 1024
 }
 
 /// Per-phase timeouts, in milliseconds.
@@ -245,6 +247,7 @@ extension PortalConfig {
             ("server.limits.maxBufferedBodyBytes", Int64(server.limits.maxBufferedBodyBytes)),
             ("server.limits.maxUploadBytes", server.limits.maxUploadBytes),
             ("server.limits.maxFilesPerUpload", Int64(server.limits.maxFilesPerUpload)),
+            ("server.limits.maxConnectionsPerClient", Int64(server.limits.maxConnectionsPerClient)),
             ("server.timeouts.requestHeadMs", Int64(server.timeouts.requestHeadMs)),
             ("server.timeouts.bodyInactivityMs", Int64(server.timeouts.bodyInactivityMs)),
             ("server.timeouts.idleKeepAliveMs", Int64(server.timeouts.idleKeepAliveMs)),
