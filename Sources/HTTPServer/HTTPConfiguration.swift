@@ -69,6 +69,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var timeouts = HTTPTimeouts()
     /// Smallest text body worth compressing with gzip when the client accepts it.
     public var gzipMinimumBytes: Int = 860
+    /// Requests (queries, status pages) that may wait for a worker; more are answered 503 at
+    /// once with `Retry-After` instead of queueing without end.
+    public var maxQueuedRequests: Int = 256
     /// Value of the `Server` response header.
     public var serverName: String = "sales-portal"
     /// Headers sent on every response, error answers of the server itself included

@@ -83,6 +83,17 @@ public final class HTTPServer: Sendable {
         return port
     }
 
+    /// How busy the worker pools are: jobs waiting and running, and threads, for queries
+    /// (`blocking`) and uploads (`streaming`). Zero before `start`.
+    public var load: ServerLoad {
+        let pools = state.withLock { $0.workers }
+        guard pools.count == 2 else { return ServerLoad() }
+        let (queries, uploads) = (pools[0].load, pools[1].load)
+        return ServerLoad(queuedQueries: queries.queued, runningQueries: queries.running, queryThreads: pools[0].threadCount,
+                          queuedUploads: uploads.queued, runningUploads: uploads.running, uploadThreads: pools[1].threadCount,
+                          maxQueuedQueries: configuration.maxQueuedRequests)
+    }
+
     /// The bound port once started (0 before).
     public var port: Int { state.withLock { $0.port } }
 
@@ -134,4 +145,29 @@ final class ConditionLockedFlag: @unchecked Sendable {
             while !value { lock.wait() }
         }
     }
+}
+
+/// A snapshot of how busy a server's worker pools are.
+public struct ServerLoad: Sendable, Equatable {
+    public var queuedQueries = 0
+    public var runningQueries = 0
+    public var queryThreads = 0
+    public var queuedUploads = 0
+    public var runningUploads = 0
+    public var uploadThreads = 0
+    public var maxQueuedQueries = 0
+
+    public init(queuedQueries: Int = 0, runningQueries: Int = 0, queryThreads: Int = 0, queuedUploads: Int = 0,
+                runningUploads: Int = 0, uploadThreads: Int = 0, maxQueuedQueries: Int = 0) {
+        self.queuedQueries = queuedQueries
+        self.runningQueries = runningQueries
+        self.queryThreads = queryThreads
+        self.queuedUploads = queuedUploads
+        self.runningUploads = runningUploads
+        self.uploadThreads = uploadThreads
+        self.maxQueuedQueries = maxQueuedQueries
+    }
+
+    /// Queries wait beyond half of what may wait: a load balancer should send new work elsewhere.
+    public var isSaturated: Bool { maxQueuedQueries > 0 && queuedQueries * 2 >= maxQueuedQueries }
 }

@@ -138,6 +138,10 @@ extension EventLoop {
             Gzip.finish(&response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
+            if context.workers.load.queued >= context.configuration.maxQueuedRequests {
+                respond(connection, Self.busy.response, close: false)
+                return
+            }
             let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
             request.body = []
             let mailbox = self.mailbox
@@ -170,6 +174,10 @@ extension EventLoop {
             mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
         }
     }
+
+    /// The answer when every worker is busy and the queue is full.
+    static let busy = HTTPError(status: 503, code: "busy", message: "The server is busy: try again in a moment.",
+                                extraHeaders: ["Retry-After": "1"])
 
     /// Runs a handler, turning any error into a response; errors that are not `HTTPError` become a
     /// generic 500 (logged to standard error, never shown to the client).

@@ -104,12 +104,19 @@ final class WorkerPool: @unchecked Sendable {
     private var jobs: [(@Sendable () -> Void)?] = []
     private var head = 0
     private var stopping = false
+    private var running = 0
+    /// Worker threads.
+    let threadCount: Int
 
     init(threadCount: Int) {
+        self.threadCount = max(1, threadCount)
         for _ in 0..<max(1, threadCount) {
             pthread_detach(PThread.start { [self] in self.runWorker() })
         }
     }
+
+    /// Jobs waiting for a worker, and jobs running.
+    var load: (queued: Int, running: Int) { lock.withLock { (jobs.count - head, running) } }
 
     /// Queues a job; it runs on the next free worker.
     func submit(_ job: @escaping @Sendable () -> Void) {
@@ -139,10 +146,12 @@ final class WorkerPool: @unchecked Sendable {
                     jobs.removeAll(keepingCapacity: true)
                     head = 0
                 }
+                running += 1
                 return job
             }
             guard let job else { return }
             job()
+            lock.withLock { running -= 1 }
         }
     }
 }

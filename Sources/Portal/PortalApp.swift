@@ -27,12 +27,15 @@ public enum PortalApp {
         }
         let wiring = try makeWiring(config: config)
         let processor = wiring.processor
-        let (routes, gate) = try makeRoutes(config: config, processor: processor)
+        let readiness = Readiness(processor: processor)
+        let (routes, gate) = try makeRoutes(config: config, processor: processor, readiness: readiness)
         // Listed before the server starts, so that no upload of this run is taken for one to resume.
         let unfinished = processor.unfinishedUploads(log: log)
         let server = HTTPServer(configuration: serverConfiguration(config), router: routes.built)
         let port = try server.start()
         gate.hosts.bound(port: port)
+        readiness.attach { server.load }
+        readiness.startMonitoring()
         if config.server.allowedHosts.isEmpty && !Gatekeeper.isLoopback(config.server.host) {
             log("server.allowedHosts is empty: only requests for \(gate.hosts.entries.joined(separator: ", ")) are answered; list the names people use")
         }
@@ -80,7 +83,8 @@ public enum PortalApp {
     }
 
     /// The routes of the configuration behind their gate, and the gate.
-    static func makeRoutes(config: PortalConfig, processor: UploadProcessor) throws -> (SecuredRouter, Gatekeeper) {
+    static func makeRoutes(config: PortalConfig, processor: UploadProcessor,
+                           readiness: Readiness? = nil) throws -> (SecuredRouter, Gatekeeper) {
         let gate = try Gatekeeper.make(config: config, log: log)
         let publicDir = locatePublicDirectory(config.server.publicDir)
         var staticFiles: StaticFiles?
@@ -94,7 +98,8 @@ public enum PortalApp {
         let audit = AuditLog(warehouse: processor.warehouse, log: { log($0) })
         let events = try ObjectEventIntake.make(config: config, processor: processor, audit: audit, log: { log($0) })
         let routes = Routes.make(processor: processor, staticFiles: staticFiles, pages: pages, gate: gate, config: config,
-                                 audit: audit, events: events, log: { log($0) })
+                                 audit: audit, events: events, readiness: readiness ?? Readiness(processor: processor),
+                                 log: { log($0) })
         return (routes, gate)
     }
 
@@ -177,6 +182,7 @@ public enum PortalApp {
         server.workerThreads = config.server.workerThreads
         server.streamingWorkerThreads = config.server.uploadThreads
         server.accessLog = config.server.accessLog
+        server.maxQueuedRequests = config.server.limits.maxQueuedRequests
         server.commonHeaders = Gatekeeper.securityHeaders(hsts: config.server.hsts)
         let limits = config.server.limits
         server.limits.maxRequestLineBytes = limits.maxRequestLineBytes

@@ -213,6 +213,22 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
+    @Test func pastTheQueueLimitAQueryIs503BusyAtOnce() throws {
+        try withServer({ $0.workerThreads = 1; $0.maxQueuedRequests = 1 }) { port in
+            // One worker, one place in the queue, four requests of 300 ms sent at once: the
+            // first runs, one waits, the others cannot wait and are answered at once.
+            let clients = try (0..<4).map { _ in try TestClient(port: port) }
+            for client in clients { try client.send("GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n") }
+            let answers = try clients.map { try $0.readResponse() }
+            let refused = answers.filter { $0.status == 503 }
+            #expect(answers.filter { $0.status == 200 }.count >= 2, "the running one and the waiting one are served")
+            #expect(!refused.isEmpty, "past the queue, requests are refused")
+            #expect(refused.allSatisfy { $0.headers["retry-after"] == "1" && $0.text.contains("\"busy\"") })
+        }
+        #expect(ServerLoad(queuedQueries: 128, maxQueuedQueries: 256).isSaturated)
+        #expect(!ServerLoad(queuedQueries: 127, maxQueuedQueries: 256).isSaturated)
+    }
+
     @Test func aCompressedRequestBodyIs415NotMisreadAsPlainBytes() throws {
         try withServer { port in
             let gzip = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")

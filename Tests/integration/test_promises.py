@@ -112,7 +112,10 @@ def test_the_form_without_javascript_gets_an_html_page_of_results(server, seed):
 def test_readyz_in_embedded_mode_checks_the_folder_and_the_warehouse(server):
     response = support.get(server, "/readyz")
     assert response.status == 200
-    assert response.json() == {"status": "ready", "checks": {"object_store": "ok", "warehouse": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("ready", {"object_store": "ok", "warehouse": "ok"}), body
+    # How busy the server is, for load balancers: nothing waits on an idle server.
+    assert body["load"]["queued_queries"] == 0 and body["load"]["query_threads"] >= 1, body
 
 
 # --- malformed uploads ---------------------------------------------------------------

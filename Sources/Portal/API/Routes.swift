@@ -11,13 +11,15 @@ enum Routes {
     /// Every route with its access declaration, behind `gate`; `pages` are the personalised pages.
     /// `events` loads the objects of bucket notifications (nil when `gcsEvents.enabled` is false).
     static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
-                     config: PortalConfig, audit: AuditLog, events: ObjectEventIntake?,
+                     config: PortalConfig, audit: AuditLog, events: ObjectEventIntake?, readiness: Readiness,
                      log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
         var router = SecuredRouter(gate: gate)
         let health = HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
                                   body: Array(#"{"status":"ok"}"#.utf8))
         router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
-        router.add("GET", "/readyz", access: .public, checksHost: false, .blocking { _, _ in readiness(processor) })
+        router.add("GET", "/readyz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in
+            readiness.response()
+        })
 
         let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
         router.add("POST", "/api/uploads", access: .uploader, regions: .upload, .streaming { request, caller, body in
@@ -127,25 +129,6 @@ enum Routes {
         return limit
     }
 
-    /// GET /readyz: both stores answer.
-    private static func readiness(_ processor: UploadProcessor) -> HTTPResponse {
-        var problems: [(String, String)] = []
-        do { try processor.store.checkReady() } catch { problems.append(("object_store", "\(error)")) }
-        do { try processor.warehouse.checkReady() } catch { problems.append(("warehouse", "\(error)")) }
-        var json = JSONWriter()
-        json.beginObject()
-        json.field("status", problems.isEmpty ? "ready" : "not_ready")
-        json.key("checks")
-        json.beginObject()
-        for name in ["object_store", "warehouse"] {
-            json.field(name, problems.first(where: { $0.0 == name })?.1 ?? "ok")
-        }
-        json.endObject()
-        json.endObject()
-        var response = HTTPResponse.json(problems.isEmpty ? 200 : 503, json.bytes)
-        response.headers.add("Cache-Control", "no-store")
-        return response
-    }
 
     /// True for a browser's plain form post (JavaScript asks for JSON).
     private static func prefersHTML(_ head: HTTPRequestHead) -> Bool {

@@ -100,6 +100,9 @@ public struct LimitSettings: Codable, Sendable, Equatable {
     public var maxFilesPerUpload = 20
     /// Open connections one client address may hold; more are answered 503 and closed.
     public var maxConnectionsPerClient = 1024
+    /// Queries and status requests that may wait for a query thread; more are answered 503
+    /// `busy` at once (and `/readyz` says `saturated` from half of it).
+    public var maxQueuedRequests = 256
 }
 
 /// Per-phase timeouts, in milliseconds.
@@ -248,6 +251,7 @@ extension PortalConfig {
             ("server.limits.maxUploadBytes", server.limits.maxUploadBytes),
             ("server.limits.maxFilesPerUpload", Int64(server.limits.maxFilesPerUpload)),
             ("server.limits.maxConnectionsPerClient", Int64(server.limits.maxConnectionsPerClient)),
+            ("server.limits.maxQueuedRequests", Int64(server.limits.maxQueuedRequests)),
             ("server.timeouts.requestHeadMs", Int64(server.timeouts.requestHeadMs)),
             ("server.timeouts.bodyInactivityMs", Int64(server.timeouts.bodyInactivityMs)),
             ("server.timeouts.idleKeepAliveMs", Int64(server.timeouts.idleKeepAliveMs)),
