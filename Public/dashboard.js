@@ -81,8 +81,16 @@ document.documentElement.classList.replace("no-js", "js");
   }
 
   // ---------- fetching ----------
-  function getJSON(path) {
+  function getJSON(path, attempt) {
+    attempt = attempt || 0;
     return fetch(path, { headers: { Accept: "application/json" } }).then(function (response) {
+      // The server computes a few questions of one client at a time: ask again when it says so.
+      if ((response.status === 429 || response.status === 503) && attempt < 20) {
+        var wait = Math.min(2000, 1000 * (parseFloat(response.headers.get("Retry-After")) || 0.25)) / 4 + 50 * attempt;
+        return new Promise(function (resolve) { setTimeout(resolve, wait); }).then(function () {
+          return getJSON(path, attempt + 1);
+        });
+      }
       if (response.status === 401) {
         // The session ended: sign in again and come back to the same view.
         location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));

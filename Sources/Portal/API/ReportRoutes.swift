@@ -1,5 +1,6 @@
 import ETL
 import HTTPServer
+import Synchronization
 
 /// The dashboard's API (`/api/report/…`) and the `/dashboard` page.
 enum ReportRoutes {
@@ -20,10 +21,18 @@ enum ReportRoutes {
                     limits: Limits = Limits()) {
         let context = ReportContext(config: config)
         let cache = ReportCache(capacity: limits.cachedAnswers)
-        @Sendable func respond(_ question: ReportQuestion) throws -> HTTPResponse {
+        let slots = ClientSlots(limit: config.server.limits.maxQueriesPerClient)
+        /// The answer, from the cache or computed; a client may have only so many computed at once.
+        @Sendable func respond(_ question: ReportQuestion, _ caller: Caller) throws -> HTTPResponse {
             let bytes = try reportCall(processor) { warehouse in
                 try cache.answer(question.cacheKey, version: try warehouse.reportDataVersion()) {
-                    try question.answer(warehouse, context)
+                    guard slots.acquire(caller.address) else {
+                        throw HTTPError(status: 429, code: "too_many_queries",
+                                        message: "this address has \(slots.limit) report questions running; ask again when one is answered",
+                                        extraHeaders: ["Retry-After": "1"])
+                    }
+                    defer { slots.release(caller.address) }
+                    return try question.answer(warehouse, context)
                 }
             }
             return HTTPResponse.json(200, bytes).withValidator(cacheControl: Routes.apiCacheControl)
@@ -36,7 +45,7 @@ enum ReportRoutes {
             try scoped(try ReportQuery.filter(from: request.head), caller)
         }
         router.add("GET", "/api/report/summary", access: .viewer, regions: .query, .blocking { request, caller in
-            try respond(.summary(try filter(request, caller)))
+            try respond(.summary(try filter(request, caller)), caller)
         })
         router.add("GET", "/api/report/timeseries", access: .viewer, regions: .query, .blocking { request, caller in
             let filter = try filter(request, caller)
@@ -44,7 +53,7 @@ enum ReportRoutes {
             guard let grain = ReportGrain(rawValue: grainText) else {
                 throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"").httpError
             }
-            return try respond(.timeSeries(filter, grain))
+            return try respond(.timeSeries(filter, grain), caller)
         })
         router.add("GET", "/api/report/breakdown", access: .viewer, regions: .query, .blocking { request, caller in
             let filter = try filter(request, caller)
@@ -53,18 +62,18 @@ enum ReportRoutes {
                 throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"").httpError
             }
             let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
-            return try respond(.breakdown(filter, dimension, limit: limit))
+            return try respond(.breakdown(filter, dimension, limit: limit), caller)
         })
         router.add("GET", "/api/report/options", access: .viewer, regions: .query, .blocking { request, caller in
             // The choices are the caller's regions'; naming another region is refused as everywhere.
             if let region = request.head.queryValue("region")?.trimmingSpaces(), !region.isEmpty { try caller.requireRegion(region) }
-            return try respond(.options(allowedRegions: caller.principal.regions.restriction))
+            return try respond(.options(allowedRegions: caller.principal.regions.restriction), caller)
         })
         router.add("GET", "/api/report/invoices", access: .viewer, regions: .query, .blocking { request, caller in
             let filter = try filter(request, caller)
             let page = try integer(request.head, "page", default: 1, range: 1...1_000_000)
             let size = try integer(request.head, "page_size", default: limits.defaultPageSize, range: 1...limits.maxPageSize)
-            return try respond(.invoices(filter, page: page, pageSize: size))
+            return try respond(.invoices(filter, page: page, pageSize: size), caller)
         })
         router.add("GET", "/api/report/invoices/{region}/{invoice}", access: .viewer, regions: .path, .blocking { request, caller in
             let region = (request.pathParameters["region"] ?? "").uppercased()
@@ -136,5 +145,31 @@ enum LookerStudio {
         ]
         return "https://lookerstudio.google.com/reporting/create?"
             + parameters.map { "\($0.0)=\(URLText.percentEncoded($0.1))" }.joined(separator: "&")
+    }
+}
+
+/// Report questions being computed per client address, at most `limit` each: one client asking
+/// many expensive questions at once cannot take every query thread.
+final class ClientSlots: Sendable {
+    let limit: Int
+    private let held = Mutex<[String: Int]>([:])
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Takes a slot for `address`; false when it holds `limit` already.
+    func acquire(_ address: String) -> Bool {
+        held.withLock { held in
+            let count = held[address, default: 0]
+            guard count < limit else { return false }
+            held[address] = count + 1
+            return true
+        }
+    }
+
+    func release(_ address: String) {
+        held.withLock { held in
+            let count = held[address, default: 0] - 1
+            held[address] = count > 0 ? count : nil
+        }
     }
 }

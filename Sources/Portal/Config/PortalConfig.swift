@@ -103,6 +103,9 @@ public struct LimitSettings: Codable, Sendable, Equatable {
     /// Queries and status requests that may wait for a query thread; more are answered 503
     /// `busy` at once (and `/readyz` says `saturated` from half of it).
     public var maxQueuedRequests = 256
+    /// Report questions one client address may have computed at once (answers from the cache
+    /// are not counted); more are answered 429 `too_many_queries`.
+    public var maxQueriesPerClient = 3
 }
 
 /// Per-phase timeouts, in milliseconds.
@@ -252,6 +255,7 @@ extension PortalConfig {
             ("server.limits.maxFilesPerUpload", Int64(server.limits.maxFilesPerUpload)),
             ("server.limits.maxConnectionsPerClient", Int64(server.limits.maxConnectionsPerClient)),
             ("server.limits.maxQueuedRequests", Int64(server.limits.maxQueuedRequests)),
+            ("server.limits.maxQueriesPerClient", Int64(server.limits.maxQueriesPerClient)),
             ("server.timeouts.requestHeadMs", Int64(server.timeouts.requestHeadMs)),
             ("server.timeouts.bodyInactivityMs", Int64(server.timeouts.bodyInactivityMs)),
             ("server.timeouts.idleKeepAliveMs", Int64(server.timeouts.idleKeepAliveMs)),
