@@ -300,8 +300,23 @@ document.addEventListener("DOMContentLoaded", function () {
         entry.showError("not_csv", "Only .csv files can be uploaded.");
         return;
       }
-      send(file, region.value, entry);
+      waiting.push({ file: file, region: region.value, entry: entry });
     });
+    pump();
+  }
+
+  // Two files go up at a time (the server takes a few uploads of one client at once); the
+  // others wait their turn, each with its own row already shown.
+  var PARALLEL_UPLOADS = 2;
+  var waiting = [];
+  var sending = 0;
+
+  function pump() {
+    while (sending < PARALLEL_UPLOADS && waiting.length) {
+      var next = waiting.shift();
+      sending += 1;
+      send(next.file, next.region, next.entry);
+    }
   }
 
   function send(file, regionValue, entry) {
@@ -313,6 +328,10 @@ document.addEventListener("DOMContentLoaded", function () {
     request.open("POST", UPLOAD_URL);
     request.setRequestHeader("Accept", "application/json");
     if (CSRF_TOKEN) request.setRequestHeader("X-CSRF-Token", CSRF_TOKEN);
+    request.addEventListener("loadend", function () {
+      sending -= 1;
+      pump();
+    });
     request.upload.onprogress = function (event) {
       entry.onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
     };

@@ -62,6 +62,11 @@ final class ActiveRequest {
     var stream: BodyStream?
     var bodyComplete = false
     var responseSent = false
+    /// Counted against the client's uploads in progress (released when answered or closed).
+    var countedAsUpload = false
+    /// The current window of the body-rate check: when it began (coarse ms) and the bytes then.
+    var rateWindowStart: UInt64 = 0
+    var rateWindowBytes: Int64 = 0
 
     init(id: UInt64, head: HTTPRequestHead, peer: UInt32, startedAt: UInt64) {
         self.id = id
@@ -138,6 +143,8 @@ struct ServerContext: Sendable {
     let configuration: HTTPServerConfiguration
     /// Connections per client address, capped at `HTTPLimits.maxConnectionsPerClient`.
     let clientConnections: ClientConnections
+    /// Uploads in progress per client address, capped at `HTTPLimits.maxUploadsPerClient`.
+    let clientUploads: ClientConnections
     /// Runs blocking handlers.
     let workers: WorkerPool
     /// Runs streaming handlers.

@@ -136,6 +136,7 @@ final class EventLoop {
     func closeConnection(_ connection: Connection) {
         guard connections[Int(connection.fd)] === connection else { return }
         if let stream = connection.request?.stream { stream.fail(.incompleteBody) }
+        if let request = connection.request { releaseUpload(connection, request) }
         poller.remove(connection.fd)
         close(connection.fd)
         connections[Int(connection.fd)] = nil
@@ -323,6 +324,36 @@ final class EventLoop {
 
     // MARK: Timeouts
 
+    /// Why a body being received is given up: no bytes for too long, too slow over a window in
+    /// which the server was reading (not while a handler held it back), or too long in all.
+    private func bodyTooSlow(_ connection: Connection, _ request: ActiveRequest) -> HTTPError? {
+        let started = request.startedAt / 1_000_000
+        let nowMilliseconds = Clock.nanoseconds() / 1_000_000
+        if nowMilliseconds &- started >= UInt64(timeouts.bodyDeadlineMilliseconds) {
+            return HTTPError(status: 408, code: "body_deadline",
+                             message: "The request body took longer than \(timeouts.bodyDeadlineMilliseconds / 1000) s in all.")
+        }
+        if connection.pausedByStream || request.rateWindowStart == 0 {
+            // The server, not the client, holds the body back: start the window again.
+            request.rateWindowStart = now
+            request.rateWindowBytes = request.bodyBytes
+            return nil
+        }
+        if now &- connection.lastActivity >= UInt64(timeouts.bodyInactivityMilliseconds) {
+            return HTTPError(status: 408, code: "body_timeout", message: "The request body stopped arriving.")
+        }
+        let window = now &- request.rateWindowStart
+        guard window >= UInt64(timeouts.bodyRateWindowMilliseconds) else { return nil }
+        let rate = (request.bodyBytes - request.rateWindowBytes) * 1000 / Int64(max(1, window))
+        if rate < Int64(timeouts.minBodyBytesPerSecond) {
+            return HTTPError(status: 408, code: "body_too_slow",
+                             message: "The request body arrives at \(rate) bytes/s, under \(timeouts.minBodyBytesPerSecond).")
+        }
+        request.rateWindowStart = now
+        request.rateWindowBytes = request.bodyBytes
+        return nil
+    }
+
     /// Enforces the per-phase timeouts; runs every `sweepInterval`.
     private func sweep() {
         if let until = acceptPausedUntil, now >= until, listenerFD >= 0 {
@@ -339,11 +370,9 @@ final class EventLoop {
                 continue
             }
             if let request = connection.request {
-                if !request.bodyComplete && !request.responseSent && !connection.pausedByStream
-                    && now &- connection.lastActivity >= UInt64(timeouts.bodyInactivityMilliseconds) {
+                if !request.bodyComplete && !request.responseSent, let failure = bodyTooSlow(connection, request) {
                     request.stream?.fail(.incompleteBody)
-                    respond(connection, HTTPError(status: 408, code: "body_timeout",
-                                                  message: "The request body stopped arriving.").response, close: true)
+                    respond(connection, failure.response, close: true)
                     flush(connection)
                 }
                 continue

@@ -17,6 +17,8 @@ public struct HTTPLimits: Sendable {
     /// Open connections one client address may hold at once; more are answered 503 and closed,
     /// so one client cannot take every descriptor and lock everyone else out.
     public var maxConnectionsPerClient: Int = 1024
+    /// Streaming requests (uploads) one client address may have in progress; more are answered 429.
+    public var maxUploadsPerClient: Int = 3
 
     /// Limits with the defaults above.
     public init() {}
@@ -30,6 +32,12 @@ public struct HTTPTimeouts: Sendable {
     public var bodyInactivityMilliseconds: Int = 30_000
     /// How long an idle keep-alive connection is kept; then it is closed silently.
     public var idleKeepAliveMilliseconds: Int = 60_000
+    /// A body must arrive at least this fast (bytes per second), measured over windows of
+    /// `bodyRateWindowMilliseconds` in which the server was reading it; slower answers 408 and closes.
+    public var minBodyBytesPerSecond: Int = 10_240
+    public var bodyRateWindowMilliseconds: Int = 30_000
+    /// The longest a request body may take in all; then 408 and close.
+    public var bodyDeadlineMilliseconds: Int = 3_600_000
     /// Longest time a pending response may make no progress being written; then the connection is closed.
     public var writeMilliseconds: Int = 30_000
 

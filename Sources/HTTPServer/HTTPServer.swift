@@ -58,6 +58,7 @@ public final class HTTPServer: Sendable {
         let context = ServerContext(
             router: router, configuration: configuration,
             clientConnections: ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient)),
+            clientUploads: ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient)),
             workers: workers, streamingWorkers: streamingWorkers)
         var handOffs: [EventLoopHandOff] = []
         var mailboxes: [LoopMailbox] = []

@@ -72,6 +72,15 @@ extension EventLoop {
                 connection.output.append(contentsOf: ResponseEncoder.continueResponse)
             }
             if case .streaming(let run) = handler {
+                guard context.clientUploads.admit(connection.peer) else {
+                    respond(connection, HTTPError(
+                        status: 429, code: "too_many_uploads",
+                        message: "This address has \(context.clientUploads.limit) uploads in progress: send the next when one is answered.",
+                        extraHeaders: ["Retry-After": "5"]).response, close: head.hasBody)
+                    return
+                }
+                request.countedAsUpload = true
+                request.rateWindowStart = now
                 startStreaming(connection, request, run)
             }
         }
@@ -200,6 +209,7 @@ extension EventLoop {
             return
         }
         request.responseSent = true
+        releaseUpload(connection, request)
         let head = request.head
         // Unread body bytes would be taken for the next request: close instead.
         let bodyPending = head.hasBody && !request.bodyComplete
@@ -213,6 +223,13 @@ extension EventLoop {
             connection.request = nil
             connection.lastActivity = now
         }
+    }
+
+    /// Frees the client's upload slot of a request, once.
+    func releaseUpload(_ connection: Connection, _ request: ActiveRequest) {
+        guard request.countedAsUpload else { return }
+        request.countedAsUpload = false
+        context.clientUploads.release(connection.peer)
     }
 
     /// Answers when there is no parsed request (malformed head, head timeout), then closes.

@@ -191,11 +191,15 @@ public enum PortalApp {
         server.limits.maxBufferedBodyBytes = limits.maxBufferedBodyBytes
         server.limits.maxStreamingBodyBytes = limits.maxUploadBytes
         server.limits.maxConnectionsPerClient = limits.maxConnectionsPerClient
+        server.limits.maxUploadsPerClient = limits.maxUploadsPerClient
         let timeouts = config.server.timeouts
         server.timeouts.requestHeadMilliseconds = timeouts.requestHeadMs
         server.timeouts.bodyInactivityMilliseconds = timeouts.bodyInactivityMs
         server.timeouts.idleKeepAliveMilliseconds = timeouts.idleKeepAliveMs
         server.timeouts.writeMilliseconds = timeouts.writeMs
+        server.timeouts.minBodyBytesPerSecond = timeouts.minBodyBytesPerSecond
+        server.timeouts.bodyRateWindowMilliseconds = timeouts.bodyRateWindowMs
+        server.timeouts.bodyDeadlineMilliseconds = timeouts.bodyDeadlineMs
         return server
     }
 

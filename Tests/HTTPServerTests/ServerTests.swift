@@ -229,6 +229,48 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         #expect(!ServerLoad(queuedQueries: 127, maxQueuedQueries: 256).isSaturated)
     }
 
+    @Test func aBodyTrickledSlowerThanTheMinimumRateIsCutOff() throws {
+        try withServer({
+            $0.timeouts.bodyRateWindowMilliseconds = 600
+            $0.timeouts.minBodyBytesPerSecond = 1000
+            $0.timeouts.bodyInactivityMilliseconds = 60_000
+        }) { port in
+            let client = try TestClient(port: port, timeoutMilliseconds: 50)
+            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+            var answer: TestClient.Response?
+            // 20 bytes every 100 ms: 200 bytes/s, a fifth of the minimum, but never silent.
+            for _ in 0..<60 where answer == nil {
+                try? client.send(String(repeating: "x", count: 20))
+                if let ready = try? client.readResponse() { answer = ready }  // waits up to 50 ms
+                usleep(50_000)
+            }
+            #expect(answer?.status == 408)
+            #expect(answer?.text.contains("body_too_slow") == true)
+            // A body at an ordinary pace is not troubled.
+            let fine = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+            #expect(fine.status == 200 && fine.text == "hello")
+        }
+    }
+
+    @Test func oneClientCannotTakeEveryUploadThread() throws {
+        try withServer({ $0.limits.maxUploadsPerClient = 1; $0.timeouts.bodyInactivityMilliseconds = 60_000 }) { port in
+            let first = try TestClient(port: port)
+            try first.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            // Until the first is answered, a second upload from this address is refused at once.
+            var refused: TestClient.Response?
+            for _ in 0..<100 where refused == nil {
+                let second = try request(port, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz")
+                if second.status == 429 { refused = second } else { usleep(10_000) }
+            }
+            #expect(refused?.text.contains("too_many_uploads") == true)
+            #expect(refused?.headers["retry-after"] == "5")
+            try first.send("defghij")
+            #expect(try first.readResponse().status == 200)
+            let after = try request(port, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz")
+            #expect(after.status == 200, "the slot is free again once the first is answered")
+        }
+    }
+
     @Test func aCompressedRequestBodyIs415NotMisreadAsPlainBytes() throws {
         try withServer { port in
             let gzip = try request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello")

@@ -103,6 +103,8 @@ public struct LimitSettings: Codable, Sendable, Equatable {
     /// Queries and status requests that may wait for a query thread; more are answered 503
     /// `busy` at once (and `/readyz` says `saturated` from half of it).
     public var maxQueuedRequests = 256
+    /// Uploads (and retractions) one client address may have in progress; more are answered 429.
+    public var maxUploadsPerClient = 3
     /// Report questions one client address may have computed at once (answers from the cache
     /// are not counted); more are answered 429 `too_many_queries`.
     public var maxQueriesPerClient = 3
@@ -112,6 +114,11 @@ public struct LimitSettings: Codable, Sendable, Equatable {
 public struct TimeoutSettings: Codable, Sendable, Equatable {
     public var requestHeadMs = 10_000
     public var bodyInactivityMs = 30_000
+    /// A body slower than this (bytes/s) over a window of `bodyRateWindowMs` in which the server
+    /// was reading it is cut off with 408; `bodyDeadlineMs` bounds a body in all.
+    public var minBodyBytesPerSecond = 10_240
+    public var bodyRateWindowMs = 30_000
+    public var bodyDeadlineMs = 3_600_000
     public var idleKeepAliveMs = 60_000
     public var writeMs = 30_000
 }
@@ -256,10 +263,13 @@ extension PortalConfig {
             ("server.limits.maxConnectionsPerClient", Int64(server.limits.maxConnectionsPerClient)),
             ("server.limits.maxQueuedRequests", Int64(server.limits.maxQueuedRequests)),
             ("server.limits.maxQueriesPerClient", Int64(server.limits.maxQueriesPerClient)),
+            ("server.limits.maxUploadsPerClient", Int64(server.limits.maxUploadsPerClient)),
             ("server.timeouts.requestHeadMs", Int64(server.timeouts.requestHeadMs)),
             ("server.timeouts.bodyInactivityMs", Int64(server.timeouts.bodyInactivityMs)),
             ("server.timeouts.idleKeepAliveMs", Int64(server.timeouts.idleKeepAliveMs)),
             ("server.timeouts.writeMs", Int64(server.timeouts.writeMs)),
+            ("server.timeouts.bodyRateWindowMs", Int64(server.timeouts.bodyRateWindowMs)),
+            ("server.timeouts.bodyDeadlineMs", Int64(server.timeouts.bodyDeadlineMs)),
             ("etl.maxRecordBytes", Int64(etl.maxRecordBytes)),
             ("etl.maxAbsQuantity", etl.maxAbsQuantity),
             ("etl.maxAbsLineRevenue", etl.maxAbsLineRevenue),
