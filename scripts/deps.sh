@@ -27,5 +27,5 @@ mode="${1:-run}"
 need_swift
 apt_install libcurl4-openssl-dev libsqlite3-dev zlib1g-dev ca-certificates
 if [ "$mode" = "test" ]; then
-  apt_install curl python3-venv chromium chromium-driver sqlite3
+  apt_install curl python3-venv chromium chromium-driver sqlite3 prometheus   # prometheus: promtool checks /metrics
 fi

@@ -114,7 +114,11 @@ final class LoopMailbox: Sendable {
 /// Open connections per client address, across every loop of a server.
 final class ClientConnections: Sendable {
     private let counts = Mutex<[UInt32: Int]>([:])
+    private let all = Atomic<Int>(0)
     let limit: Int
+
+    /// Held now, by every address together.
+    var total: Int { all.load(ordering: .relaxed) }
 
     init(limit: Int) { self.limit = limit }
 
@@ -124,6 +128,7 @@ final class ClientConnections: Sendable {
             let held = counts[peer, default: 0]
             guard held < limit else { return false }
             counts[peer] = held + 1
+            all.add(1, ordering: .relaxed)
             return true
         }
     }
@@ -133,6 +138,7 @@ final class ClientConnections: Sendable {
         counts.withLock { counts in
             let held = counts[peer, default: 0] - 1
             counts[peer] = held > 0 ? held : nil
+            if held >= 0 { all.subtract(1, ordering: .relaxed) }
         }
     }
 }

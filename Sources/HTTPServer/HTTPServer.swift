@@ -13,6 +13,7 @@ public final class HTTPServer: Sendable {
         var started = false
         var mailboxes: [LoopMailbox] = []
         var workers: [WorkerPool] = []
+        var clientConnections: ClientConnections?
         var runningLoops = 0
         var port = 0
     }
@@ -55,9 +56,10 @@ public final class HTTPServer: Sendable {
         }
         let workers = WorkerPool(threadCount: configuration.workerThreads)
         let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
+        let clientConnections = ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient))
         let context = ServerContext(
             router: router, configuration: configuration,
-            clientConnections: ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient)),
+            clientConnections: clientConnections,
             clientUploads: ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient)),
             workers: workers, streamingWorkers: streamingWorkers)
         var handOffs: [EventLoopHandOff] = []
@@ -74,6 +76,7 @@ public final class HTTPServer: Sendable {
         state.withLock { state in
             state.mailboxes = mailboxes
             state.workers = [workers, streamingWorkers]
+            state.clientConnections = clientConnections
             state.runningLoops = handOffs.count
             state.port = port
         }
@@ -87,12 +90,12 @@ public final class HTTPServer: Sendable {
     /// How busy the worker pools are: jobs waiting and running, and threads, for queries
     /// (`blocking`) and uploads (`streaming`). Zero before `start`.
     public var load: ServerLoad {
-        let pools = state.withLock { $0.workers }
+        let (pools, connections) = state.withLock { ($0.workers, $0.clientConnections) }
         guard pools.count == 2 else { return ServerLoad() }
         let (queries, uploads) = (pools[0].load, pools[1].load)
         return ServerLoad(queuedQueries: queries.queued, runningQueries: queries.running, queryThreads: pools[0].threadCount,
                           queuedUploads: uploads.queued, runningUploads: uploads.running, uploadThreads: pools[1].threadCount,
-                          maxQueuedQueries: configuration.maxQueuedRequests)
+                          maxQueuedQueries: configuration.maxQueuedRequests, openConnections: connections?.total ?? 0)
     }
 
     /// The bound port once started (0 before).
@@ -157,9 +160,12 @@ public struct ServerLoad: Sendable, Equatable {
     public var runningUploads = 0
     public var uploadThreads = 0
     public var maxQueuedQueries = 0
+    /// Client connections open now.
+    public var openConnections = 0
 
     public init(queuedQueries: Int = 0, runningQueries: Int = 0, queryThreads: Int = 0, queuedUploads: Int = 0,
-                runningUploads: Int = 0, uploadThreads: Int = 0, maxQueuedQueries: Int = 0) {
+                runningUploads: Int = 0, uploadThreads: Int = 0, maxQueuedQueries: Int = 0, openConnections: Int = 0) {
+        self.openConnections = openConnections
         self.queuedQueries = queuedQueries
         self.runningQueries = runningQueries
         self.queryThreads = queryThreads

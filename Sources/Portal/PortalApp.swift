@@ -35,6 +35,16 @@ public enum PortalApp {
         let port = try server.start()
         gate.hosts.bound(port: port)
         readiness.attach { server.load }
+        routes.metrics.setSources { sources in
+            sources.serverLoad = { server.load }
+            if let gcp = wiring.gcp {
+                let table = "\(gcp.warehouse.settings.dataset).\(gcp.warehouse.settings.ordersTable)"
+                sources.insertAll = {
+                    let totals = gcp.warehouse.client.insertAllCounters.snapshot(table: table)
+                    return (Int(totals.requests), Int(totals.rows), Int(totals.jsonBytes), Int(totals.sentBytes))
+                }
+            }
+        }
         readiness.startMonitoring()
         if config.server.allowedHosts.isEmpty && !Gatekeeper.isLoopback(config.server.host) {
             log("server.allowedHosts is empty: only requests for \(gate.hosts.entries.joined(separator: ", ")) are answered; list the names people use")

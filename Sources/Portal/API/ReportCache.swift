@@ -13,6 +13,11 @@ final class ReportCache: Sendable {
         var pinned: [String: [UInt8]] = [:]
     }
     private let state = Mutex(State())
+    private let hitCount = Atomic<Int>(0)
+    private let missCount = Atomic<Int>(0)
+
+    /// Questions answered from the cache, and computed.
+    var counts: (hits: Int, misses: Int) { (hitCount.load(ordering: .relaxed), missCount.load(ordering: .relaxed)) }
 
     init(capacity: Int = 256) { self.capacity = capacity }
 
@@ -35,7 +40,11 @@ final class ReportCache: Sendable {
             }
             return state.pinned[key] ?? state.answers[key]
         }
-        if let kept { return kept }
+        if let kept {
+            hitCount.add(1, ordering: .relaxed)
+            return kept
+        }
+        missCount.add(1, ordering: .relaxed)
         let bytes = try compute()
         state.withLock { state in
             guard state.version == version, state.pinned[key] == nil else { return }

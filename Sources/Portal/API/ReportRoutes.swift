@@ -21,6 +21,7 @@ enum ReportRoutes {
                     limits: Limits = Limits()) {
         let context = ReportContext(config: config)
         let cache = ReportCache(capacity: limits.cachedAnswers)
+        router.metrics.setSources { $0.cacheCounts = { cache.counts } }
         let slots = ClientSlots(limit: config.server.limits.maxQueriesPerClient)
         /// The answer, from the cache or computed; a client may have only so many computed at once.
         @Sendable func respond(_ question: ReportQuestion, _ caller: Caller) throws -> HTTPResponse {

@@ -12,8 +12,12 @@ enum Routes {
     /// `events` loads the objects of bucket notifications (nil when `gcsEvents.enabled` is false).
     static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
                      config: PortalConfig, audit: AuditLog, events: ObjectEventIntake?, readiness: Readiness,
-                     log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
-        var router = SecuredRouter(gate: gate)
+                     metrics: Metrics = Metrics(), log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
+        var router = SecuredRouter(gate: gate, metrics: metrics)
+        let prometheusText = "text/plain; version=0.0.4; charset=utf-8"
+        router.add("GET", "/metrics", access: .admin, .immediate { _, _ throws(HTTPError) in
+            HTTPResponse(status: 200, headers: ["Content-Type": prometheusText, "Cache-Control": "no-store"], body: metrics.render())
+        })
         let health = HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
                                   body: Array(#"{"status":"ok"}"#.utf8))
         router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
@@ -23,7 +27,7 @@ enum Routes {
 
         let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
         router.add("POST", "/api/uploads", access: .uploader, regions: .upload, .streaming { request, caller, body in
-            try upload(request, caller: caller, body: body, processor: processor, limits: formLimits, audit: audit)
+            try upload(request, caller: caller, body: body, processor: processor, limits: formLimits, audit: audit, metrics: metrics)
         })
         router.add("GET", "/api/uploads", access: .viewer, regions: .record, .blocking { request, caller in
             let limit = try listLimit(request.head.queryValue("limit"))
@@ -79,7 +83,7 @@ enum Routes {
     /// POST /api/uploads: spool every file of the form, then store and load each.
     private static func upload(
         _ request: HTTPRequest, caller: Caller, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits,
-        audit: AuditLog
+        audit: AuditLog, metrics: Metrics
     ) throws -> HTTPResponse {
         let contentType = request.head.headers["content-type"] ?? ""
         let form: UploadForm
@@ -109,6 +113,10 @@ enum Routes {
         for outcome in outcomes {
             audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,
                                errorMessage: outcome.errorMessage)
+            let rows = outcome.inProgressElsewhere ? RowCounts() : outcome.record?.rows ?? RowCounts()
+            metrics.recordUpload(status: outcome.inProgressElsewhere ? "resent_while_loading" : outcome.record?.status.rawValue ?? "rejected",
+                                 loaded: rows.loaded, rejected: rows.rejected, duplicates: rows.duplicates,
+                                 loadSeconds: outcome.loadMillis > 0 ? outcome.loadMillis / 1000 : nil)
         }
         // 503 when the server failed a file (retrying is safe: loading is idempotent),
         // else 200 when any file was processed, else 422.

@@ -1,4 +1,5 @@
 import Access
+import Dispatch
 import HTTPServer
 
 /// Who may call a route.
@@ -113,11 +114,14 @@ enum PortalHandler: Sendable {
 /// handler runs behind the gate (Host, identity, role, CSRF) of its declaration.
 struct SecuredRouter {
     let gate: Gatekeeper
+    /// Every answer is counted by route template and status, with its time.
+    let metrics: Metrics
     private(set) var declarations: [RouteDeclaration] = []
     private var router = Router()
 
-    init(gate: Gatekeeper) {
+    init(gate: Gatekeeper, metrics: Metrics = Metrics()) {
         self.gate = gate
+        self.metrics = metrics
     }
 
     /// Adds a route with its access rule.
@@ -128,19 +132,47 @@ struct SecuredRouter {
                                            checksHost: checksHost, csrf: csrf)
         declarations.removeAll { $0.method == method && $0.pattern == pattern }
         declarations.append(declaration)
-        let gate = self.gate
+        let gate = self.gate, metrics = self.metrics
+        /// Runs a handler and counts its answer (an error's status too).
+        @Sendable func measured(_ request: HTTPRequest, bodyBytes: Int, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+            let start = DispatchTime.now().uptimeNanoseconds
+            func record(_ status: Int) {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                metrics.recordRequest(method: request.head.method, pattern: pattern, status: status, seconds: seconds,
+                                      bodyBytes: bodyBytes)
+            }
+            do {
+                let response = try body()
+                record(response.status)
+                return response
+            } catch let error as HTTPError {
+                record(error.status)
+                throw error
+            } catch {
+                record(500)
+                throw error
+            }
+        }
         switch handler {
         case .immediate(let run):
             router.add(method, pattern, .immediate { request throws(HTTPError) in
-                try run(request, try gate.admit(request, declaration))
+                do {
+                    return try measured(request, bodyBytes: request.body.count) { try run(request, try gate.admit(request, declaration)) }
+                } catch let error as HTTPError {
+                    throw error
+                } catch {
+                    throw HTTPError(status: 500, code: "internal", message: "The server failed to handle the request.")
+                }
             })
         case .blocking(let run):
             router.add(method, pattern, .blocking { request in
-                try run(request, try gate.admit(request, declaration))
+                try measured(request, bodyBytes: request.body.count) { try run(request, try gate.admit(request, declaration)) }
             })
         case .streaming(let run):
             router.add(method, pattern, .streaming { request, body in
-                try run(request, try gate.admit(request, declaration), body)
+                try measured(request, bodyBytes: Int(request.head.contentLength ?? 0)) {
+                    try run(request, try gate.admit(request, declaration), body)
+                }
             })
         }
     }
