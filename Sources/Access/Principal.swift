@@ -34,9 +34,10 @@ public enum RegionScope: Sendable, Equatable {
         return .only(Set(codes))
     }
 
-    /// From the users file's list (`["*"]` or codes).
+    /// From the users file's list (`["*"]` or codes). An empty list (easy to leave when editing the
+    /// file by hand) means no region at all, never every region.
     public init(list: [String]) {
-        if list.isEmpty || list.contains("*") { self = .all } else { self = .only(Set(list.map { $0.uppercased() })) }
+        if list.contains("*") { self = .all } else { self = .only(Set(list.map { $0.uppercased() })) }
     }
 
     /// The users file's list: `["*"]` or the sorted codes.

@@ -103,8 +103,9 @@ struct Users: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user, or change its role, regions or password.")
         @OptionGroup var common: CommonOptions
         @Argument(help: "The user name (in iap mode: the e-mail address).") var name: String
-        @Option(name: .long, help: "viewer, uploader or admin.") var role: String
-        @Option(name: .long, help: "Region codes separated by commas, or * for all.") var regions = "*"
+        @Option(name: .long, help: "viewer, uploader or admin (required for a new user; kept when omitted).") var role: String?
+        @Option(name: .long, help: "Region codes separated by commas, or * for all (required for a new viewer or uploader; kept when omitted).")
+        var regions: String?
         @Flag(name: .long, help: "Read the password from standard input (one line).") var passwordStdin = false
 
         func run() throws {

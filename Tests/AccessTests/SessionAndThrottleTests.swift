@@ -102,6 +102,8 @@ import Testing
         #expect(RegionScope.parse("IN,*") == nil)
         #expect(RegionScope.parse("IN;DROP") == nil)
         #expect(RegionScope(list: ["*"]) == .all)
+        #expect(RegionScope(list: []) == .only([]), "an empty list in a hand-edited users file is no region, not all of them")
+        #expect(!RegionScope(list: []).allows("IN"))
         #expect(RegionScope.only(["UK", "IN"]).list == ["IN", "UK"])
         #expect(RegionScope.only(["IN"]).allows("in"))
         #expect(!RegionScope.only(["IN"]).allows("UK"))

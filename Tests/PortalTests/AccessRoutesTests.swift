@@ -32,6 +32,17 @@ import Testing
         gate.hosts.bound(port: 8080)
     }
 
+    @Test func aPasswordResetKeepsTheRegionsAndRole() throws {
+        _ = try AccountCommands.addUser(config: config, name: "ina", role: nil, regions: nil, password: "a new long passphrase")
+        let users = try UsersFile.read(Gatekeeper.usersFilePath(config))
+        let ina = try #require(users.users.first { $0.name == "ina" })
+        #expect(ina.regions == ["IN"] && ina.role == .viewer && ina.password != nil)
+        #expect(throws: AccessError.self) { try AccountCommands.addUser(config: config, name: "newbie", role: "uploader", regions: nil, password: nil) }
+        #expect(throws: AccessError.self) { try AccountCommands.addUser(config: config, name: "newbie", role: nil, regions: "IN", password: nil) }
+        _ = try AccountCommands.addUser(config: config, name: "boss", role: "admin", regions: nil, password: nil)
+        #expect(try UsersFile.read(Gatekeeper.usersFilePath(config)).users.first { $0.name == "boss" }?.regions == ["*"])
+    }
+
     @Test func everyRouteOfTheRouterIsDeclared() {
         let routed = Set(routes.built.routes.map { "\($0.method) \($0.pattern)" })
         let declared = Set(routes.declarations.map { "\($0.method) \($0.pattern)" })

@@ -5,17 +5,25 @@ import Foundation
 /// `sales-portal users …` and `sales-portal tokens …`: the users file, edited from the command
 /// line. Nothing secret is printed but the one token `createToken` makes.
 public enum AccountCommands {
-    /// Adds a user, or replaces its role, regions and (when given) password.
-    public static func addUser(config: PortalConfig, name: String, role roleText: String, regions regionText: String,
+    /// Adds a user, or changes its role, regions and password: what is not given (nil) is kept, so a
+    /// password reset never widens what the user may see. A new user needs a role, and a new viewer or
+    /// uploader its regions (a new admin defaults to all of them).
+    public static func addUser(config: PortalConfig, name: String, role roleText: String?, regions regionText: String?,
                                password: String?) throws -> String {
         try UsersFile.validateName(name)
-        guard let role = Role(rawValue: roleText.lowercased()) else {
-            throw AccessError.invalid("--role must be viewer, uploader or admin, not \"\(roleText)\"")
+        let role = try roleText.map { text throws(AccessError) -> Role in
+            guard let role = Role(rawValue: text.lowercased()) else {
+                throw AccessError.invalid("--role must be viewer, uploader or admin, not \"\(text)\"")
+            }
+            return role
         }
-        guard let scope = RegionScope.parse(regionText) else {
-            throw AccessError.invalid("--regions must be * or region codes separated by commas (IN,UK), not \"\(regionText)\"")
+        let scope = try regionText.map { text throws(AccessError) -> RegionScope in
+            guard let scope = RegionScope.parse(text) else {
+                throw AccessError.invalid("--regions must be * or region codes separated by commas (IN,UK), not \"\(text)\"")
+            }
+            return scope
         }
-        if case .only(let codes) = scope {
+        if case .only(let codes)? = scope {
             let known = Set(config.regions.map { $0.code.uppercased() })
             let unknown = codes.subtracting(known).sorted()
             guard unknown.isEmpty else {
@@ -28,14 +36,19 @@ public enum AccountCommands {
         let hash = try password.map { password throws(AccessError) in try Secrets.hashPassword(password) }
         return try edit(config, audit: { message in message.hasPrefix("added") ? ("user_added", name) : ("user_changed", name) }) { file in
             if let index = file.users.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) {
-                file.users[index].role = role
-                file.users[index].regions = scope.list
+                if let role { file.users[index].role = role }
+                if let scope { file.users[index].regions = scope.list }
                 if let hash { file.users[index].password = hash }
-                return "updated \(file.users[index].name): \(role.rawValue), regions \(scope.list.joined(separator: ","))"
+                let user = file.users[index]
+                return "updated \(user.name): \(user.role.rawValue), regions \(user.regions.joined(separator: ","))"
                     + (hash != nil ? ", new password" : "")
             }
-            file.users.append(UserAccount(name: name, role: role, regions: scope, password: hash))
-            return "added \(name): \(role.rawValue), regions \(scope.list.joined(separator: ","))" + (hash != nil ? ", with a password" : "")
+            guard let role else { throw AccessError.invalid("no user \"\(name)\" yet: a new user needs --role") }
+            guard let newScope = scope ?? (role == .admin ? .all : nil) else {
+                throw AccessError.invalid("a new \(role.rawValue) needs --regions (region codes such as IN,UK, or * for all)")
+            }
+            file.users.append(UserAccount(name: name, role: role, regions: newScope, password: hash))
+            return "added \(name): \(role.rawValue), regions \(newScope.list.joined(separator: ","))" + (hash != nil ? ", with a password" : "")
         }
     }
 
