@@ -329,6 +329,9 @@ public protocol Warehouse: Sendable {
     /// again after an interruption. A warehouse that leaves rows of retracted uploads out of
     /// its reports by their record (BigQuery's view) removes nothing and returns 0.
     func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int
+    /// Whether a load skips rows the warehouse already holds (so that retracting the upload that
+    /// holds them must bring them back for the others). False where reports dedupe instead.
+    var loadsSkipStoredRows: Bool { get }
     /// Appends an event to the audit trail.
     func recordAudit(_ event: AuditEvent) throws
     /// Audit events, newest first.
@@ -379,6 +382,7 @@ public protocol ObjectStore: Sendable {
 }
 
 extension Warehouse {
+    public var loadsSkipStoredRows: Bool { true }
     /// An upload of the same content for the same region whose raw file is stored and whose rows
     /// are being loaded (a load under way, or one a restart is resuming), if any.
     public func uploadInProgress(region: String, sha256: String) throws -> UploadRecord? {

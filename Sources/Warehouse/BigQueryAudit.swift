@@ -36,6 +36,9 @@ extension BigQueryWarehouse {
     /// `retracting` or `retracted` (rows in the streaming buffer cannot be deleted anyway).
     public func removeRows(ofUpload id: String, batchRows: Int, progress: (Int) -> Void) throws -> Int { 0 }
 
+    /// Every row is streamed; the report view keeps one per row key among the live uploads.
+    public var loadsSkipStoredRows: Bool { false }
+
     public func recordAudit(_ event: AuditEvent) throws {
         let eventID = "\(event.atMicros)-\(UInt32.random(in: 0...UInt32.max))"
         var json = JSONWriter(capacity: 256)

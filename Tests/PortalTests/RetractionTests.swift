@@ -1,5 +1,6 @@
 import ETL
 import Foundation
+import Synchronization
 import Testing
 import Warehouse
 
@@ -130,6 +131,56 @@ import Warehouse
         processor.resume(unfinished, log: { _ in })
         #expect(try processor.warehouse.upload(id: wrong.id)?.status == .retracted)
         #expect(try warehouse.summary(ReportFilter()).revenue == .zero)
+    }
+
+    @Test func aFailedUploadRetractedBeforeItsResumeStaysRetracted() throws {
+        var failed = try upload(Self.header + Self.lines(invoice: 9, products: 0..<4), name: "UK.csv")
+        failed.status = .failed
+        try processor.warehouse.saveUpload(failed)
+        // The start lists it; an admin retracts it while the resume has not reached it yet.
+        let unfinished = processor.unfinishedUploads(log: { _ in })
+        #expect(unfinished.map(\.id) == [failed.id])
+        #expect(try processor.retract(failed, by: "boss").status == .retracted)
+        var lines: [String] = []
+        processor.resume(unfinished, log: { lines.append($0) })
+        let after = try #require(try processor.warehouse.upload(id: failed.id))
+        #expect(after.status == .retracted && after.retractedBy == "boss")
+        #expect(try warehouse.summary(ReportFilter()).revenue == .zero)
+        #expect(lines.contains { $0.contains("not resumed") })
+    }
+
+    @Test func aRetractionWaitsForTheRegionsLoadsAndLaterLoadsWaitForIt() throws {
+        let gate = RegionGate()
+        let events = Mutex<[String]>([])
+        let loadHolding = DispatchSemaphore(value: 0), releaseLoad = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        Thread.detachNewThread {
+            gate.load("UK") {
+                events.withLock { $0.append("load 1") }
+                loadHolding.signal()
+                releaseLoad.wait()
+                events.withLock { $0.append("load 1 ends") }
+            }
+        }
+        loadHolding.wait()
+        done.enter()
+        Thread.detachNewThread {
+            gate.retract("UK") { events.withLock { $0.append("retraction") } }
+            done.leave()
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        done.enter()
+        Thread.detachNewThread {
+            gate.load("UK") { events.withLock { $0.append("load 2") } }
+            done.leave()
+        }
+        // Another region is not held up.
+        gate.load("IN") { events.withLock { $0.append("IN load") } }
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(events.withLock { $0 } == ["load 1", "IN load"], "the retraction waits for load 1, load 2 waits behind it")
+        releaseLoad.signal()
+        done.wait()
+        #expect(events.withLock { $0 } == ["load 1", "IN load", "load 1 ends", "retraction", "load 2"])
     }
 
     @Test func theAuditTrailListsNewestFirstAndFilters() throws {

@@ -39,22 +39,24 @@ extension UploadProcessor {
             return save(record, log: log)
         }
         do {
-            if let earlier = try warehouse.loadedUpload(region: region.code, sha256: fingerprint.sha256) {
-                var record = alreadyLoadedRecord(
-                    fileName: accepted.fileName, sha256: fingerprint.sha256, size: fingerprint.size, region: region, earlier: earlier)
-                record.id = uploadID
-                record.objectURI = event.uri
-                record.user = accepted.account
-                record.clientAddress = accepted.address
-                return save(record, log: log)
+            return try regionGate.load(region.code) { () throws -> UploadRecord? in
+                if let earlier = try warehouse.loadedUpload(region: region.code, sha256: fingerprint.sha256) {
+                    var record = alreadyLoadedRecord(
+                        fileName: accepted.fileName, sha256: fingerprint.sha256, size: fingerprint.size, region: region, earlier: earlier)
+                    record.id = uploadID
+                    record.objectURI = event.uri
+                    record.user = accepted.account
+                    record.clientAddress = accepted.address
+                    return save(record, log: log)
+                }
+                let record = UploadRecord(
+                    id: uploadID, region: region.code, fileName: accepted.fileName, objectURI: event.uri,
+                    sha256: fingerprint.sha256, sizeBytes: fingerprint.size, encoding: fingerprint.encoding.rawValue,
+                    status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
+                    user: accepted.account, clientAddress: accepted.address)
+                try warehouse.saveUpload(record)
+                return load(record)
             }
-            let record = UploadRecord(
-                id: uploadID, region: region.code, fileName: accepted.fileName, objectURI: event.uri,
-                sha256: fingerprint.sha256, sizeBytes: fingerprint.size, encoding: fingerprint.encoding.rawValue,
-                status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
-                user: accepted.account, clientAddress: accepted.address)
-            try warehouse.saveUpload(record)
-            return load(record)
         } catch {
             log("\(event.uri): the warehouse failed (\(error)); the notification is dropped: load the object again by hand")
             return nil

@@ -20,11 +20,14 @@ extension UploadProcessor {
     /// is returned as it is. `started` is called once, when the upload becomes `retracting`
     /// (not for a request that finds it so already). Retractions run one at a time, so a
     /// second request for the same upload waits for the first and finds it retracted.
+    /// No load of the region runs meanwhile (`RegionGate`).
     func retract(_ upload: UploadRecord, by user: String, started: () -> Void = {}) throws -> UploadRecord {
         try retractions.withLock { _ in
-            // The record as it is now, not as the caller read it before waiting.
-            let current = try warehouse.upload(id: upload.id) ?? upload
-            return try retractLocked(current, by: user, started: started)
+            try regionGate.retract(upload.region) {
+                // The record as it is now, not as the caller read it before waiting.
+                let current = try warehouse.upload(id: upload.id) ?? upload
+                return try retractLocked(current, by: user, started: started)
+            }
         }
     }
 
@@ -48,11 +51,16 @@ extension UploadProcessor {
     }
 
     /// Removes the rows of a `retracting` upload, brings back what other uploads skipped because
-    /// of it, and marks it `retracted`. Safe to run again after an interruption.
+    /// of it, and marks it `retracted`. Safe to run again after an interruption. The caller holds
+    /// the region exclusively.
     func finishRetraction(_ retracting: UploadRecord) throws -> UploadRecord {
         var record = retracting
-        _ = try warehouse.removeRows(ofUpload: record.id, batchRows: Self.retractionBatchRows) { _ in }
-        try reinstateDuplicates(region: record.region, except: record.id)
+        let removed = try warehouse.removeRows(ofUpload: record.id, batchRows: Self.retractionBatchRows) { _ in }
+        // Nothing to bring back when the upload held no rows (rejected, already loaded), or when
+        // loads never skip stored rows (the reports dedupe instead).
+        if warehouse.loadsSkipStoredRows && (removed > 0 || record.rows.loaded > 0) {
+            try reinstateDuplicates(region: record.region, except: record.id)
+        }
         record.status = .retracted
         record.updatedAtMicros = Clock.nowMicros()
         try warehouse.saveUpload(record)

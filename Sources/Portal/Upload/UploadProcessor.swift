@@ -38,6 +38,8 @@ final class UploadProcessor: Sendable {
     let spoolDirectory: String
     /// Held while an upload is retracted: retractions run one at a time.
     let retractions = Mutex<Void>(())
+    /// Keeps the loads of a region apart from its retractions.
+    let regionGate = RegionGate()
 
     init(config: PortalConfig, store: any ObjectStore, warehouse: any Warehouse, spoolDirectory: String) {
         self.config = config
@@ -78,44 +80,49 @@ final class UploadProcessor: Sendable {
             return outcome
         }
         do {
-            // The same bytes sent again while their first upload is still loading (a resend after a
-            // timeout, or during a restart's resume): no second copy, no second record.
-            if let running = try warehouse.uploadInProgress(region: region.code, sha256: content.sha256) {
-                removeSpool(content)
-                outcome.record = running
-                outcome.inProgressElsewhere = true
-                outcome.errorMessage = "the same file is being loaded for \(region.code) as upload \(running.id); nothing was stored twice: follow it at /api/uploads/\(running.id)"
-                return outcome
-            }
-            if let earlier = try warehouse.loadedUpload(region: region.code, sha256: content.sha256) {
-                removeSpool(content)
-                var record = alreadyLoadedRecord(
-                    fileName: file.fileName, sha256: content.sha256, size: content.size, region: region, earlier: earlier)
-                record.user = uploader
-                record.clientAddress = address
+            // Apart from retractions of the region: what is checked here stays true until the load ends.
+            outcome = try regionGate.load(region.code) { () throws -> UploadOutcome in
+                var outcome = outcome
+                // The same bytes sent again while their first upload is still loading (a resend after a
+                // timeout, or during a restart's resume): no second copy, no second record.
+                if let running = try warehouse.uploadInProgress(region: region.code, sha256: content.sha256) {
+                    removeSpool(content)
+                    outcome.record = running
+                    outcome.inProgressElsewhere = true
+                    outcome.errorMessage = "the same file is being loaded for \(region.code) as upload \(running.id); nothing was stored twice: follow it at /api/uploads/\(running.id)"
+                    return outcome
+                }
+                if let earlier = try warehouse.loadedUpload(region: region.code, sha256: content.sha256) {
+                    removeSpool(content)
+                    var record = alreadyLoadedRecord(
+                        fileName: file.fileName, sha256: content.sha256, size: content.size, region: region, earlier: earlier)
+                    record.user = uploader
+                    record.clientAddress = address
+                    try warehouse.saveUpload(record)
+                    outcome.record = record
+                    return outcome
+                }
+                let storeStart = Clock.monotonicNanos()
+                let now = Clock.nowMicros()
+                let uploadID = UploadID.make()
+                let name = ObjectNaming.rawFile(region: region.code, uploadID: uploadID, fileName: file.fileName, atMicros: now)
+                let stored = try storeSpool(content, name: name)
+                // A remote store's copy is not read back: the load reads the spool just sent, then drops it.
+                let keptSpool = store is LocalObjectStore ? nil : content.path
+                defer { if let keptSpool { unlink(keptSpool) } }
+                var record = UploadRecord(
+                    id: uploadID, region: region.code, fileName: file.fileName, objectURI: stored.uri,
+                    sha256: content.sha256, sizeBytes: stored.sizeBytes, encoding: content.encoding.rawValue,
+                    status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
+                    user: uploader, clientAddress: address)
                 try warehouse.saveUpload(record)
+                outcome.storeMillis = Self.millis(since: storeStart)
+                let loadStart = Clock.monotonicNanos()
+                record = load(record, localCopy: keptSpool)
+                outcome.loadMillis = Self.millis(since: loadStart)
                 outcome.record = record
                 return outcome
             }
-            let storeStart = Clock.monotonicNanos()
-            let now = Clock.nowMicros()
-            let uploadID = UploadID.make()
-            let name = ObjectNaming.rawFile(region: region.code, uploadID: uploadID, fileName: file.fileName, atMicros: now)
-            let stored = try storeSpool(content, name: name)
-            // A remote store's copy is not read back: the load reads the spool just sent, then drops it.
-            let keptSpool = store is LocalObjectStore ? nil : content.path
-            defer { if let keptSpool { unlink(keptSpool) } }
-            var record = UploadRecord(
-                id: uploadID, region: region.code, fileName: file.fileName, objectURI: stored.uri,
-                sha256: content.sha256, sizeBytes: stored.sizeBytes, encoding: content.encoding.rawValue,
-                status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
-                user: uploader, clientAddress: address)
-            try warehouse.saveUpload(record)
-            outcome.storeMillis = Self.millis(since: storeStart)
-            let loadStart = Clock.monotonicNanos()
-            record = load(record, localCopy: keptSpool)
-            outcome.loadMillis = Self.millis(since: loadStart)
-            outcome.record = record
         } catch {
             removeSpool(content)
             outcome.errorCode = (error as? PortalError)?.code ?? "failed"
@@ -221,16 +228,28 @@ final class UploadProcessor: Sendable {
             if record.status == .retracting {
                 log("resuming retraction of upload \(record.id) (\(record.fileName), \(record.region))")
                 do {
-                    let result = try retractions.withLock { _ in try finishRetraction(record) }
+                    let result = try retractions.withLock { _ in try regionGate.retract(record.region) { try finishRetraction(record) } }
                     log("upload \(result.id): \(result.status.rawValue)")
                 } catch {
                     log("upload \(record.id): retraction failed again (\(error)); it is resumed on the next start")
                 }
                 continue
             }
-            log("resuming load of upload \(record.id) (\(record.fileName), \(record.region))")
-            let result = load(record, resuming: true)
-            log("upload \(result.id): \(result.status.rawValue), \(result.rows.loaded) rows loaded")
+            regionGate.load(record.region) {
+                // Requests are served meanwhile: the upload may have been retracted since the list was read.
+                let current: UploadRecord
+                do { current = try warehouse.upload(id: record.id) ?? record } catch {
+                    log("upload \(record.id): cannot read its record (\(error)); it is resumed on the next start")
+                    return
+                }
+                guard [.stored, .loading, .failed].contains(current.status) else {
+                    log("upload \(record.id) is \(current.status.rawValue) now: not resumed")
+                    return
+                }
+                log("resuming load of upload \(current.id) (\(current.fileName), \(current.region))")
+                let result = load(current, resuming: true)
+                log("upload \(result.id): \(result.status.rawValue), \(result.rows.loaded) rows loaded")
+            }
         }
     }
 
