@@ -36,6 +36,9 @@ export BIGQUERY_EMULATOR_UPSTREAM=http://127.0.0.1:9051  # the emulator behind i
 echo "== swift tests"
 swift test --skip-build
 
+echo "== fuzzing (a short pass; scripts/fuzz.sh SECONDS runs longer)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+
 echo "== integration tests"
 export SALES_PORTAL_BIN="$root/.build/debug/sales-portal"
 export SEED_DIR="${SEED_DIR:-$root/../shared/data/seed}"

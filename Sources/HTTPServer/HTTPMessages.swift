@@ -30,7 +30,8 @@ public struct HTTPRequestHead: Sendable {
     public var path: String
     /// The path of the target as sent (still percent-encoded), without the query.
     public var rawPath: Substring {
-        let end = target.firstIndex(of: "?") ?? target.endIndex
+        // By byte: a combining mark after "?" would hide it from a Character search.
+        let end = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         return target[..<end]
     }
     /// Raw query string (after "?"), without the "?"; empty when absent.
@@ -53,10 +54,11 @@ public struct HTTPRequestHead: Sendable {
                 keepAlive: Bool = true, contentLength: Int64? = nil, isChunked: Bool = false, expectation: String? = nil) {
         self.method = method
         self.target = target
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let rawPath = parts.first.map(String.init) ?? ""
+        // Split by byte: a combining mark after "?" would hide it from a Character split.
+        let mark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let rawPath = String(target[..<(mark ?? target.endIndex)])
         self.path = PercentDecoding.decodePath(Array(rawPath.utf8)) ?? rawPath
-        self.query = parts.count > 1 ? String(parts[1]) : ""
+        self.query = mark.map { String(target[target.utf8.index(after: $0)...]) } ?? ""
         self.version = version
         self.headers = headers
         self.keepAlive = keepAlive

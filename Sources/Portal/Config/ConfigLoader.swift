@@ -98,7 +98,9 @@ public enum ConfigLoader {
     /// Rejects keys the defaults do not have: a typo must not be silently ignored.
     /// Maps (`storageHeaders`) and lists (`regions`) take any content.
     private static func checkKnown(_ tree: [String: Any], against known: [String: Any], prefix: String) throws(ConfigError) {
-        for (key, value) in tree {
+        // In key order, so that a file with several unknown keys always names the same one.
+        for key in tree.keys.sorted() {
+            let value = tree[key]!
             let path = prefix.isEmpty ? key : "\(prefix).\(key)"
             guard let knownValue = known[key] else { throw .unknownSetting(path) }
             if let inner = value as? [String: Any], let knownInner = knownValue as? [String: Any], !knownInner.isEmpty {
