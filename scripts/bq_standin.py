@@ -23,6 +23,9 @@ answer is sent back (status, headers, body), with these differences:
   GENERATE_ARRAY(a, b, c)) [CLUSTER BY ...] statements are remembered the same way.
   Tables the stand-in did not see being created are looked up from the emulator as they
   are (the emulator keeps `timePartitioning`).
+- A row whose insertId was already accepted for the same table in the last minute
+  (--dedupe-seconds) is dropped without a word, as BigQuery's best-effort deduplication
+  does: it is answered as inserted but never reaches the emulator.
 - GET /standin/stats answers what passed through as JSON (rows accepted and refused per
   table); DELETE /standin/stats sets the counts back to zero.
 
@@ -212,7 +215,7 @@ class Layouts:
 
 
 class Stats:
-    COUNTERS = ("requests", "rows", "accepted", "refused", "stopped", "failed")
+    COUNTERS = ("requests", "rows", "accepted", "refused", "stopped", "failed", "deduplicated")
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -309,7 +312,8 @@ class StandIn(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address, upstream: str, today: dt.date | None, timeout: float,
-                 insert_delay: float = 0.0, absorb_inserts: bool = False, check_every: int = 1):
+                 insert_delay: float = 0.0, absorb_inserts: bool = False, check_every: int = 1,
+                 dedupe_seconds: float = 60.0):
         parsed = urllib.parse.urlsplit(upstream if "://" in upstream else "http://" + upstream)
         if parsed.scheme != "http" or not parsed.hostname:
             raise SystemExit(f"bq_standin: --upstream must be http://HOST:PORT, not {upstream!r}")
@@ -327,7 +331,39 @@ class StandIn(http.server.ThreadingHTTPServer):
         self.absorbed_lock = threading.Lock()
         self.layouts = Layouts()
         self.stats = Stats()
+        # insertIds accepted per table and when: BigQuery drops a row whose insertId it saw
+        # for the table within about a minute.
+        self.dedupe_seconds = dedupe_seconds
+        self.seen_ids: dict[tuple, dict[str, float]] = {}
+        self.seen_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def already_seen(self, table: tuple, rows: list, skip: set[int]) -> set[int]:
+        """Indexes of rows whose insertId the table accepted within the window (or earlier in this request)."""
+        now = time.monotonic()
+        seen_here: set[str] = set()
+        dropped = set()
+        with self.seen_lock:
+            seen = self.seen_ids.setdefault(table, {})
+            for stale in [k for k, at in seen.items() if now - at > self.dedupe_seconds]:
+                del seen[stale]
+            for index, row in enumerate(rows):
+                insert_id = row.get("insertId") if isinstance(row, dict) else None
+                if index in skip or not isinstance(insert_id, str) or not insert_id:
+                    continue
+                if insert_id in seen or insert_id in seen_here:
+                    dropped.add(index)
+                seen_here.add(insert_id)
+        return dropped
+
+    def accepted(self, table: tuple, rows: list, indexes) -> None:
+        now = time.monotonic()
+        with self.seen_lock:
+            seen = self.seen_ids.setdefault(table, {})
+            for index in indexes:
+                insert_id = rows[index].get("insertId") if isinstance(rows[index], dict) else None
+                if isinstance(insert_id, str) and insert_id:
+                    seen[insert_id] = now
 
     def checks_next_absorbed(self) -> bool:
         with self.absorbed_lock:
@@ -681,19 +717,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             stats.insert(name, rows=len(rows), refused=len(refused), accepted=len(rows) - len(refused))
             return json_answer(200, {"kind": "bigquery#tableDataInsertAllResponse",
                                      "insertErrors": [refused[i] for i in sorted(refused)]})
-        if not refused:
+        dropped = self.server.already_seen(key, rows, set(refused))
+        if not refused and not dropped:
             answer = self.forward(body)
             self.count(name, len(rows), answer, list(range(len(rows))))
+            result = answer.json() if answer.status == 200 else None
+            if isinstance(result, dict):
+                failed = {e.get("index") for e in result.get("insertErrors") or [] if isinstance(e, dict)}
+                self.server.accepted(key, rows, [i for i in range(len(rows)) if i not in failed])
             return answer
+        if dropped:
+            print(f"bq_standin: {name}: {len(dropped)} of {len(rows)} rows dropped as insertIds seen "
+                  f"within {self.server.dedupe_seconds:g} s", file=sys.stderr, flush=True)
         skip = payload.get("skipInvalidRows") is True
-        if not skip:
+        if refused and not skip:
             errors = [refused.get(i) or {"index": i, "errors": [{"reason": "stopped", "location": "",
                                                                  "debugInfo": "", "message": ""}]}
                       for i in range(len(rows))]
             stats.insert(name, rows=len(rows), refused=len(refused), stopped=len(rows) - len(refused))
             self.report(name, len(rows), refused, inserted=False)
             return json_answer(200, {"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": errors})
-        kept = [i for i in range(len(rows)) if i not in refused]
+        kept = [i for i in range(len(rows)) if i not in refused and i not in dropped]
         merged = dict(refused)
         if kept:
             subset = dict(payload)
@@ -712,11 +756,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     continue
                 merged[original] = dict(error, index=original)
             failed = len(merged) - len(refused)
-            stats.insert(name, rows=len(rows), refused=len(refused), failed=failed, accepted=len(kept) - failed)
+            stats.insert(name, rows=len(rows), refused=len(refused), failed=failed, accepted=len(kept) - failed,
+                         deduplicated=len(dropped))
+            self.server.accepted(key, rows, [i for i in kept if i not in merged])
         else:
             result = {"kind": "bigquery#tableDataInsertAllResponse"}
             answer = json_answer(200, result)
-            stats.insert(name, rows=len(rows), refused=len(refused))
+            stats.insert(name, rows=len(rows), refused=len(refused), deduplicated=len(dropped))
         result["insertErrors"] = [merged[i] for i in sorted(merged)]
         self.report(name, len(rows), refused, inserted=True)
         return answer.with_json(result)
@@ -796,13 +842,15 @@ def main(argv=None) -> int:
                         help="check and count insertAll rows here instead of storing them (benchmarks)")
     parser.add_argument("--check-every", type=int, default=1,
                         help="with --absorb-inserts: check the rows of one request in N, count the others' (default 1)")
+    parser.add_argument("--dedupe-seconds", type=float, default=60.0,
+                        help="how long an accepted insertId drops the same id for the table (default 60, as BigQuery)")
     args = parser.parse_args(argv)
     host, port = parse_listen(args.listen)
     if ":" in host:
         StandIn.address_family = socket.AF_INET6
     server = StandIn((host, port), args.upstream, args.today, args.upstream_timeout,
                      insert_delay=args.insert_delay_ms / 1000, absorb_inserts=args.absorb_inserts,
-                     check_every=args.check_every)
+                     check_every=args.check_every, dedupe_seconds=args.dedupe_seconds)
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -7,6 +7,7 @@ struct BigQueryRowEncoder {
     private let uploadPart: [UInt8]
     private let currencyPart: [UInt8]
     private let tailPart: [UInt8]
+    private let insertIdOpen: [UInt8]
 
     /// The constants of one upload.
     init(_ upload: UploadContext) {
@@ -23,11 +24,17 @@ struct BigQueryRowEncoder {
         tail += Array(BigQueryText.timestamp(micros: upload.loadedAtMicros).utf8)
         tail += Array(#""}"#.utf8)
         tailPart = tail
+        // The upload's id before the row key: BigQuery's best-effort dedupe (about a minute, per
+        // table) then drops only a retry of this upload's own row, never the same row of another
+        // upload sent beside it (the report view keeps one copy per row key anyway).
+        var quotedID: [UInt8] = []
+        Self.appendString(upload.uploadID, to: &quotedID)
+        insertIdOpen = Array(#"{"insertId":""#.utf8) + quotedID.dropFirst().dropLast() + [UInt8(ascii: ":")]
     }
 
-    /// `{"insertId":KEY,"json":{…}}` of one row.
+    /// `{"insertId":"UPLOAD:KEY","json":{…}}` of one row.
     func appendInsert(_ row: OrderRow, to out: inout [UInt8]) {
-        out += Self.insertIdOpen
+        out += insertIdOpen
         Self.appendHex(row.rowKey, to: &out)
         out += Self.jsonOpen
         appendRow(row, to: &out)
@@ -67,7 +74,6 @@ struct BigQueryRowEncoder {
 
     // MARK: - Pieces
 
-    private static let insertIdOpen = Array(#"{"insertId":""#.utf8)
     private static let jsonOpen = Array(#"","json":"#.utf8)
     private static let rowKeyOpen = Array(#"{"row_key":""#.utf8)
     private static let invoiceNoName = Array(#","invoice_no":"#.utf8)

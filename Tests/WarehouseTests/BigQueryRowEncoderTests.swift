@@ -13,7 +13,8 @@ import Testing
         var out: [UInt8] = []
         BigQueryRowEncoder(upload).appendInsert(row, to: &out)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(out)) as? [String: Any])
-        #expect(object["insertId"] as? String == row.rowKey.hex)
+        #expect(object["insertId"] as? String == "\(upload.uploadID):\(row.rowKey.hex)",
+                "the same row of two uploads must not share an insertId: BigQuery would drop one")
         return try #require(object["json"] as? [String: Any])
     }
 

@@ -47,9 +47,9 @@ import Testing
         let bodies = script.sent.withLock { $0.map(\.body) }
         #expect(bodies.count == 3)
         let key1 = BigQueryText.hex(rows[1].rowKey), key2 = BigQueryText.hex(rows[2].rowKey)
-        #expect(bodies[1].contains(#""insertId":"\#(key1)""#) && bodies[1].contains(#""insertId":"\#(key2)""#))
+        #expect(bodies[1].contains(#""insertId":"u:\#(key1)""#) && bodies[1].contains(#""insertId":"u:\#(key2)""#))
         #expect(!bodies[1].contains(BigQueryText.hex(rows[0].rowKey)))
-        #expect(bodies[2].contains(#""insertId":"\#(key1)""#) && !bodies[2].contains(key2))
+        #expect(bodies[2].contains(#""insertId":"u:\#(key1)""#) && !bodies[2].contains(key2))
     }
 
     @Test func aRowRefusedForItsOwnFaultIsARejectAndNotSentAgain() throws {

@@ -91,9 +91,9 @@ def create_table(endpoint: Endpoint, dataset: str, table: str, fields, **layout)
 
 
 def insert(endpoint: Endpoint, dataset: str, table: str, rows: list[dict], skip: bool | None = None,
-           compress: bool = False, chunked: bool = False):
+           compress: bool = False, chunked: bool = False, ids: list[str] | None = None):
     payload = {"kind": "bigquery#tableDataInsertAllRequest",
-               "rows": [{"insertId": uuid.uuid4().hex, "json": row} for row in rows]}
+               "rows": [{"insertId": (ids[i] if ids else uuid.uuid4().hex), "json": row} for i, row in enumerate(rows)]}
     if skip is not None:
         payload["skipInvalidRows"] = skip
     body = json.dumps(payload).encode()
@@ -525,6 +525,40 @@ def test_stats_count_what_passed(standin, dataset):
     insert(standin.endpoint, dataset, table, [{"d": today, "n": 5}], skip=False)
     after = standin.stats()
     assert after["tables"][f"{PROJECT}:{dataset}.{table}"] == {
-        "requests": 3, "rows": 6, "accepted": 2, "refused": 2, "stopped": 1, "failed": 1}
+        "requests": 3, "rows": 6, "accepted": 2, "refused": 2, "stopped": 1, "failed": 1, "deduplicated": 0}
     assert after["refused_batches"] == before["refused_batches"] + 2
     assert after["requests_forwarded"] > before["requests_forwarded"]
+
+
+# --------------------------------------------------------------------------------------
+# Best-effort deduplication by insertId
+
+
+def test_an_insert_id_seen_within_the_window_is_dropped_silently(standin, emulator, dataset):
+    table = fresh("dedupe")
+    create_table(standin.endpoint, dataset, table, [("n", "INT64")])
+    assert insert(standin.endpoint, dataset, table, [{"n": 1}, {"n": 2}], ids=["a", "b"]) == []
+    # "a" again (a retry), "c" new, and "c" twice in one request: only the first "c" goes in
+    assert insert(standin.endpoint, dataset, table, [{"n": 10}, {"n": 3}, {"n": 30}], ids=["a", "c", "c"]) == []
+    assert stored(emulator, dataset, table) == ["1", "2", "3"]
+    # the same id in another table is another row
+    other = fresh("dedupe_other")
+    create_table(standin.endpoint, dataset, other, [("n", "INT64")])
+    assert insert(standin.endpoint, dataset, other, [{"n": 4}], ids=["a"]) == []
+    assert stored(emulator, dataset, other) == ["4"]
+    assert standin.stats()["tables"][f"{PROJECT}:{dataset}.{table}"]["deduplicated"] == 2
+    assert "rows dropped as insertIds seen" in standin.log()
+
+
+def test_an_insert_id_is_taken_again_after_the_window(emulator, dataset):
+    short = StandIn(emulator.url, "--dedupe-seconds", "0.5")
+    try:
+        table = fresh("dedupe_window")
+        create_table(short.endpoint, dataset, table, [("n", "INT64")])
+        insert(short.endpoint, dataset, table, [{"n": 1}], ids=["a"])
+        insert(short.endpoint, dataset, table, [{"n": 2}], ids=["a"])
+        time.sleep(0.8)
+        insert(short.endpoint, dataset, table, [{"n": 3}], ids=["a"])
+        assert stored(emulator, dataset, table) == ["1", "3"]
+    finally:
+        assert short.stop() == 0
