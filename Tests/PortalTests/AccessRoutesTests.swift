@@ -144,6 +144,12 @@ import Testing
         #expect(caller.csrfPending)
         #expect(throws: HTTPError.self) { try caller.checkCSRF(formField: nil) }
         #expect(throws: Never.self) { try caller.checkCSRF(formField: token) }
+        // Only a route whose handler reads the form may defer the token to it: a multipart body
+        // does not let a forged logout or retraction through.
+        let multipart = ("Content-Type", "multipart/form-data; boundary=x")
+        #expect(status(request("POST", "/logout", [cookieHeader, ours, multipart]), logout) == 403)
+        #expect(status(request("DELETE", "/api/uploads/u1", [cookieHeader, ours, multipart]),
+                       try declaration("DELETE", "/api/uploads/{id}")) == 403)
     }
 
     @Test func aRegionOutsideTheCallersListIsRefusedAndNoRegionMeansTheirs() throws {

@@ -26,7 +26,7 @@ enum Routes {
         })
 
         let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
-        router.add("POST", "/api/uploads", access: .uploader, regions: .upload, .streaming { request, caller, body in
+        router.add("POST", "/api/uploads", access: .uploader, regions: .upload, csrf: .originAndTokenOrFormField, .streaming { request, caller, body in
             try upload(request, caller: caller, body: body, processor: processor, limits: formLimits, audit: audit, metrics: metrics)
         })
         router.add("GET", "/api/uploads", access: .viewer, regions: .record, .blocking { request, caller in

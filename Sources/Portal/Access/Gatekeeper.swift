@@ -61,7 +61,7 @@ final class Gatekeeper: Sendable {
         }
         if !Self.isSafe(head.method) {
             try checkOrigin(head, caller: caller)
-            if case .originAndToken = route.csrf, var admitted = caller, needsToken(head, admitted) {
+            if route.csrf != .originOnly, var admitted = caller, needsToken(head, admitted) {
                 if let token = head.headers["x-csrf-token"] {
                     guard sessions.checkCSRFToken(token, sessionID: sessionKey(admitted)) else {
                         throw Self.csrfError("the X-CSRF-Token header is wrong: reload the page and try again")
@@ -71,7 +71,8 @@ final class Gatekeeper: Sendable {
                     guard let field, sessions.checkCSRFToken(field, sessionID: sessionKey(admitted)) else {
                         throw Self.csrfError("the form's CSRF token is missing or wrong: reload the page and try again")
                     }
-                } else if head.headers["content-type"].map({ $0.lowercased().hasPrefix("multipart/form-data") }) == true {
+                } else if route.csrf == .originAndTokenOrFormField,
+                          head.headers["content-type"].map({ $0.lowercased().hasPrefix("multipart/form-data") }) == true {
                     admitted.csrfPending = true
                     caller = admitted
                 } else {

@@ -52,6 +52,9 @@ enum RegionBinding: String, Sendable {
 enum CSRFRule: Sendable {
     /// Origin (or Referer) must be ours, and a browser's request must carry the CSRF token.
     case originAndToken
+    /// As `originAndToken`, and a browser's multipart form may carry the token as its `csrf`
+    /// field instead: the handler reads the form and calls `Caller.checkCSRF` (the upload form).
+    case originAndTokenOrFormField
     /// Origin (or Referer) must be ours when given; no token (the sign-in form, before any session).
     case originOnly
 }
