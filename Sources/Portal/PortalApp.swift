@@ -27,7 +27,7 @@ public enum PortalApp {
         }
         let wiring = try makeWiring(config: config)
         let processor = wiring.processor
-        let readiness = Readiness(processor: processor)
+        let readiness = Readiness(processor: processor, log: { log($0) })
         let (routes, gate) = try makeRoutes(config: config, processor: processor, readiness: readiness)
         // Listed before the server starts, so that no upload of this run is taken for one to resume.
         let unfinished = processor.unfinishedUploads(log: log)

@@ -5,15 +5,18 @@ import Synchronization
 /// `GET /readyz` for load balancers: the object store and the warehouse answered their last
 /// check (made every few seconds on a thread of its own, so the answer never waits for them),
 /// and the server is not saturated (queries queueing for a worker), so a balancer routes new
-/// work to a replica that has room. Answered at once on the event loop.
+/// work to a replica that has room. Answered at once on the event loop. A failing check answers
+/// `failed` and nothing more (the endpoint is open to all); its detail goes to the log.
 final class Readiness: Sendable {
     private let processor: UploadProcessor
     private let problems = Mutex<[(check: String, problem: String)]>([])
     private let loadSource = Mutex<(@Sendable () -> ServerLoad)?>(nil)
+    private let log: @Sendable (String) -> Void
 
     /// Checks once now, so the first answer is already a real one.
-    init(processor: UploadProcessor) {
+    init(processor: UploadProcessor, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.processor = processor
+        self.log = log
         check()
     }
 
@@ -38,7 +41,17 @@ final class Readiness: Sendable {
         var found: [(check: String, problem: String)] = []
         do { try processor.store.checkReady() } catch { found.append(("object_store", "\(error)")) }
         do { try processor.warehouse.checkReady() } catch { found.append(("warehouse", "\(error)")) }
-        problems.withLock { $0 = found }
+        let before = problems.withLock { current in
+            defer { current = found }
+            return current
+        }
+        // Logged when a problem appears or changes, and once when it is over: not every few seconds.
+        for (name, problem) in found where !before.contains(where: { $0.check == name && $0.problem == problem }) {
+            log("readiness: the \(name.replacingOccurrences(of: "_", with: " ")) check failed: \(problem)")
+        }
+        for (name, _) in before where !found.contains(where: { $0.check == name }) {
+            log("readiness: the \(name.replacingOccurrences(of: "_", with: " ")) check passes again")
+        }
     }
 
     /// `{"status": "ready" | "not_ready" | "saturated", "checks": {…}, "load": {…}}`; 503 unless ready.
@@ -52,7 +65,7 @@ final class Readiness: Sendable {
         json.key("checks")
         json.beginObject()
         for name in ["object_store", "warehouse"] {
-            json.field(name, found.first(where: { $0.check == name })?.problem ?? "ok")
+            json.field(name, found.contains(where: { $0.check == name }) ? "failed" : "ok")
         }
         json.endObject()
         json.key("load")
