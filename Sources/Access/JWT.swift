@@ -67,7 +67,14 @@ final class JWKKeyCache: Sendable {
     private let what: String
     /// The raw key of a JWK entry, nil for an entry of another kind or a broken one.
     private let material: @Sendable ([String: Any]) -> [UInt8]?
-    private let state = Mutex<(keys: [String: [UInt8]], loadedAt: Int64)>(([:], .min))
+    private struct State {
+        var keys: [String: [UInt8]] = [:]
+        var loadedAt: Int64 = .min
+        /// The last refresh tried, whether or not it worked.
+        var triedAt: Int64 = .min
+    }
+
+    private let state = Mutex(State())
 
     init(source: JWKSource, what: String, material: @escaping @Sendable ([String: Any]) -> [UInt8]?) {
         self.source = source
@@ -78,15 +85,22 @@ final class JWKKeyCache: Sendable {
     /// Reads the keys now, so that a wrong file or URL stops the start instead of the first request.
     func load(now: Int64) throws(AccessError) {
         let keys = try read()
-        state.withLock { $0 = (keys, now) }
+        state.withLock { $0 = State(keys: keys, loadedAt: now, triedAt: now) }
     }
 
     /// The raw key `kid`; `what` names the token in the message when there is none.
     func key(_ kid: String, now: Int64, what token: String) throws(AccessError) -> [UInt8] {
         let (known, loadedAt) = state.withLock { ($0.keys[kid], $0.loadedAt) }
         if let known, now - loadedAt < 3600 { return known }
-        if now - loadedAt >= 60, let keys = try? read() {
-            state.withLock { $0 = (keys, now) }
+        // At most one refresh a minute, taken by one caller, and counted when it fails too: while
+        // the keys' URL is slow or down, tokens with made-up key ids cannot make every request wait.
+        let mayRefresh = state.withLock { state -> Bool in
+            guard now - state.triedAt >= 60 else { return false }
+            state.triedAt = now
+            return true
+        }
+        if mayRefresh, let keys = try? read() {
+            state.withLock { $0.keys = keys; $0.loadedAt = now }
             if let key = keys[kid] { return key }
             throw .unauthenticated("\(token) is signed by an unknown key")
         }

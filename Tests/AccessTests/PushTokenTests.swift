@@ -1,4 +1,5 @@
-import Access
+import Synchronization
+@testable import Access
 import Crypto
 import Foundation
 import Testing
@@ -158,5 +159,29 @@ private let strangerKey = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
         #expect(throws: AccessError.self) { try verifier.loadKeys(now: now) }
         #expect(throws: AccessError.self) { try PushTokenVerifier(audience: "", serviceAccount: account, source: .file(path)) }
         #expect(throws: AccessError.self) { try PushTokenVerifier(audience: audience, serviceAccount: "", source: .file(path)) }
+    }
+}
+
+/// Google's keys are fetched again for an unknown key id at most once a minute, whether or not
+/// the fetch works: made-up key ids cannot make each request wait for a slow or failing URL.
+@Suite struct JWKRefreshTests {
+    @Test func aFailingFetchIsNotTriedAgainWithinAMinute() throws {
+        let calls = Mutex(0)
+        let cache = JWKKeyCache(source: .url("https://keys.example/jwk", fetch: { _ in
+            let call = calls.withLock { $0 += 1; return $0 }
+            guard call == 1 else { throw AccessError.keys("down") }
+            return Array(#"{"keys":[{"kid":"g1"}]}"#.utf8)
+        }), what: "the test keys", material: { _ in [1] })
+        try cache.load(now: 0)
+        #expect(try cache.key("g1", now: 10, what: "the token") == [1])
+        #expect(throws: AccessError.self) { try cache.key("made-up", now: 100, what: "the token") }
+        #expect(calls.withLock { $0 } == 2)
+        for second in 101..<160 {
+            #expect(throws: AccessError.self) { try cache.key("made-up-\(second)", now: Int64(second), what: "the token") }
+        }
+        #expect(calls.withLock { $0 } == 2, "no fetch within the minute after a failed one")
+        #expect(try cache.key("g1", now: 150, what: "the token") == [1], "the known key still works")
+        #expect(throws: AccessError.self) { try cache.key("made-up", now: 160, what: "the token") }
+        #expect(calls.withLock { $0 } == 3)
     }
 }
