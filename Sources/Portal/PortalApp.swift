@@ -25,6 +25,12 @@ public enum PortalApp {
                 or "iap" (behind Identity-Aware Proxy), or listen on 127.0.0.1
                 """)
         }
+        // Loopback behind a reverse proxy that serves a public name is no safer.
+        if config.auth.mode == "none", let publicName = config.server.allowedHosts.first(where: { !Gatekeeper.isLoopbackHostName($0) }) {
+            throw ConfigError.invalid("""
+                auth.mode is "none" (no sign-in, everyone is an admin), but server.allowedHosts names \(publicName):                 a proxy would give every visitor of that name admin rights. Set auth.mode to "local" or "iap"
+                """)
+        }
         let wiring = try makeWiring(config: config)
         let processor = wiring.processor
         let readiness = Readiness(processor: processor, log: { log($0) })

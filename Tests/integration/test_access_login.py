@@ -417,6 +417,15 @@ def test_mode_none_refuses_a_public_address(host):
     assert re.search(r"auth|none|loopback", done.stderr, re.IGNORECASE), f"stderr does not say why: {done.stderr!r}"
 
 
+def test_mode_none_refuses_a_public_name_behind_a_proxy():
+    """Loopback behind a reverse proxy that serves a public name would make every visitor an admin."""
+    with tempfile.TemporaryDirectory() as data:
+        done = access.run("serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", data, timeout=20,
+                          env={"SALES_PORTAL_ALLOWED_HOSTS": "localhost:8080,sales.example.com"})
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "sales.example.com" in done.stderr and "listening on" not in done.stdout
+
+
 def test_the_environment_chooses_the_mode(tmp_path):
     """SALES_PORTAL_AUTH_MODE overrides the file: none → refuses 0.0.0.0; local → 401."""
     if not access.binary_has_access_control():
@@ -427,7 +436,7 @@ def test_the_environment_chooses_the_mode(tmp_path):
     assert done.returncode == 2, (done.returncode, done.stderr)
     data = tmp_path / "b"
     data.mkdir()
-    added = access.run("users", "add", "someone", "--role", "viewer", "--data-dir", str(data),
+    added = access.run("users", "add", "someone", "--role", "viewer", "--regions", "IN", "--data-dir", str(data),
                        env={"SALES_PORTAL_AUTH_MODE": "local"})
     assert added.returncode == 0, added.stderr
     server = support.Server(data_dir=data, env={"SALES_PORTAL_AUTH_MODE": "local"}).start()

@@ -108,4 +108,15 @@ extension Gatekeeper {
         let lower = host.lowercased()
         return lower == "localhost" || lower == "::1" || lower == "[::1]" || lower.hasPrefix("127.")
     }
+
+    /// Whether an allowed `Host` value (a name or address, with or without a port) is loopback.
+    static func isLoopbackHostName(_ value: String) -> Bool {
+        var host = Substring(value.trimmingSpaces())
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            host = host[host.index(after: host.startIndex)..<end]
+        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
+            host = host[..<colon]
+        }
+        return isLoopback(String(host))
+    }
 }
