@@ -85,6 +85,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// Headers sent on every response, error answers of the server itself included
     /// (security policies such as `X-Content-Type-Options`). Encoded once at start.
     public var commonHeaders = HTTPHeaders()
+    /// Proxies whose `X-Forwarded-For` names the client (`HTTPRequest.peer`, the per-client
+    /// upload limit). Connections are still counted per TCP peer.
+    public var trustedProxies = TrustedProxies()
     /// Writes one line per request (`METHOD PATH STATUS BYTES DURATIONms`) to standard output.
     public var accessLog: Bool = true
 

@@ -36,7 +36,10 @@ extension EventLoop {
     }
 
     private func beginRequest(_ connection: Connection, _ head: HTTPRequestHead) {
-        let request = ActiveRequest(id: nextID, head: head, peer: connection.peer, startedAt: Clock.nanoseconds())
+        let proxies = context.configuration.trustedProxies
+        let client = proxies.isEmpty ? connection.peer
+            : proxies.client(peer: connection.peer, forwardedFor: head.headers.values(for: "x-forwarded-for"))
+        let request = ActiveRequest(id: nextID, head: head, peer: client, startedAt: Clock.nanoseconds())
         nextID &+= 1
         connection.request = request
         connection.headStartedAt = 0
@@ -72,7 +75,7 @@ extension EventLoop {
                 connection.output.append(contentsOf: ResponseEncoder.continueResponse)
             }
             if case .streaming(let run) = handler {
-                guard context.clientUploads.admit(connection.peer) else {
+                guard context.clientUploads.admit(request.peer) else {
                     respond(connection, HTTPError(
                         status: 429, code: "too_many_uploads",
                         message: "This address has \(context.clientUploads.limit) uploads in progress: send the next when one is answered.",
@@ -229,7 +232,7 @@ extension EventLoop {
     func releaseUpload(_ connection: Connection, _ request: ActiveRequest) {
         guard request.countedAsUpload else { return }
         request.countedAsUpload = false
-        context.clientUploads.release(connection.peer)
+        context.clientUploads.release(request.peer)
     }
 
     /// Answers when there is no parsed request (malformed head, head timeout), then closes.

@@ -208,6 +208,8 @@ public enum PortalApp {
         server.limits.maxStreamingBodyBytes = limits.maxUploadBytes
         server.limits.maxConnectionsPerClient = limits.maxConnectionsPerClient
         server.limits.maxUploadsPerClient = limits.maxUploadsPerClient
+        // Checked by `PortalConfig.validate`.
+        server.trustedProxies = (try? TrustedProxies(parsing: config.server.trustedProxies)) ?? TrustedProxies()
         let timeouts = config.server.timeouts
         server.timeouts.requestHeadMilliseconds = timeouts.requestHeadMs
         server.timeouts.bodyInactivityMilliseconds = timeouts.bodyInactivityMs

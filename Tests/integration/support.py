@@ -186,7 +186,9 @@ def stop_and_check(server: Server) -> None:
     """Stops `server` with SIGTERM and asserts that it exited with 0."""
     code = server.stop()
     assert code == 0, f"server exited with {code} on SIGTERM; stderr:\n{server.stderr()}"
-    shutil.rmtree(server.data_dir.parent, ignore_errors=True)  # kept when the stop failed, to look at
+    # The folder made for this server (kept when the stop failed, to look at); never a shared temp folder.
+    if server.data_dir.parent.resolve() not in (Path(tempfile.gettempdir()).resolve(), Path("/")):
+        shutil.rmtree(server.data_dir.parent, ignore_errors=True)
 
 
 # --- curl --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ public enum ConfigLoader {
         ("SALES_PORTAL_MODE", "storage.mode"),
         ("SALES_PORTAL_PUBLIC_DIR", "server.publicDir"),
         ("SALES_PORTAL_ALLOWED_HOSTS", "server.allowedHosts"),
+        ("SALES_PORTAL_TRUSTED_PROXIES", "server.trustedProxies"),
         ("SALES_PORTAL_AUTH_MODE", "auth.mode"),
         ("SALES_PORTAL_USERS_FILE", "auth.usersFile"),
         ("SALES_PORTAL_SESSION_KEY", "auth.sessionKey"),

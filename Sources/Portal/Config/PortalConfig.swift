@@ -1,5 +1,6 @@
 import ETL
 import GoogleCloud
+import HTTPServer
 
 /// Every setting of the portal. The values here are the defaults; `Config/default.json`
 /// lists the same values for people to read and copy (a test keeps the two equal).
@@ -38,6 +39,10 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     /// `Host` values answered (`name:port`, or `name` for any port); others get 421, which stops
     /// DNS rebinding. Empty = the bound address, `localhost`, `127.0.0.1` and `[::1]`, each with the bound port.
     public var allowedHosts: [String] = []
+    /// Proxies in front (IPv4 addresses or networks such as `35.191.0.0/16`) whose `X-Forwarded-For`
+    /// names the client: for per-client limits, sign-in throttling and the audit trail's addresses.
+    /// Empty = none: every client is its TCP peer.
+    public var trustedProxies: [String] = []
     /// Behind TLS: send `Strict-Transport-Security` and mark session cookies `Secure` always.
     public var hsts = false
 }
@@ -253,6 +258,9 @@ extension PortalConfig {
             throw .invalid("server.eventLoopThreads, server.workerThreads and server.uploadThreads must be at least 1")
         }
         guard etl.batchSize >= 1 else { throw .invalid("etl.batchSize must be at least 1") }
+        do { _ = try TrustedProxies(parsing: server.trustedProxies) } catch {
+            throw .invalid("server.trustedProxies: \"\(error.entry)\" is neither an IPv4 address nor a network such as 10.0.0.0/8")
+        }
         let positives: [(String, Int64)] = [
             ("server.limits.maxRequestLineBytes", Int64(server.limits.maxRequestLineBytes)),
             ("server.limits.maxHeaderBytes", Int64(server.limits.maxHeaderBytes)),
