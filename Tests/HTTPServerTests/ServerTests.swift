@@ -52,6 +52,11 @@ func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Route
         HTTPResponse(status: 200, headers: ["Content-Type": "application/octet-stream"], body: request.body)
     })
     router.get("/fail", .blocking { _ in throw HandlerFailure() })
+    router.get("/nap", .blocking { _ in
+        recorder.record("napping")
+        usleep(300_000)
+        return .text("slept")
+    })
     router.get("/sleep", .blocking { _ in
         usleep(300_000)
         return .text("slept")
@@ -214,15 +219,18 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
     }
 
     @Test func pastTheQueueLimitAQueryIs503BusyAtOnce() throws {
-        try withServer({ $0.workerThreads = 1; $0.maxQueuedRequests = 1 }) { port in
-            // One worker, one place in the queue, four requests of 300 ms sent at once: the
-            // first runs, one waits, the others cannot wait and are answered at once.
+        let recorder = Recorder()
+        try withServer({ $0.workerThreads = 1; $0.maxQueuedRequests = 1 }, recorder: recorder) { port in
+            // One worker, one place in the queue: while a 300 ms request runs, of three more
+            // sent at once one waits and the other two cannot wait and are answered at once.
             let clients = try (0..<4).map { _ in try TestClient(port: port) }
-            for client in clients { try client.send("GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n") }
+            try clients[0].send("GET /nap HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(recorder.waitFor("napping", count: 1), "the first request never ran")
+            for client in clients.dropFirst() { try client.send("GET /nap HTTP/1.1\r\nHost: t\r\n\r\n") }
             let answers = try clients.map { try $0.readResponse() }
             let refused = answers.filter { $0.status == 503 }
-            #expect(answers.filter { $0.status == 200 }.count >= 2, "the running one and the waiting one are served")
-            #expect(!refused.isEmpty, "past the queue, requests are refused")
+            #expect(answers.filter { $0.status == 200 }.count == 2, "the running one and the waiting one are served")
+            #expect(refused.count == 2, "past the queue, requests are refused")
             #expect(refused.allSatisfy { $0.headers["retry-after"] == "1" && $0.text.contains("\"busy\"") })
         }
         #expect(ServerLoad(queuedQueries: 128, maxQueuedQueries: 256).isSaturated)
