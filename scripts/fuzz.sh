@@ -50,8 +50,9 @@ clang -c -O1 -fPIC -I Sources/CSystemLinux/include Sources/CSystemLinux/shim.c -
 clang -c -O1 -fPIC -I Sources/CNative/include Sources/CNative/CNative.c -o "$out/obj/CNative.o"
 module HTTPServer Sources/HTTPServer/*.swift
 module ETL Sources/ETL/*.swift
-# The configuration sources with a stand-in for the one GoogleCloud type they name (no libcurl
-# or swift-crypto needed); the users file decoding with a stand-in for the token hash.
+# The configuration sources (they also use HTTPServer and ETL) with a stand-in for the one
+# GoogleCloud type they name (no swift-crypto needed); the users file decoding with a
+# stand-in for the token hash.
 module GoogleCloud Fuzz/config/GoogleCloudStub.swift
 module Portal Sources/Portal/Config/*.swift Fuzz/config/PortalStubs.swift
 module Access Sources/Access/UsersFile.swift Sources/Access/Principal.swift Sources/Access/AccessError.swift \
@@ -63,7 +64,7 @@ harness http_chunked "${http[@]}"
 harness multipart "${http[@]}"
 harness form_decode "${http[@]}"
 harness csv_rows "$out/obj/ETL.o"
-harness config "$out/obj/Portal.o" "$out/obj/ETL.o" "$out/obj/GoogleCloud.o"
+harness config "$out/obj/Portal.o" "$out/obj/ETL.o" "$out/obj/GoogleCloud.o" "${http[@]}"
 harness users_file "$out/obj/Access.o"
 echo "built in $((SECONDS - build_start)) s"
 

@@ -61,3 +61,13 @@ import Testing
         }
     }
 }
+
+/// The form harness: "+" followed by a combining mark (U+06E8) is still a plus, a space in
+/// form values and itself in paths.
+@Suite struct PlusBeforeACombiningMarkTests {
+    @Test func plusIsDecodedByByte() {
+        #expect(PercentDecoding.decodeForm("+\u{06E8}"[...]) == " \u{06E8}")
+        #expect(PercentDecoding.decodePath(Array("+\u{06E8}".utf8)) == "+\u{06E8}")
+        #expect(FormURLEncoded.parse(Array("a=+\u{06E8}".utf8))?.first?.value == " \u{06E8}")
+    }
+}
