@@ -150,19 +150,19 @@ extension EventLoop {
             Gzip.finish(&response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
-            if context.workers.load.queued >= context.configuration.maxQueuedRequests {
-                respond(connection, Self.busy.response, close: false)
-                return
-            }
             let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
-            request.body = []
             let mailbox = self.mailbox
             let fd = connection.fd, connectionID = connection.id, requestID = request.id
-            context.workers.submit {
+            let queued = context.workers.submit(ifFewerWaitingThan: context.configuration.maxQueuedRequests) {
                 var response = Self.run { try run(httpRequest) }
                 Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                 mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
             }
+            guard queued else {
+                respond(connection, Self.busy.response, close: false)
+                return
+            }
+            request.body = []
         case .streaming:
             request.stream?.finish()
         }

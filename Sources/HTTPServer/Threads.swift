@@ -126,6 +126,17 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Queues a job unless `limit` jobs already wait; false when refused. One check and one
+    /// append under the lock, so loops submitting at once cannot pass the limit together.
+    func submit(ifFewerWaitingThan limit: Int, _ job: @escaping @Sendable () -> Void) -> Bool {
+        lock.withLock {
+            guard jobs.count - head < limit else { return false }
+            jobs.append(job)
+            lock.signal()
+            return true
+        }
+    }
+
     /// Lets the workers finish queued jobs, then exit (without waiting: a handler may still be running).
     func stop() {
         lock.withLock {

@@ -52,10 +52,11 @@ func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Route
         HTTPResponse(status: 200, headers: ["Content-Type": "application/octet-stream"], body: request.body)
     })
     router.get("/fail", .blocking { _ in throw HandlerFailure() })
-    router.get("/nap", .blocking { _ in
-        recorder.record("napping")
-        usleep(300_000)
-        return .text("slept")
+    // Holds its worker until the test records "release" (at most 30 s).
+    router.get("/gate", .blocking { _ in
+        recorder.record("waiting")
+        for _ in 0..<3000 where !recorder.outcomes.withLock({ $0.contains("release") }) { usleep(10_000) }
+        return .text("released")
     })
     router.get("/sleep", .blocking { _ in
         usleep(300_000)
@@ -221,17 +222,28 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
     @Test func pastTheQueueLimitAQueryIs503BusyAtOnce() throws {
         let recorder = Recorder()
         try withServer({ $0.workerThreads = 1; $0.maxQueuedRequests = 1 }, recorder: recorder) { port in
-            // One worker, one place in the queue: while a 300 ms request runs, of three more
-            // sent at once one waits and the other two cannot wait and are answered at once.
-            let clients = try (0..<4).map { _ in try TestClient(port: port) }
-            try clients[0].send("GET /nap HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(recorder.waitFor("napping", count: 1), "the first request never ran")
-            for client in clients.dropFirst() { try client.send("GET /nap HTTP/1.1\r\nHost: t\r\n\r\n") }
-            let answers = try clients.map { try $0.readResponse() }
-            let refused = answers.filter { $0.status == 503 }
-            #expect(answers.filter { $0.status == 200 }.count == 2, "the running one and the waiting one are served")
-            #expect(refused.count == 2, "past the queue, requests are refused")
-            #expect(refused.allSatisfy { $0.headers["retry-after"] == "1" && $0.text.contains("\"busy\"") })
+            // One worker, one place in the queue: while a request holds the worker, of three more
+            // one waits and the other two cannot wait and are answered at once.
+            let first = try TestClient(port: port)
+            try first.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(recorder.waitFor("waiting", count: 1), "the first request never ran")
+            let later = try (0..<3).map { _ in try TestClient(port: port, timeoutMilliseconds: 50) }
+            for client in later { try client.send("GET /gate HTTP/1.1\r\nHost: t\r\n\r\n") }
+            var early: [Int: TestClient.Response] = [:]
+            for _ in 0..<600 where early.count < 2 {
+                for (index, client) in later.enumerated() where early[index] == nil {
+                    if let answer = try? client.readResponse() { early[index] = answer }
+                }
+            }
+            #expect(early.count == 2, "two requests past the queue are answered while the worker is held")
+            #expect(early.values.allSatisfy { $0.status == 503 && $0.headers["retry-after"] == "1" && $0.text.contains("\"busy\"") })
+            recorder.record("release")
+            #expect(try first.readResponse().status == 200)
+            if let waiting = later.indices.first(where: { early[$0] == nil }) {
+                var answer: TestClient.Response?
+                for _ in 0..<600 where answer == nil { answer = try? later[waiting].readResponse() }
+                #expect(answer?.status == 200, "the request that waited in the queue is served")
+            }
         }
         #expect(ServerLoad(queuedQueries: 128, maxQueuedQueries: 256).isSaturated)
         #expect(!ServerLoad(queuedQueries: 127, maxQueuedQueries: 256).isSaturated)
