@@ -23,7 +23,10 @@ extension UploadProcessor {
     /// No load of the region runs meanwhile (`RegionGate`).
     func retract(_ upload: UploadRecord, by user: String, started: () -> Void = {}) throws -> UploadRecord {
         try retractions.withLock { _ in
-            try regionGate.retract(upload.region) {
+            // An upload still loading is refused at once, not after waiting for its load.
+            let before = try warehouse.upload(id: upload.id) ?? upload
+            if [.receiving, .stored, .loading].contains(before.status) { throw RetractionRefusal.stillLoading(before.status) }
+            return try regionGate.retract(upload.region) {
                 // The record as it is now, not as the caller read it before waiting.
                 let current = try warehouse.upload(id: upload.id) ?? upload
                 return try retractLocked(current, by: user, started: started)
