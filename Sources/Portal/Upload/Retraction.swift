@@ -11,6 +11,14 @@ extension UploadProcessor {
     enum RetractionRefusal: Error, Equatable {
         /// Its rows are still arriving; retract it once the load is over.
         case stillLoading(UploadStatus)
+
+        /// Refuses an upload whose rows are still arriving.
+        static func check(_ record: UploadRecord) throws(RetractionRefusal) {
+            switch record.status {
+            case .receiving, .stored, .loading: throw .stillLoading(record.status)
+            case .retracted, .retracting, .loaded, .alreadyLoaded, .rejected, .failed: break
+            }
+        }
     }
 
     /// Rows deleted per transaction: small enough that loads and reports go on between batches.
@@ -24,8 +32,7 @@ extension UploadProcessor {
     func retract(_ upload: UploadRecord, by user: String, started: () -> Void = {}) throws -> UploadRecord {
         try retractions.withLock { _ in
             // An upload still loading is refused at once, not after waiting for its load.
-            let before = try warehouse.upload(id: upload.id) ?? upload
-            if [.receiving, .stored, .loading].contains(before.status) { throw RetractionRefusal.stillLoading(before.status) }
+            try RetractionRefusal.check(try warehouse.upload(id: upload.id) ?? upload)
             return try regionGate.retract(upload.region) {
                 // The record as it is now, not as the caller read it before waiting.
                 let current = try warehouse.upload(id: upload.id) ?? upload
@@ -35,11 +42,8 @@ extension UploadProcessor {
     }
 
     private func retractLocked(_ stored: UploadRecord, by user: String, started: () -> Void) throws -> UploadRecord {
-        switch stored.status {
-        case .retracted: return stored
-        case .receiving, .stored, .loading: throw RetractionRefusal.stillLoading(stored.status)
-        case .retracting, .loaded, .alreadyLoaded, .rejected, .failed: break
-        }
+        if stored.status == .retracted { return stored }
+        try RetractionRefusal.check(stored)
         var record = stored
         if record.status != .retracting {
             let now = Clock.nowMicros()
