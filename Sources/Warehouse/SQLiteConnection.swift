@@ -65,6 +65,13 @@ final class SQLiteConnection: @unchecked Sendable {
         return names
     }
 
+    /// The first column of the first row of `sql` as an integer (0 when there is no row).
+    func integer(_ sql: String) throws(WarehouseError) -> Int64 {
+        let statement = try prepare(sql)
+        defer { statement.finalize() }
+        return try statement.step() ? statement.int64(0) : 0
+    }
+
     func execute(_ sql: String) throws(WarehouseError) {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &errorMessage)

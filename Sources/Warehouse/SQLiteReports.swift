@@ -1,230 +1,177 @@
-// The dashboard's questions over the embedded warehouse: time series, breakdowns,
-// filter choices and invoices. The numbers follow the definitions of `summary`.
+// The dashboard's questions over the embedded warehouse's report tables: time series,
+// breakdowns, filter choices and invoices. The numbers follow the definitions of
+// `summary`; `SQLiteRowScanReports` computes the same from the rows, for checks.
 
+import CNative
 import ETL
 
-/// The WHERE clause of a report filter: constant SQL fragments, every value bound as a parameter.
-struct SQLiteReportConditions {
-    private(set) var conditions: [String] = []
-    private var binders: [(SQLiteStatement, Int32) -> Void] = []
+/// Revenue, units and distinct orders of numbered groups.
+struct GroupFigures {
+    var revenue: [Int64] = []
+    var units: [Int64] = []
+    var orders = GroupedInvoiceCounter()
 
-    init(_ filter: ReportFilter) {
-        if let region = filter.region {
-            add("u.region = ? COLLATE NOCASE") { $0.bind(region, at: $1) }
-        }
-        if let allowed = filter.allowedRegions {
-            add(Self.inList("u.region", count: allowed.count), count: 0) { _, _ in }
-            for region in allowed { binders.append { $0.bind(region, at: $1) } }
-        }
-        if let country = filter.country {
-            add("r.country = ? COLLATE NOCASE") { $0.bind(country, at: $1) }
-        }
-        if let product = filter.product {
-            add("(r.stock_code = ? COLLATE NOCASE OR instr(lower(r.description), lower(?)) > 0)", count: 2) {
-                $0.bind(product, at: $1)
-            }
-        }
-        if let fromDay = filter.fromDay {
-            add("r.invoice_day >= ?") { $0.bind(fromDay, at: $1) }
-        }
-        if let toDay = filter.toDay {
-            add("r.invoice_day <= ?") { $0.bind(toDay, at: $1) }
-        }
-        // The same date range as a range of row keys, which lead with the invoice time
-        // (big-endian): the unique key index serves date filters, and no index of days
-        // slows the inserts. Blob order is time order for times from 1970 on, so the key
-        // range is added only then; the day conditions above keep the answer exact.
-        if let fromDay = filter.fromDay, fromDay >= 0 {
-            let lower = Self.keyBound(seconds: fromDay * 86_400)
-            add("r.row_key >= ?") { $0.bind(bytes: lower, at: $1) }
-            if let toDay = filter.toDay, toDay >= fromDay {
-                let upper = Self.keyBound(seconds: (toDay + 1) * 86_400)
-                add("r.row_key < ?") { $0.bind(bytes: upper, at: $1) }
-            }
+    mutating func ensure(_ group: Int) {
+        if group >= revenue.count {
+            revenue.append(contentsOf: [Int64](repeating: 0, count: group - revenue.count + 1))
+            units.append(contentsOf: [Int64](repeating: 0, count: group - units.count + 1))
         }
     }
 
-    /// `column IN (?, ?, …)`, or a condition that is never true for an empty list.
-    static func inList(_ column: String, count: Int) -> String {
-        count == 0 ? "0" : "\(column) IN (" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
-    }
-
-    /// The smallest row key of a time: its seconds big-endian, then eight zero bytes.
-    static func keyBound(seconds: Int64) -> [UInt8] {
-        withUnsafeBytes(of: UInt64(bitPattern: seconds).bigEndian, Array.init) + [UInt8](repeating: 0, count: 8)
-    }
-
-    /// A condition with `count` anonymous parameters, all bound to the same value.
-    private mutating func add(_ condition: String, count: Int = 1, _ bind: @escaping (SQLiteStatement, Int32) -> Void) {
-        conditions.append(condition)
-        for _ in 0..<count { binders.append(bind) }
-    }
-
-    /// ` WHERE …` or nothing; `extra` are further constant conditions.
-    func whereClause(_ extra: [String] = []) -> String {
-        let all = conditions + extra
-        return all.isEmpty ? "" : " WHERE " + all.joined(separator: " AND ")
-    }
-
-    /// Parameters the clause uses, in order.
-    var parameterCount: Int32 { Int32(binders.count) }
-
-    /// Binds the filter's values from parameter 1.
-    func bind(_ statement: SQLiteStatement) {
-        for (offset, binder) in binders.enumerated() { binder(statement, Int32(offset + 1)) }
+    func figures(_ group: Int) -> ReportFigures {
+        ReportFigures(revenue: ExactDecimal(micros: revenue[group]), orders: orders.count(of: group), units: units[group])
     }
 }
 
+extension ReportScanContext {
+    @inline(__always)
+    func isMulti(_ invoice: Int) -> Bool { !multiInvoices.isEmpty && multiInvoices.contains(invoice) }
+}
+
+/// True when `a` sorts before `b` byte by byte, as SQLite's BINARY collation.
+func binaryOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+
 extension SQLiteWarehouse: ReportingWarehouse {
-    /// Revenue, orders, units: the first three columns of every figures query.
-    static let figureColumns = """
-        coalesce(sum(CASE WHEN r.is_product THEN r.revenue_micros END), 0),
-        count(DISTINCT CASE WHEN NOT r.is_cancellation THEN u.region || char(31) || r.invoice_no END),
-        coalesce(sum(CASE WHEN r.is_product THEN r.quantity END), 0)
-        """
-
-    static func figures(_ statement: SQLiteStatement, from column: Int32) -> ReportFigures {
-        ReportFigures(revenue: ExactDecimal(micros: statement.int64(column)), orders: Int(statement.int64(column + 1)),
-                      units: statement.int64(column + 2))
-    }
-
-    /// SQL giving the first day of the period of `r.invoice_day`.
-    static func periodStart(_ grain: ReportGrain) -> String {
-        switch grain {
-        case .day: return "r.invoice_day"
-        // Monday on or before the day; 1970-01-01 was a Thursday.
-        case .week: return "(r.invoice_day - ((r.invoice_day % 7 + 10) % 7))"
-        case .month:
-            return "CAST(julianday(r.invoice_day * 86400, 'unixepoch', 'start of month') - 2440587.5 AS INTEGER)"
-        }
-    }
-
     public func timeSeries(_ filter: ReportFilter, grain: ReportGrain) throws -> [ReportPeriod] {
-        let where_ = SQLiteReportConditions(filter)
-        let sql = "SELECT \(Self.periodStart(grain)) AS period, \(Self.figureColumns)"
-            + " FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause()
-            + " GROUP BY period ORDER BY period"
-        return try withReader { connection throws(WarehouseError) in
-            let statement = try connection.cached(sql)
-            defer { statement.reset() }
-            where_.bind(statement)
-            var periods: [ReportPeriod] = []
-            while try statement.step() {
-                periods.append(ReportPeriod(startDay: statement.int64(0), figures: Self.figures(statement, from: 1)))
+        try withReader { connection throws(WarehouseError) in
+            let context = try ReportScanContext(connection, filter: filter)
+            var starts: [Int64] = []
+            var groups = GroupFigures()
+            var serial = 0
+            var lastDay = Int64.min
+            var lastStart = Int64.min
+            try scanCells(connection, context, decodeLines: false) { cell in
+                serial += 1
+                if cell.day != lastDay {
+                    lastDay = cell.day
+                    let start = grain.periodStart(of: cell.day)
+                    if start != lastStart {
+                        lastStart = start
+                        starts.append(start)
+                        groups.ensure(starts.count - 1)
+                    }
+                }
+                let group = starts.count - 1
+                groups.revenue[group] &+= cell.revenueMicros
+                groups.units[group] &+= cell.units
+                if !cell.cancellation {
+                    groups.orders.count(group: group, invoice: cell.invoiceRef, cell: serial, multi: context.isMulti(cell.invoiceRef))
+                }
             }
-            return periods
+            return starts.indices.map { ReportPeriod(startDay: starts[$0], figures: groups.figures($0)) }
         }
     }
 
     public func breakdown(_ filter: ReportFilter, by dimension: ReportDimension, limit: Int) throws -> [ReportGroup] {
-        let where_ = SQLiteReportConditions(filter)
-        let key: String
-        let label: String
-        switch dimension {
-        case .region: key = "u.region"; label = "NULL"
-        case .country: key = "r.country"; label = "NULL"
-        case .product: key = "r.stock_code"; label = "max(r.description)"
-        }
-        let sql = "SELECT \(key) AS group_key, \(label), \(Self.figureColumns)"
-            + " FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause()
-            + " GROUP BY group_key ORDER BY 3 DESC, group_key LIMIT ?\(where_.parameterCount + 1)"
-        return try withReader { connection throws(WarehouseError) in
-            let statement = try connection.cached(sql)
-            defer { statement.reset() }
-            where_.bind(statement)
-            statement.bind(Int64(max(limit, 0)), at: where_.parameterCount + 1)
-            var groups: [ReportGroup] = []
-            while try statement.step() {
-                groups.append(ReportGroup(key: statement.text(0) ?? "", label: statement.text(1),
-                                          figures: Self.figures(statement, from: 2)))
+        try withReader { connection throws(WarehouseError) in
+            let context = try ReportScanContext(connection, filter: filter)
+            var keys: [String] = []
+            var labels: [String?] = []
+            var groups = GroupFigures()
+            var serial = 0
+            switch dimension {
+            case .region, .country:
+                let texts = dimension == .region ? context.placeRegions : context.placeCountries
+                var indexByText: [String: Int] = [:]
+                let groupOfPlace = texts.map { text -> Int in
+                    if let index = indexByText[text] { return index }
+                    indexByText[text] = keys.count
+                    keys.append(text)
+                    return keys.count - 1
+                }
+                labels = [String?](repeating: nil, count: keys.count)
+                groups.ensure(keys.count)
+                // A group is an answer when a matching cell fell in it (its figures may all be zero).
+                var present = [Bool](repeating: false, count: keys.count)
+                try scanCells(connection, context, decodeLines: false) { cell in
+                    serial += 1
+                    let group = groupOfPlace[cell.placeRef]
+                    present[group] = true
+                    groups.revenue[group] &+= cell.revenueMicros
+                    groups.units[group] &+= cell.units
+                    if !cell.cancellation {
+                        groups.orders.count(group: group, invoice: cell.invoiceRef, cell: serial, multi: context.isMulti(cell.invoiceRef))
+                    }
+                }
+                let chosen = Self.top(keys.indices.filter { present[$0] }, revenue: groups.revenue, keys: keys, limit: limit)
+                return chosen.map { ReportGroup(key: keys[$0], label: labels[$0], figures: groups.figures($0)) }
+            case .product:
+                let products = try ProductDictionary(connection)
+                keys = products.codes
+                groups.ensure(keys.count)
+                var used = BitSet(limit: products.groupOfProduct.count)
+                var usedList: [Int] = []
+                let matches = context.productMatches
+                try scanCells(connection, context, decodeLines: true) { cell in
+                    serial += 1
+                    let multi = !cell.cancellation && context.isMulti(cell.invoiceRef)
+                    cell.forEachLine { product, isProduct, quantity, revenue in
+                        if let matches, !(product < matches.count && matches[product]) { return }
+                        let group = products.groupOfProduct[product]
+                        if used.insert(product) { usedList.append(product) }
+                        if isProduct {
+                            groups.revenue[group] &+= revenue
+                            groups.units[group] &+= quantity
+                        }
+                        if !cell.cancellation {
+                            groups.orders.count(group: group, invoice: cell.invoiceRef, cell: serial, multi: multi)
+                        }
+                    }
+                }
+                labels = [String?](repeating: nil, count: keys.count)
+                for product in usedList {
+                    guard let description = products.descriptions[product] else { continue }
+                    let group = products.groupOfProduct[product]
+                    if let label = labels[group], !binaryOrder(label, description) { continue }
+                    labels[group] = description
+                }
+                // Only groups with a matching line are answers.
+                var present = [Bool](repeating: false, count: keys.count)
+                for product in usedList { present[products.groupOfProduct[product]] = true }
+                let chosen = Self.top(keys.indices.filter { present[$0] }, revenue: groups.revenue, keys: keys, limit: limit)
+                return chosen.map { ReportGroup(key: keys[$0], label: labels[$0], figures: groups.figures($0)) }
             }
-            return groups
         }
+    }
+
+    /// The `limit` groups with the highest revenue, ties by key (binary).
+    static func top(_ candidates: [Int], revenue: [Int64], keys: [String], limit: Int) -> [Int] {
+        let sorted = candidates.sorted { a, b in
+            revenue[a] != revenue[b] ? revenue[a] > revenue[b] : binaryOrder(keys[a], keys[b])
+        }
+        return Array(sorted.prefix(max(limit, 0)))
     }
 
     public func reportOptions(regions allowed: [String]?) throws -> ReportOptions {
-        if let allowed { return try scopedReportOptions(allowed) }
-        return try withReader { connection throws(WarehouseError) in
-            // Regions of uploads that may hold rows (cheaper than scanning the rows).
-            let regionQuery = try connection.cached("SELECT DISTINCT region FROM uploads WHERE \(Self.mayHoldRows) ORDER BY region")
-            var regions: [String] = []
-            while try regionQuery.step() { if let region = regionQuery.text(0), !region.isEmpty { regions.append(region) } }
-            regionQuery.reset()
-            let countryQuery = try connection.cached("SELECT DISTINCT country FROM order_rows ORDER BY country")
-            var countries: [String] = []
-            while try countryQuery.step() { if let country = countryQuery.text(0), !country.isEmpty { countries.append(country) } }
-            countryQuery.reset()
-            let span = try connection.cached("SELECT min(invoice_day), max(invoice_day) FROM order_rows")
-            defer { span.reset() }
-            guard try span.step(), !span.isNull(0) else {
-                return ReportOptions(regions: regions, countries: countries, firstDay: nil, lastDay: nil)
-            }
-            return ReportOptions(regions: regions, countries: countries, firstDay: span.int64(0), lastDay: span.int64(1))
-        }
-    }
-
-    public func invoices(_ filter: ReportFilter, page: Int, pageSize: Int) throws -> InvoicePage {
-        let where_ = SQLiteReportConditions(filter)
-        let from = " FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause()
-        let countSQL = "SELECT count(*) FROM (SELECT 1" + from + " GROUP BY u.region, r.invoice_no)"
-        let limit = where_.parameterCount + 1
-        let pageSQL = """
-            SELECT u.region, r.invoice_no, min(r.invoice_time) AS first_time, min(r.country), min(r.customer_id),
-                   count(*), coalesce(sum(CASE WHEN r.is_product THEN r.revenue_micros END), 0), max(r.is_cancellation)
-            """ + from + " GROUP BY u.region, r.invoice_no ORDER BY first_time DESC, u.region, r.invoice_no"
-            + " LIMIT ?\(limit) OFFSET ?\(limit + 1)"
-        let size = max(pageSize, 1)
-        let number = max(page, 1)
-        return try withReader { connection throws(WarehouseError) in
-            let count = try connection.cached(countSQL)
-            where_.bind(count)
-            let total = try count.step() ? Int(count.int64(0)) : 0
-            count.reset()
-            let statement = try connection.cached(pageSQL)
-            defer { statement.reset() }
-            where_.bind(statement)
-            statement.bind(Int64(size), at: limit)
-            statement.bind(Int64(number - 1) * Int64(size), at: limit + 1)
-            var invoices: [InvoiceOverview] = []
-            while try statement.step() {
-                invoices.append(InvoiceOverview(
-                    region: statement.text(0) ?? "", invoiceNo: statement.text(1) ?? "",
-                    time: LocalDateTime(secondsSinceEpoch: statement.int64(2)), country: statement.text(3) ?? "",
-                    customerID: statement.text(4), lines: Int(statement.int64(5)),
-                    revenue: ExactDecimal(micros: statement.int64(6)), isCancellation: statement.int64(7) != 0))
-            }
-            return InvoicePage(invoices: invoices, total: total, page: number, pageSize: size)
-        }
-    }
-
-    public func invoiceLines(region: String, invoiceNo: String) throws -> [InvoiceLine] {
+        var conditions = ["\(SQLiteReportSchema.isVisible("u.status"))"]
+        if let allowed { conditions.append(SQLiteReportConditions.inList("p.region", count: allowed.count)) }
         let sql = """
-            SELECT r.stock_code, r.description, r.quantity, r.unit_price_micros, r.revenue_micros, r.invoice_time,
-                   r.country, r.customer_id, r.is_product, r.is_cancellation, r.source_line
-            FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref
-            WHERE r.invoice_no = ?1 AND u.region = ?2 COLLATE NOCASE
-            ORDER BY r.invoice_time, u.ref, r.source_line
+            SELECT p.region, p.country, min(s.first_day), max(s.last_day)
+            FROM report_upload_places s JOIN uploads u ON u.ref = s.upload_ref JOIN report_places p ON p.ref = s.place_ref
+            WHERE \(conditions.joined(separator: " AND ")) GROUP BY p.ref
             """
         return try withReader { connection throws(WarehouseError) in
             let statement = try connection.cached(sql)
             defer { statement.reset() }
-            statement.bind(invoiceNo, at: 1)
-            statement.bind(region, at: 2)
-            var lines: [InvoiceLine] = []
+            for (index, region) in (allowed ?? []).enumerated() { statement.bind(region, at: Int32(index + 1)) }
+            var regions = Set<String>()
+            var countries = Set<String>()
+            var firstDay: Int64?
+            var lastDay: Int64?
             while try statement.step() {
-                lines.append(InvoiceLine(
-                    stockCode: statement.text(0) ?? "", description: statement.text(1), quantity: statement.int64(2),
-                    unitPrice: ExactDecimal(micros: statement.int64(3)), revenue: ExactDecimal(micros: statement.int64(4)),
-                    time: LocalDateTime(secondsSinceEpoch: statement.int64(5)), country: statement.text(6) ?? "",
-                    customerID: statement.text(7), isProduct: statement.int64(8) != 0,
-                    isCancellation: statement.int64(9) != 0, sourceLine: statement.int64(10)))
+                if let region = statement.text(0), !region.isEmpty { regions.insert(region) }
+                if let country = statement.text(1), !country.isEmpty { countries.insert(country) }
+                firstDay = min(firstDay ?? .max, statement.int64(2))
+                lastDay = max(lastDay ?? .min, statement.int64(3))
             }
-            return lines
+            return ReportOptions(regions: regions.sorted(by: binaryOrder), countries: countries.sorted(by: binaryOrder),
+                                 firstDay: firstDay, lastDay: lastDay)
         }
     }
 
     /// The largest row id (rows are only ever added, so it grows with every committed load) and
-    /// the number and latest change of the uploads. Nil for the layout without row ids.
+    /// the number and latest change of the uploads (a load becomes visible in a change of its
+    /// record). Nil for the layout without row ids.
     public func reportDataVersion() throws -> String? {
         if case .withoutRowID = options.rowLayout { return nil }
         return try withReader { connection throws(WarehouseError) in
@@ -237,42 +184,37 @@ extension SQLiteWarehouse: ReportingWarehouse {
             return "\(statement.int64(0))-\(statement.int64(1))-\(statement.int64(2))"
         }
     }
+}
 
-    /// Uploads that may hold rows: not taken back, and with rows loaded, rows skipped as
-    /// duplicates (they may hold the rows of a retracted upload they skipped), or a load under way.
-    static let mayHoldRows = """
-        status NOT IN ('retracting', 'retracted') \
-        AND (rows_loaded > 0 OR rows_duplicate > 0 OR status IN ('stored', 'loading', 'failed'))
-        """
+/// Stock codes numbered as groups, and each product's description.
+struct ProductDictionary {
+    var codes: [String] = []
+    /// Group of each product ref.
+    var groupOfProduct: [Int]
+    /// Description of each product ref; nil when the rows had none.
+    var descriptions: [String?]
 
-    /// Options over the rows of some regions only: read from the rows themselves.
-    private func scopedReportOptions(_ allowed: [String]) throws -> ReportOptions {
-        let where_ = SQLiteReportConditions(ReportFilter(allowedRegions: allowed))
-        return try withReader { connection throws(WarehouseError) in
-            // Statements are reset on every way out: one left mid-step would hold this reader's
-            // snapshot, and later reads through it would not see new rows.
-            let regionQuery = try connection.cached("""
-                SELECT DISTINCT region FROM uploads WHERE \(Self.mayHoldRows)
-                AND \(SQLiteReportConditions.inList("region", count: allowed.count)) ORDER BY region
-                """)
-            defer { regionQuery.reset() }
-            for (index, region) in allowed.enumerated() { regionQuery.bind(region, at: Int32(index + 1)) }
-            var regions: [String] = []
-            while try regionQuery.step() { if let region = regionQuery.text(0), !region.isEmpty { regions.append(region) } }
-            let countryQuery = try connection.cached(
-                "SELECT DISTINCT r.country FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause() + " ORDER BY 1")
-            defer { countryQuery.reset() }
-            where_.bind(countryQuery)
-            var countries: [String] = []
-            while try countryQuery.step() { if let country = countryQuery.text(0), !country.isEmpty { countries.append(country) } }
-            let span = try connection.cached(
-                "SELECT min(r.invoice_day), max(r.invoice_day) FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref" + where_.whereClause())
-            defer { span.reset() }
-            where_.bind(span)
-            guard try span.step(), !span.isNull(0) else {
-                return ReportOptions(regions: regions, countries: countries, firstDay: nil, lastDay: nil)
+    init(_ connection: SQLiteConnection) throws(WarehouseError) {
+        let limit = Int(try connection.integer("SELECT coalesce(max(ref), 0) FROM report_products")) + 1
+        groupOfProduct = [Int](repeating: 0, count: limit)
+        descriptions = [String?](repeating: nil, count: limit)
+        let statement = try connection.cached("SELECT ref, stock_code, description, described FROM report_products")
+        defer { statement.reset() }
+        var groupOfCode: [String: Int] = [:]
+        while try statement.step() {
+            let ref = Int(statement.int64(0))
+            guard ref < limit else { continue }
+            let code = statement.text(1) ?? ""
+            let group: Int
+            if let known = groupOfCode[code] {
+                group = known
+            } else {
+                group = codes.count
+                groupOfCode[code] = group
+                codes.append(code)
             }
-            return ReportOptions(regions: regions, countries: countries, firstDay: span.int64(0), lastDay: span.int64(1))
+            groupOfProduct[ref] = group
+            descriptions[ref] = statement.int64(3) != 0 ? statement.text(2) : nil
         }
     }
 }

@@ -5,7 +5,8 @@
 // `order_rows` keeps a small integer reference to its upload, the row key as a
 // 16-byte BLOB (invoice time first, so keys of a chronological file append to
 // the index), money as integer micros, times as integer seconds and days.
-// The `orders` view shows the flat shape of the design's output table.
+// The `orders` view shows the flat shape of the design's output table, with the
+// rows of finished loads only (as every report).
 
 /// How the rows table keys its rows.
 @_spi(Benchmark)
@@ -162,6 +163,7 @@ enum SQLiteSchema {
             coalesce(u.source_uri, u.object_uri) AS source_uri,
             r.source_line AS source_line,
             strftime('%Y-%m-%dT%H:%M:%fZ', u.loaded_at_micros / 1000000.0, 'unixepoch') AS loaded_at
-        FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref;
+        FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref
+        WHERE \(SQLiteReportSchema.isVisible("u.status"));
         """
 }

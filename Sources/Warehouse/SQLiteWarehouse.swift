@@ -44,6 +44,8 @@ public struct SQLiteOptions: Sendable {
     /// Whether checkpoints run on a thread of their own instead of inside the commit that
     /// crosses `walAutocheckpointPages` (measurements only; the default is the supported one).
     @_spi(Benchmark) public var backgroundCheckpoints = true
+    /// Whether loads keep the report tables (measurements of their cost only: reports read them).
+    @_spi(Benchmark) public var maintainReportTables = true
 
     public init(
         busyTimeoutMilliseconds: Int32 = 5000, cacheSizeKiB: Int = 4096, synchronous: Synchronous = .normal,
@@ -121,7 +123,11 @@ public final class SQLiteWarehouse: Warehouse {
                 try writer.connection.execute(SQLiteSchema.rows(options.rowLayout))
                 try writer.connection.execute(
                     options.indexInvoiceDay ? SQLiteSchema.rowIndexes : "DROP INDEX IF EXISTS order_rows_by_day")
+                try writer.connection.execute("DROP VIEW IF EXISTS orders")
                 try writer.connection.execute(SQLiteSchema.ordersView)
+                let reportTablesExist = try writer.connection.integer(SQLiteReportSchema.existsQuery) > 0
+                try writer.connection.execute(SQLiteReportSchema.tables)
+                if !reportTablesExist { try writer.rebuildReportTables() }
                 try writer.connection.execute("COMMIT")
             } catch {
                 try? writer.connection.execute("ROLLBACK")
@@ -187,6 +193,8 @@ final class SQLiteWriter {
     var arenaCapacity: Int
     /// Upload references known to be committed, by upload id, with the context they were saved with.
     var uploadRefs: [String: (context: UploadContext, ref: Int64)] = [:]
+    /// Report dictionary numbers known to be in the database (see `recordReportCells`).
+    var reportRefs = ReportRefCache()
 
     init(connection: SQLiteConnection, options: SQLiteOptions) {
         self.connection = connection

@@ -18,6 +18,9 @@ extension SQLiteWriter {
             let (ref, isNewRef) = try uploadRef(for: upload)
             var alreadyPresent: [Int] = []
             var rejected: [RejectedRow] = []
+            var skipped: [Int] = []
+            // Rows with a larger row id were stored by this transaction.
+            let storedBefore = try lastRowID()
             var start = 0
             while start < rows.count {
                 let count = min(options.rowsPerStatement, rows.count - start)
@@ -26,9 +29,13 @@ extension SQLiteWriter {
                 try statement.run()
                 if connection.changes < count {
                     try sortIgnoredRows(rows, range: start..<start + count, uploadRef: ref,
-                                        alreadyPresent: &alreadyPresent, rejected: &rejected)
+                                        alreadyPresent: &alreadyPresent, rejected: &rejected, skipped: &skipped,
+                                        storedBefore: storedBefore)
                 }
                 start += count
+            }
+            if options.maintainReportTables {
+                try recordReportCells(rows, skipping: skipped, uploadRef: ref, region: upload.region)
             }
             try connection.execute("COMMIT")
             if isNewRef {
@@ -40,8 +47,18 @@ extension SQLiteWriter {
                 alreadyPresent: alreadyPresent, rejected: rejected)
         } catch {
             try? connection.execute("ROLLBACK")
+            // Numbers handed out inside the transaction are gone with it.
+            reportRefs.clear()
             throw error
         }
+    }
+
+    /// The largest row id of the rows table (0 when empty, or for the layout without row ids).
+    private func lastRowID() throws(WarehouseError) -> Int64 {
+        guard options.rowLayout != .withoutRowID else { return 0 }
+        let statement = try connection.cached("SELECT coalesce(max(rowid), 0) FROM order_rows")
+        defer { statement.reset() }
+        return try statement.step() ? statement.int64(0) : 0
     }
 
     /// The `uploads.ref` of the upload, creating or updating its row with the
@@ -137,11 +154,14 @@ extension SQLiteWriter {
     /// Looks up the rows of a statement that stored fewer rows than it had:
     /// a row whose key is held by this upload and line counts as stored (a
     /// resumed load); one held by another upload or line is already present.
+    /// Every row not stored now goes to `skipped`, in order.
     private func sortIgnoredRows(
         _ rows: [OrderRow], range: Range<Int>, uploadRef: Int64,
-        alreadyPresent: inout [Int], rejected: inout [RejectedRow]
+        alreadyPresent: inout [Int], rejected: inout [RejectedRow], skipped: inout [Int], storedBefore: Int64
     ) throws(WarehouseError) {
-        let lookup = try connection.cached("SELECT upload_ref, source_line FROM order_rows WHERE row_key = ?1")
+        let withRowID = options.rowLayout != .withoutRowID
+        let lookup = try connection.cached(
+            "SELECT upload_ref, source_line, \(withRowID ? "rowid" : "0") FROM order_rows WHERE row_key = ?1")
         for position in range {
             let row = rows[position]
             var key = (row.rowKey.high.bigEndian, row.rowKey.low.bigEndian)
@@ -150,10 +170,12 @@ extension SQLiteWriter {
                 _ = cn_sqlite3_bind_blob_transient(lookup.handle, 1, bytes.baseAddress, 16)
             }
             if try lookup.step() {
-                if lookup.int64(0) != uploadRef || lookup.int64(1) != row.sourceLine {
-                    alreadyPresent.append(position)
-                }
+                let isThisRow = lookup.int64(0) == uploadRef && lookup.int64(1) == row.sourceLine
+                // The statement's own rows are found too: stored now, unless stored before this transaction.
+                if !(isThisRow && withRowID && lookup.int64(2) > storedBefore) { skipped.append(position) }
+                if !isThisRow { alreadyPresent.append(position) }
             } else {
+                skipped.append(position)
                 rejected.append(RejectedRow(
                     line: row.sourceLine, reason: "warehouse_refused", message: "the warehouse did not store the row"))
             }

@@ -23,6 +23,7 @@ extension SQLiteWarehouse {
             return (ref, span.int64(0), span.int64(1))
         }
         guard let found else { return 0 }
+        try removeReportCells(uploadRef: found.ref, batchCells: Int64(max(1, batchRows / 16)))
         var removed = 0
         if case .withoutRowID = options.rowLayout {
             // No row ids: delete by key, a batch at a time.
@@ -58,6 +59,30 @@ extension SQLiteWarehouse {
             start = end + 1
         }
         return removed
+    }
+
+    /// Takes the upload's cells out of the report tables, a batch at a time (the upload is no
+    /// longer visible, so reports do not see the half-removed state).
+    private func removeReportCells(uploadRef: Int64, batchCells: Int64) throws(WarehouseError) {
+        while true {
+            let count = try writer.withLock { writer throws(WarehouseError) -> Int in
+                let statement = try writer.connection.cached("""
+                    DELETE FROM report_cells WHERE (day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation) IN
+                        (SELECT day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation
+                         FROM report_cells WHERE upload_ref = ?1 LIMIT ?2)
+                    """)
+                statement.bind(uploadRef, at: 1)
+                statement.bind(batchCells, at: 2)
+                try statement.run()
+                return writer.connection.changes
+            }
+            if count == 0 { break }
+        }
+        try writer.withLock { writer throws(WarehouseError) in
+            let statement = try writer.connection.cached("DELETE FROM report_upload_places WHERE upload_ref = ?1")
+            statement.bind(uploadRef, at: 1)
+            try statement.run()
+        }
     }
 
     public func recordAudit(_ event: AuditEvent) throws {

@@ -17,8 +17,8 @@ struct BigQueryReportsEmulatorTests {
         sqlite = try database.warehouse()
         bigQuery = try BigQueryWarehouseEmulatorTests.warehouse()
         for warehouse in [sqlite as any Warehouse, bigQuery as any Warehouse] {
-            _ = try warehouse.insert(ukRows, for: context("uk-upload", region: "UK"))
-            _ = try warehouse.insert(inRows, for: context("in-upload", region: "IN"))
+            try warehouse.load(ukRows, for: context("uk-upload", region: "UK"))
+            try warehouse.load(inRows, for: context("in-upload", region: "IN"))
         }
     }
 

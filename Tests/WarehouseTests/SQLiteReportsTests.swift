@@ -10,8 +10,8 @@ import Warehouse
 
     init() throws {
         warehouse = try database.warehouse()
-        _ = try warehouse.insert(ukRows, for: context("uk-upload", region: "UK"))
-        _ = try warehouse.insert(inRows, for: context("in-upload", region: "IN"))
+        try warehouse.load(ukRows, for: context("uk-upload", region: "UK"))
+        try warehouse.load(inRows, for: context("in-upload", region: "IN"))
     }
 
     func figures(_ revenueMicros: Int64, _ orders: Int, _ units: Int64) -> ReportFigures {
@@ -106,7 +106,7 @@ import Warehouse
         for _ in 0..<8 { #expect(try warehouse.reportOptions(regions: ["IN"]).regions == ["IN"]) }
         #expect(try warehouse.reportOptions(regions: []).regions.isEmpty)
         let before = try warehouse.summary(ReportFilter()).orders
-        _ = try warehouse.insert(ukRows.map { row in
+        try warehouse.load(ukRows.map { row in
             var later = row
             later.invoiceNo = "9" + row.invoiceNo
             later.rowKey.low ^= 0xFFFF
@@ -156,7 +156,7 @@ import Warehouse
         #expect(try warehouse.reportDataVersion() == before)
         let late = orderRow(line: 9, invoice: "536999", stock: "22728", description: "ALARM CLOCK BAKELIKE PINK", quantity: 1,
                             time: wallClock(2010, 12, 9, 9, 0), priceMicros: 3_750_000, customer: nil, country: "France")
-        _ = try warehouse.insert([late], for: context("late-upload", region: "UK"))
+        try warehouse.load([late], for: context("late-upload", region: "UK"))
         #expect(try warehouse.reportDataVersion() != before)
     }
 }

@@ -9,8 +9,8 @@ import Testing
 
     init() throws {
         warehouse = try database.warehouse()
-        _ = try warehouse.insert(ukRows, for: context("uk-upload", region: "UK"))
-        _ = try warehouse.insert(inRows, for: context("in-upload", region: "IN"))
+        try warehouse.load(ukRows, for: context("uk-upload", region: "UK"))
+        try warehouse.load(inRows, for: context("in-upload", region: "IN"))
     }
 
     func summary(_ revenueMicros: Int64, _ orders: Int, _ cancellations: Int, _ units: Int64, _ customers: Int) -> ReportSummary {
@@ -75,7 +75,7 @@ import Testing
     @Test func aDateRangeIsAKeyRangeOnTheUniqueIndex() throws {
         let database = TemporaryDatabase()
         let warehouse = try database.warehouse()
-        _ = try warehouse.insert(ukRows, for: context("uk-upload"))
+        try warehouse.load(ukRows, for: context("uk-upload"))
         let conditions = SQLiteReportConditions(ReportFilter(fromDay: 14_945, toDay: 14_950))
         let plan = database.query(
             "EXPLAIN QUERY PLAN SELECT count(*) FROM order_rows r JOIN uploads u ON u.ref = r.upload_ref"
@@ -93,7 +93,7 @@ import Testing
                            time: wallClock(1969, 12, 31, 12), priceMicros: 1_000_000, customer: nil, country: "UK")
         let new = orderRow(line: 3, invoice: "2", stock: "A", description: nil, quantity: 1,
                            time: wallClock(1970, 1, 2, 12), priceMicros: 2_000_000, customer: nil, country: "UK")
-        _ = try warehouse.insert([old, new], for: context("u"))
+        try warehouse.load([old, new], for: context("u"))
         let day = { (y: Int64, m: Int64, d: Int64) in wallClock(y, m, d).dayNumber }
         #expect(try warehouse.summary(ReportFilter(fromDay: day(1969, 12, 31), toDay: day(1970, 1, 2))).revenue.micros == 3_000_000)
         #expect(try warehouse.summary(ReportFilter(toDay: day(1970, 1, 1))).revenue.micros == 1_000_000)

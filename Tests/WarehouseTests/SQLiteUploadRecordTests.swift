@@ -81,6 +81,11 @@ func record(
         try warehouse.saveUpload(saved)
         _ = try warehouse.insert(ukRows, for: context("r1"))
         #expect(try warehouse.upload(id: "r1") == saved)
+        // The view shows the rows of finished loads only.
+        #expect(database.query("SELECT DISTINCT upload_id, source_uri FROM orders") == [])
+        var finished = saved
+        finished.status = .loaded
+        try warehouse.saveUpload(finished)
         #expect(database.query("SELECT DISTINCT upload_id, source_uri FROM orders") == [["r1", "file:///var/objects/r1.csv"]])
     }
 }

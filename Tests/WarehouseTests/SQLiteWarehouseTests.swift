@@ -41,6 +41,7 @@ func dayNumber(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 { wallClock
         ]
         let result = try warehouse.insert(rows, for: context("u1"))
         #expect(result == InsertResult(inserted: 3, alreadyPresent: [], rejected: []))
+        try warehouse.finishLoad(context("u1"))
         let viewed = database.query("""
             SELECT row_key, upload_id, region, invoice_no, stock_code, description, quantity, invoice_ts, invoice_date,
                    unit_price, currency, revenue, customer_id, country, is_cancellation, is_product, source_uri,
@@ -83,6 +84,7 @@ func dayNumber(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 { wallClock
         let mixed = [fresh, ukRows[1], repeatedKey, fresh2, ukRows[4]]
         #expect(try warehouse.insert(mixed, for: context("third")) == InsertResult(inserted: 2, alreadyPresent: [1, 2, 4], rejected: []))
         #expect(database.query("SELECT count(*) FROM order_rows") == [["8"]])
+        try warehouse.finishLoad(context("first"))
         #expect(database.query("SELECT upload_id FROM orders WHERE source_line = 3 AND invoice_no = '536365'") == [["first"]])
     }
 
@@ -98,6 +100,7 @@ func dayNumber(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 { wallClock
         var sameLine = other
         sameLine.sourceLine = original.sourceLine
         #expect(try warehouse.insert([other, sameLine], for: context("b", region: "UK")) == InsertResult(inserted: 0, alreadyPresent: [0, 1], rejected: []))
+        try warehouse.finishLoad(context("a"))
         #expect(database.query("SELECT upload_id, quantity, source_line FROM orders") == [["a", "6", "2"]])
     }
 
