@@ -1,7 +1,8 @@
 // Keeping the report tables in step with the rows: the rows a batch really stored
-// are gathered into cells in memory and merged into `report_cells` in the batch's
-// own transaction, so the tables never disagree with the rows.
+// are gathered into cells in memory and written as one `report_chunks` row in the
+// batch's own transaction, so the tables never disagree with the rows.
 
+import CNative
 import ETL
 
 /// The identity of a cell (see `SQLiteReportSchema`).
@@ -21,7 +22,8 @@ struct ReportCellLines {
     var units: Int64 = 0
     var packed: [UInt8] = []
 
-    mutating func add(_ row: OrderRow, productRef: Int64) {
+    @inline(__always)
+    mutating func add(_ row: borrowing OrderRow, productRef: Int64) {
         lineCount += 1
         if row.isProduct {
             revenueMicros &+= row.revenue.micros
@@ -43,10 +45,8 @@ struct ReportCellLines {
 struct ReportRefCache {
     /// Place refs by region then country.
     var places: [String: [String: Int64]] = [:]
-    /// Product refs by stock code, with the description each was numbered for.
-    var products: [String: [(description: String?, ref: Int64)]] = [:]
+    var products = ProductInterner()
     var customers: [String: Int64] = [:]
-    var productCount = 0
 
     mutating func clear() {
         self = ReportRefCache()
@@ -60,88 +60,102 @@ extension SQLiteWriter {
                            region: String) throws(WarehouseError) {
         var cells: [ReportCellKey: ReportCellLines] = [:]
         var invoiceRefs: [String: (ref: Int64, known: Bool)] = [:]
-        var current: (key: ReportCellKey, lines: ReportCellLines, invoiceNo: String, country: String, customer: String?)?
+        // The cell being filled: rows of a cell mostly come one after another.
+        var openKey: ReportCellKey?
+        var openLines = ReportCellLines()
+        var openInvoiceNo = ""
+        var openCountry = ""
+        var openCustomer: String?
         var placeRef: (country: String, ref: Int64)?
         var days: [Int64: (first: Int64, last: Int64)] = [:]
         var skipIndex = 0
 
         func flush() {
-            guard let finished = current else { return }
-            cells[finished.key, default: ReportCellLines()].merge(finished.lines)
+            guard let key = openKey else { return }
+            if cells[key] == nil {
+                cells[key] = openLines
+            } else {
+                cells[key]!.merge(openLines)
+            }
+            openLines = ReportCellLines()
         }
 
-        for position in rows.indices {
-            if skipIndex < skipped.count, skipped[skipIndex] == position {
-                skipIndex += 1
-                continue
+        try rows.withUnsafeBufferPointer { rows throws(WarehouseError) in
+            for position in rows.indices {
+                if skipIndex < skipped.count, skipped[skipIndex] == position {
+                    skipIndex += 1
+                    continue
+                }
+                let productRef = try self.productRef(code: rows[position].stockCode, description: rows[position].description)
+                let time = rows[position].invoiceTime.secondsSinceEpoch
+                if let key = openKey, key.time == time, key.cancellation == rows[position].isCancellation,
+                   openInvoiceNo == rows[position].invoiceNo, openCountry == rows[position].country,
+                   openCustomer == rows[position].customerID {
+                    openLines.add(rows[position], productRef: productRef)
+                    continue
+                }
+                flush()
+                let row = rows[position]
+                let place: Int64
+                if let known = placeRef, known.country == row.country {
+                    place = known.ref
+                } else {
+                    place = try self.placeRef(region: region, country: row.country)
+                    placeRef = (row.country, place)
+                }
+                let invoice: Int64
+                if let known = invoiceRefs[row.invoiceNo] {
+                    invoice = known.ref
+                } else {
+                    let found = try self.invoiceRef(invoiceNo: row.invoiceNo, region: region)
+                    invoiceRefs[row.invoiceNo] = found
+                    invoice = found.ref
+                }
+                let customer = try row.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
+                let day = row.invoiceTime.dayNumber
+                openKey = ReportCellKey(day: day, time: time, invoiceRef: invoice, placeRef: place, customerRef: customer,
+                                        cancellation: row.isCancellation)
+                openInvoiceNo = row.invoiceNo
+                openCountry = row.country
+                openCustomer = row.customerID
+                openLines.add(row, productRef: productRef)
+                let span = days[place] ?? (day, day)
+                days[place] = (min(span.first, day), max(span.last, day))
             }
-            let row = rows[position]
-            let productRef = try self.productRef(code: row.stockCode, description: row.description)
-            let time = row.invoiceTime.secondsSinceEpoch
-            if let open = current, open.key.time == time, open.invoiceNo == row.invoiceNo, open.country == row.country,
-               open.customer == row.customerID, open.key.cancellation == row.isCancellation {
-                current!.lines.add(row, productRef: productRef)
-                continue
-            }
-            flush()
-            let place: Int64
-            if let known = placeRef, known.country == row.country {
-                place = known.ref
-            } else {
-                place = try self.placeRef(region: region, country: row.country)
-                placeRef = (row.country, place)
-            }
-            let invoice: Int64
-            if let known = invoiceRefs[row.invoiceNo] {
-                invoice = known.ref
-            } else {
-                let found = try self.invoiceRef(invoiceNo: row.invoiceNo, region: region)
-                invoiceRefs[row.invoiceNo] = found
-                invoice = found.ref
-            }
-            let customer = try row.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
-            let day = row.invoiceTime.dayNumber
-            let key = ReportCellKey(day: day, time: time, invoiceRef: invoice, placeRef: place, customerRef: customer,
-                                    cancellation: row.isCancellation)
-            var lines = ReportCellLines()
-            lines.add(row, productRef: productRef)
-            current = (key, lines, row.invoiceNo, row.country, row.customerID)
-            let span = days[place] ?? (day, day)
-            days[place] = (min(span.first, day), max(span.last, day))
         }
         flush()
         guard !cells.isEmpty else { return }
 
-        let upsert = try connection.cached("""
-            INSERT INTO report_cells (day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation,
-                                      line_count, revenue_micros, units, lines)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-            ON CONFLICT DO UPDATE SET line_count = line_count + excluded.line_count,
-                revenue_micros = revenue_micros + excluded.revenue_micros, units = units + excluded.units,
-                lines = CAST(lines || excluded.lines AS BLOB)
-            RETURNING line_count
-            """)
-        // Invoices known before this batch, or given a cell by it: a new cell of one of them makes it `multi`.
+        // Invoices known before this batch, or given a cell by it: another cell of one of them makes it `multi`.
         var hasCell = Set<Int64>()
         for (ref, known) in invoiceRefs.values where known { hasCell.insert(ref) }
         var multi = Set<Int64>()
+        var cellBytes: [UInt8] = []
+        cellBytes.reserveCapacity(cells.count * ReportCellRecord.size)
+        var lineBytes: [UInt8] = []
+        var firstDay = Int64.max
+        var lastDay = Int64.min
         for (key, lines) in cells.sorted(by: { ($0.key.day, $0.key.time, $0.key.invoiceRef) < ($1.key.day, $1.key.time, $1.key.invoiceRef) }) {
-            upsert.bind(key.day, at: 1)
-            upsert.bind(key.time, at: 2)
-            upsert.bind(key.invoiceRef, at: 3)
-            upsert.bind(uploadRef, at: 4)
-            upsert.bind(key.placeRef, at: 5)
-            upsert.bind(key.customerRef, at: 6)
-            upsert.bind(key.cancellation, at: 7)
-            upsert.bind(lines.lineCount, at: 8)
-            upsert.bind(lines.revenueMicros, at: 9)
-            upsert.bind(lines.units, at: 10)
-            upsert.bind(bytes: lines.packed, at: 11)
-            guard try upsert.step() else { throw .corruptValue("no cell returned") }
-            let isNewCell = upsert.int64(0) == lines.lineCount
-            try upsert.run()
-            if isNewCell, !hasCell.insert(key.invoiceRef).inserted { multi.insert(key.invoiceRef) }
+            if !hasCell.insert(key.invoiceRef).inserted { multi.insert(key.invoiceRef) }
+            lineBytes.append(contentsOf: lines.packed)
+            ReportCellRecord.append(
+                day: key.day, time: key.time, invoiceRef: key.invoiceRef, placeRef: key.placeRef, customerRef: key.customerRef,
+                cancellation: key.cancellation, lineCount: lines.lineCount, linesEnd: lineBytes.count,
+                revenueMicros: lines.revenueMicros, units: lines.units, to: &cellBytes)
+            firstDay = min(firstDay, key.day)
+            lastDay = max(lastDay, key.day)
         }
+        let chunk = try connection.cached("""
+            INSERT INTO report_chunks (upload_ref, first_day, last_day, cell_count, cells, lines)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """)
+        chunk.bind(uploadRef, at: 1)
+        chunk.bind(firstDay, at: 2)
+        chunk.bind(lastDay, at: 3)
+        chunk.bind(cells.count, at: 4)
+        chunk.bind(bytes: cellBytes, at: 5)
+        chunk.bind(bytes: lineBytes, at: 6)
+        try chunk.run()
         if !multi.isEmpty {
             let mark = try connection.cached("UPDATE report_invoices SET multi = 1 WHERE ref = ?1")
             for ref in multi {
@@ -164,43 +178,34 @@ extension SQLiteWriter {
 
     private func placeRef(region: String, country: String) throws(WarehouseError) -> Int64 {
         if let ref = reportRefs.places[region]?[country] { return ref }
-        let statement = try connection.cached("""
-            INSERT INTO report_places (region, country) VALUES (?1, ?2)
-            ON CONFLICT DO UPDATE SET region = region RETURNING ref
-            """)
-        statement.bind(region, at: 1)
-        statement.bind(country, at: 2)
-        let ref = try returnedRef(statement)
+        let ref = try numbered(
+            insert: "INSERT OR IGNORE INTO report_places (region, country) VALUES (?1, ?2)",
+            select: "SELECT ref FROM report_places WHERE region = ?1 AND country = ?2") { statement in
+            statement.bind(region, at: 1)
+            statement.bind(country, at: 2)
+        }.ref
         reportRefs.places[region, default: [:]][country] = ref
         return ref
     }
 
     private func productRef(code: String, description: String?) throws(WarehouseError) -> Int64 {
-        if let variants = reportRefs.products[code] {
-            for variant in variants where variant.description == description { return variant.ref }
-        }
-        let statement = try connection.cached("""
-            INSERT INTO report_products (stock_code, description, described) VALUES (?1, ?2, ?3)
-            ON CONFLICT DO UPDATE SET described = described RETURNING ref
-            """)
-        statement.bind(code, at: 1)
-        statement.bind(description ?? "", at: 2)
-        statement.bind(description != nil, at: 3)
-        let ref = try returnedRef(statement)
-        if reportRefs.productCount > 200_000 { reportRefs.products.removeAll() ; reportRefs.productCount = 0 }
-        reportRefs.products[code, default: []].append((description, ref))
-        reportRefs.productCount += 1
+        if let ref = reportRefs.products.find(code: code, description: description) { return ref }
+        let ref = try numbered(
+            insert: "INSERT OR IGNORE INTO report_products (stock_code, description, described) VALUES (?1, ?2, ?3)",
+            select: "SELECT ref FROM report_products WHERE stock_code = ?1 AND description = ?2 AND described = ?3") { statement in
+            statement.bind(code, at: 1)
+            statement.bind(description ?? "", at: 2)
+            statement.bind(description != nil, at: 3)
+        }.ref
+        reportRefs.products.insert(code: code, description: description, ref: ref)
         return ref
     }
 
     private func customerRef(_ id: String) throws(WarehouseError) -> Int64 {
         if let ref = reportRefs.customers[id] { return ref }
-        let statement = try connection.cached("""
-            INSERT INTO report_customers (customer_id) VALUES (?1)
-            ON CONFLICT DO UPDATE SET customer_id = customer_id RETURNING ref
-            """)
-        statement.bind(id, at: 1)
-        let ref = try returnedRef(statement)
+        let ref = try numbered(
+            insert: "INSERT OR IGNORE INTO report_customers (customer_id) VALUES (?1)",
+            select: "SELECT ref FROM report_customers WHERE customer_id = ?1") { $0.bind(id, at: 1) }.ref
         if reportRefs.customers.count > 200_000 { reportRefs.customers.removeAll() }
         reportRefs.customers[id] = ref
         return ref
@@ -208,23 +213,28 @@ extension SQLiteWriter {
 
     /// The invoice's ref, and whether it was numbered before this call.
     private func invoiceRef(invoiceNo: String, region: String) throws(WarehouseError) -> (ref: Int64, known: Bool) {
-        let statement = try connection.cached("""
-            INSERT INTO report_invoices (invoice_no, region) VALUES (?1, ?2)
-            ON CONFLICT DO UPDATE SET known = 1 RETURNING ref, known
-            """)
-        statement.bind(invoiceNo, at: 1)
-        statement.bind(region, at: 2)
-        guard try statement.step() else { throw .corruptValue("no invoice reference returned") }
-        let found = (statement.int64(0), statement.int64(1) != 0)
-        try statement.run()
-        return found
+        let found = try numbered(
+            insert: "INSERT OR IGNORE INTO report_invoices (invoice_no, region) VALUES (?1, ?2)",
+            select: "SELECT ref FROM report_invoices WHERE invoice_no = ?1 AND region = ?2") { statement in
+            statement.bind(invoiceNo, at: 1)
+            statement.bind(region, at: 2)
+        }
+        return (found.ref, !found.isNew)
     }
 
-    private func returnedRef(_ statement: SQLiteStatement) throws(WarehouseError) -> Int64 {
-        guard try statement.step() else { throw .corruptValue("no reference returned") }
-        let ref = statement.int64(0)
-        try statement.run()
-        return ref
+    /// The number of a dictionary entry: inserted (new, the row id just given) or looked up.
+    /// Plain statements: a RETURNING clause costs an ephemeral table each time.
+    private func numbered(insert: String, select: String, _ bind: (SQLiteStatement) -> Void)
+        throws(WarehouseError) -> (ref: Int64, isNew: Bool) {
+        let inserting = try connection.cached(insert)
+        bind(inserting)
+        try inserting.run()
+        if connection.changes == 1 { return (sqlite3_last_insert_rowid(connection.handle), true) }
+        let selecting = try connection.cached(select)
+        defer { selecting.reset() }
+        bind(selecting)
+        guard try selecting.step() else { throw .corruptValue("a dictionary entry is missing after its insert") }
+        return (selecting.int64(0), false)
     }
 }
 
@@ -262,5 +272,78 @@ extension SQLiteWriter {
             try flush()
             rows.reset()
         }
+    }
+}
+
+/// Product numbers by stock code and description: an open-addressing table with a cheap
+/// hash of the two texts' bytes, looked up once per stored row.
+struct ProductInterner {
+    private var slots = [Int32](repeating: -1, count: 1024)
+    private var hashes: [UInt64] = []
+    private var codes: [String] = []
+    private var descriptions: [String?] = []
+    private var refs: [Int64] = []
+
+    /// A hash of the stock code only (a code has few descriptions; they are told apart by comparison).
+    @inline(__always)
+    private static func hash(_ code: String, _ description: String?) -> UInt64 {
+        let hashed = code.utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+            let raw = UnsafeRawBufferPointer(bytes)
+            var offset = 0
+            while offset + 8 <= raw.count {
+                state = (state ^ raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+                state ^= state >> 32
+                offset += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < raw.count {
+                tail |= UInt64(raw[offset]) << shift
+                shift += 8
+                offset += 1
+            }
+            state = (state ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+            return state ^ (state >> 29)
+        }
+        if let hashed { return hashed }
+        var hasher = Hasher()
+        hasher.combine(code)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
+    }
+
+    func find(code: String, description: String?) -> Int64? {
+        let hash = Self.hash(code, description)
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let entry = Int(slots[slot])
+            if entry < 0 { return nil }
+            if hashes[entry] == hash, codes[entry] == code, descriptions[entry] == description { return refs[entry] }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    mutating func insert(code: String, description: String?, ref: Int64) {
+        if refs.count >= 500_000 { self = ProductInterner() }
+        if (refs.count + 1) * 2 > slots.count { grow() }
+        let hash = Self.hash(code, description)
+        hashes.append(hash)
+        codes.append(code)
+        descriptions.append(description)
+        refs.append(ref)
+        place(refs.count - 1, hash: hash)
+    }
+
+    private mutating func place(_ entry: Int, hash: UInt64) {
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while slots[slot] >= 0 { slot = (slot + 1) & mask }
+        slots[slot] = Int32(entry)
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        for entry in refs.indices { place(entry, hash: hashes[entry]) }
     }
 }

@@ -106,17 +106,19 @@ extension SQLiteWarehouse {
     /// are read by row-key range (keys lead with the invoice time).
     public func invoiceLines(region: String, invoiceNo: String) throws -> [InvoiceLine] {
         try withReader { connection throws(WarehouseError) in
-            let cells = try connection.cached("""
-                SELECT DISTINCT c.time FROM report_invoices i JOIN report_cells c ON c.invoice_ref = i.ref
-                JOIN uploads u ON u.ref = c.upload_ref
-                WHERE i.invoice_no = ?1 AND i.region = ?2 COLLATE NOCASE AND \(SQLiteReportSchema.isVisible("u.status"))
-                """)
-            cells.bind(invoiceNo, at: 1)
-            cells.bind(region, at: 2)
-            var times: [Int64] = []
+            // The invoice's numbers (one per region spelling), then its visible cells' times, in one read of the cells.
+            let numbers = try connection.cached("SELECT ref FROM report_invoices WHERE invoice_no = ?1 AND region = ?2 COLLATE NOCASE")
+            numbers.bind(invoiceNo, at: 1)
+            numbers.bind(region, at: 2)
+            var refs = Set<Int>()
             do {
-                defer { cells.reset() }
-                while try cells.step() { times.append(cells.int64(0)) }
+                defer { numbers.reset() }
+                while try numbers.step() { refs.insert(Int(numbers.int64(0))) }
+            }
+            guard !refs.isEmpty else { return [] }
+            var times = Set<Int64>()
+            try scanCells(connection, try ReportScanContext(connection, filter: ReportFilter()), decodeLines: false) { cell in
+                if refs.contains(cell.invoiceRef) { times.insert(cell.time) }
             }
             guard !times.isEmpty else { return [] }
             if times.contains(where: { $0 < 0 }) {

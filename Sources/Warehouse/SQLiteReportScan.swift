@@ -20,8 +20,8 @@ struct ReportScanContext {
     var placeCountries: [String]
     /// Products that pass the product filter, by product ref; nil without a product filter.
     var productMatches: [Bool]?
-    /// Invoices with more than one cell.
-    var multiInvoices: Set<Int>
+    /// Invoices with more than one cell, by invoice ref.
+    var multiInvoices: [Bool]
     /// One more than the largest invoice and customer refs.
     var invoiceLimit: Int
     var customerLimit: Int
@@ -90,10 +90,13 @@ struct ReportScanContext {
             productMatches = nil
         }
 
-        multiInvoices = []
+        multiInvoices = [Bool](repeating: false, count: invoiceLimit)
         let multi = try connection.cached("SELECT ref FROM report_invoices WHERE multi = 1")
         defer { multi.reset() }
-        while try multi.step() { multiInvoices.insert(Int(multi.int64(0))) }
+        while try multi.step() {
+            let ref = Int(multi.int64(0))
+            if ref < invoiceLimit { multiInvoices[ref] = true }
+        }
     }
 }
 
@@ -145,6 +148,12 @@ struct ReportCellView {
         guard let lines else { return }
         ReportLinePacking.forEachLine(lines, count: linesByteCount, body)
     }
+
+    /// The cell's packed lines (none when they were not read).
+    var packedLines: PackedLines {
+        guard let lines else { return PackedLines(UnsafePointer(bitPattern: 1)!, count: 0) }
+        return PackedLines(lines, count: linesByteCount)
+    }
 }
 
 /// A set of small non-negative integers.
@@ -175,12 +184,16 @@ struct GroupedInvoiceCounter {
     private var lastCell: [Int] = []
     private var seen = Set<Int>()
 
+    mutating func reserve(groups: Int) {
+        if groups > counts.count {
+            counts.append(contentsOf: [Int](repeating: 0, count: groups - counts.count))
+            lastCell.append(contentsOf: [Int](repeating: -1, count: groups - lastCell.count))
+        }
+    }
+
     @inline(__always)
     mutating func count(group: Int, invoice: Int, cell: Int, multi: Bool) {
-        if group >= counts.count {
-            counts.append(contentsOf: [Int](repeating: 0, count: group - counts.count + 1))
-            lastCell.append(contentsOf: [Int](repeating: -1, count: group - lastCell.count + 1))
-        }
+        if group >= counts.count { reserve(groups: group + 1) }
         if lastCell[group] == cell { return }
         lastCell[group] = cell
         if multi, !seen.insert(invoice << 24 | group).inserted { return }
@@ -191,16 +204,16 @@ struct GroupedInvoiceCounter {
 }
 
 extension SQLiteWarehouse {
-    /// Reads the visible cells that match the filter, day by day. With a product filter, a cell's
-    /// figures are those of its matching lines, and a cell without one is skipped; `decodeLines`
-    /// hands over the packed lines as well.
+    /// Reads the visible cells that match the filter. With a product filter, a cell's figures are
+    /// those of its matching lines, and a cell without one is skipped; `decodeLines` hands over
+    /// the packed lines as well. Cells come in chunk order, by day within a chunk.
     func scanCells(_ connection: SQLiteConnection, _ context: ReportScanContext, decodeLines: Bool,
                    _ body: (ReportCellView) -> Void) throws(WarehouseError) {
         let needLines = decodeLines || context.productMatches != nil
+        // The lines are the chunk's last column: without them, SQLite does not read their pages.
         let statement = try connection.cached("""
-            SELECT day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation, line_count,
-                   revenue_micros, units\(needLines ? ", lines" : "")
-            FROM report_cells WHERE day >= ?1 AND day <= ?2
+            SELECT upload_ref, cell_count, cells\(needLines ? ", lines" : "")
+            FROM report_chunks WHERE last_day >= ?1 AND first_day <= ?2
             """)
         defer { statement.reset() }
         statement.bind(context.fromDay, at: 1)
@@ -208,39 +221,64 @@ extension SQLiteWarehouse {
         let handle = statement.handle
         let visible = context.visibleUploads
         let places = context.placeMatches
+        let (fromDay, toDay) = (context.fromDay, context.toDay)
         while try statement.step() {
-            let upload = Int(sqlite3_column_int64(handle, 3))
-            let place = Int(sqlite3_column_int64(handle, 4))
-            guard upload < visible.count, visible[upload], place < places.count, places[place] else { continue }
-            var cell = ReportCellView(
-                day: sqlite3_column_int64(handle, 0), time: sqlite3_column_int64(handle, 1),
-                invoiceRef: Int(sqlite3_column_int64(handle, 2)), placeRef: place,
-                customerRef: Int(sqlite3_column_int64(handle, 5)), cancellation: sqlite3_column_int64(handle, 6) != 0,
-                lineCount: sqlite3_column_int64(handle, 7), revenueMicros: sqlite3_column_int64(handle, 8),
-                units: sqlite3_column_int64(handle, 9), lines: nil, linesByteCount: 0)
+            // SQLite stops its own long statements; the decoding here is watched chunk by chunk.
+            if connection.deadline.passed { throw .timedOut(connection.deadline.milliseconds) }
+            let upload = Int(sqlite3_column_int64(handle, 0))
+            guard upload < visible.count, visible[upload] else { continue }
+            let count = Int(sqlite3_column_int64(handle, 1))
+            guard let cells = sqlite3_column_blob(handle, 2),
+                  Int(sqlite3_column_bytes(handle, 2)) >= count * ReportCellRecord.size else {
+                throw .corruptValue("a report chunk is shorter than its cells")
+            }
+            var lines: UnsafePointer<UInt8>?
+            var linesByteCount = 0
             if needLines {
-                let bytes = sqlite3_column_blob(handle, 10)
-                cell.linesByteCount = Int(sqlite3_column_bytes(handle, 10))
-                cell.lines = bytes?.assumingMemoryBound(to: UInt8.self)
+                lines = sqlite3_column_blob(handle, 3)?.assumingMemoryBound(to: UInt8.self)
+                linesByteCount = Int(sqlite3_column_bytes(handle, 3))
             }
-            if let matches = context.productMatches {
-                var lineCount: Int64 = 0
-                var revenue: Int64 = 0
-                var units: Int64 = 0
-                cell.forEachLine { product, isProduct, quantity, lineRevenue in
-                    guard product < matches.count, matches[product] else { return }
-                    lineCount += 1
-                    if isProduct {
-                        revenue &+= lineRevenue
-                        units &+= quantity
+            var linesStart = 0
+            for index in 0..<count {
+                let record = UnsafeRawPointer(cells) + index * ReportCellRecord.size
+                let linesEnd = Int(UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
+                defer { linesStart = linesEnd }
+                let day = ReportCellRecord.int64(record, 0)
+                let place = ReportCellRecord.int32(record, 20)
+                guard day >= fromDay, day <= toDay, place < places.count, places[place] else { continue }
+                var cell = ReportCellView(
+                    day: day, time: ReportCellRecord.int64(record, 8), invoiceRef: ReportCellRecord.int32(record, 16),
+                    placeRef: place, customerRef: ReportCellRecord.int32(record, 24),
+                    cancellation: record.load(fromByteOffset: 28, as: UInt8.self) & 1 != 0,
+                    lineCount: Int64(ReportCellRecord.int32(record, 32)), revenueMicros: ReportCellRecord.int64(record, 40),
+                    units: ReportCellRecord.int64(record, 48), lines: nil, linesByteCount: 0)
+                if let lines {
+                    guard linesStart <= linesEnd, linesEnd <= linesByteCount else {
+                        throw .corruptValue("a report cell's lines lie outside its chunk")
                     }
+                    cell.lines = lines + linesStart
+                    cell.linesByteCount = linesEnd - linesStart
                 }
-                guard lineCount > 0 else { continue }
-                cell.lineCount = lineCount
-                cell.revenueMicros = revenue
-                cell.units = units
+                if let matches = context.productMatches {
+                    var lineCount: Int64 = 0
+                    var revenue: Int64 = 0
+                    var units: Int64 = 0
+                    var packed = cell.packedLines
+                    while let line = packed.next() {
+                        guard line.product < matches.count, matches[line.product] else { continue }
+                        lineCount += 1
+                        if line.isProduct {
+                            revenue &+= line.revenue
+                            units &+= line.quantity
+                        }
+                    }
+                    guard lineCount > 0 else { continue }
+                    cell.lineCount = lineCount
+                    cell.revenueMicros = revenue
+                    cell.units = units
+                }
+                body(cell)
             }
-            body(cell)
         }
     }
 }

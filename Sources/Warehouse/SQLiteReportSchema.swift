@@ -4,16 +4,19 @@
 // A *cell* gathers the stored rows of one upload that share an invoice, an invoice
 // time, a country, a customer and the cancellation flag: usually one cell per
 // invoice, some twenty times fewer than rows. It keeps the totals of its lines and,
-// packed in a BLOB, each line's product, quantity and revenue (`ReportLinePacking`),
-// so a product filter or a breakdown by product reads the cells, never the rows.
+// packed, each line's product, quantity and revenue (`ReportLinePacking`), so a
+// product filter or a breakdown by product reads the cells, never the rows.
+// The cells of one stored batch make one row of `report_chunks`: a BLOB of fixed-size
+// cell records (`ReportCellRecord`) and a BLOB of their packed lines, so a report reads
+// about a thousand rows for five million stored ones, and decodes what it needs.
 // Invoices, products (stock code with description), places (region with country)
 // and customers are numbered in small dictionary tables, so reports count distinct
 // invoices and customers in bit sets. An invoice with more than one cell (lines at
-// two times, in two countries, or in two uploads) is flagged `multi`: counting it
-// per group needs a set, the rest are counted once per cell.
+// two times, in two countries, in two uploads or two batches) is flagged `multi`:
+// counting it per group needs a set, the rest are counted once per cell.
 //
-// A report sees the cells of uploads whose load finished (`uploads.status =
-// 'loaded'`, see `isVisible`): a load in progress, a failed one and one being taken back are not
+// A report sees the chunks of uploads whose load finished (`uploads.status` in
+// `isVisible`): a load in progress, a failed one and one being taken back are not
 // seen at all, and an upload becomes visible whole, in the one UPDATE that records
 // its end.
 
@@ -54,22 +57,16 @@ enum SQLiteReportSchema {
             UNIQUE (invoice_no, region)
         );
         CREATE INDEX IF NOT EXISTS report_invoices_multi ON report_invoices(ref) WHERE multi = 1;
-        CREATE TABLE IF NOT EXISTS report_cells (
-            day INTEGER NOT NULL,
-            time INTEGER NOT NULL,
-            invoice_ref INTEGER NOT NULL,
+        CREATE TABLE IF NOT EXISTS report_chunks (
+            id INTEGER PRIMARY KEY,
             upload_ref INTEGER NOT NULL,
-            place_ref INTEGER NOT NULL,
-            customer_ref INTEGER NOT NULL,
-            cancellation INTEGER NOT NULL,
-            line_count INTEGER NOT NULL,
-            revenue_micros INTEGER NOT NULL,
-            units INTEGER NOT NULL,
-            lines BLOB NOT NULL,
-            PRIMARY KEY (day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation)
-        ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS report_cells_by_upload ON report_cells(upload_ref);
-        CREATE INDEX IF NOT EXISTS report_cells_by_invoice ON report_cells(invoice_ref);
+            first_day INTEGER NOT NULL,
+            last_day INTEGER NOT NULL,
+            cell_count INTEGER NOT NULL,
+            cells BLOB NOT NULL,
+            lines BLOB NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS report_chunks_by_upload ON report_chunks(upload_ref);
         CREATE TABLE IF NOT EXISTS report_upload_places (
             upload_ref INTEGER NOT NULL,
             place_ref INTEGER NOT NULL,
@@ -80,7 +77,42 @@ enum SQLiteReportSchema {
         """
 
     /// True when the report tables are there (a database made before them needs them built from its rows).
-    static let existsQuery = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'report_cells'"
+    static let existsQuery = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'report_chunks'"
+}
+
+/// A cell in a chunk's `cells` BLOB: 56 bytes, little-endian.
+enum ReportCellRecord {
+    static let size = 56
+    // Offsets: day Int64 0, time Int64 8, invoice Int32 16, place Int32 20, customer Int32 24,
+    // flags UInt32 28 (bit 0: cancellation), line count Int32 32, end of its packed lines in the
+    // chunk's `lines` UInt32 36, product revenue in micros Int64 40, product units Int64 48.
+
+    static func append(day: Int64, time: Int64, invoiceRef: Int64, placeRef: Int64, customerRef: Int64, cancellation: Bool,
+                       lineCount: Int64, linesEnd: Int, revenueMicros: Int64, units: Int64, to bytes: inout [UInt8]) {
+        func put<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        put(day)
+        put(time)
+        put(Int32(truncatingIfNeeded: invoiceRef))
+        put(Int32(truncatingIfNeeded: placeRef))
+        put(Int32(truncatingIfNeeded: customerRef))
+        put(UInt32(cancellation ? 1 : 0))
+        put(Int32(truncatingIfNeeded: lineCount))
+        put(UInt32(truncatingIfNeeded: linesEnd))
+        put(revenueMicros)
+        put(units)
+    }
+
+    @inline(__always)
+    static func int64(_ base: UnsafeRawPointer, _ offset: Int) -> Int64 {
+        Int64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+    }
+
+    @inline(__always)
+    static func int32(_ base: UnsafeRawPointer, _ offset: Int) -> Int {
+        Int(Int32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: Int32.self)))
+    }
 }
 
 /// A cell's lines packed in a BLOB: per line, LEB128 varints of `product_ref << 1 | is_product`,
@@ -112,24 +144,46 @@ enum ReportLinePacking {
     @inline(__always)
     static func forEachLine(_ start: UnsafePointer<UInt8>, count: Int,
                             _ body: (Int, Bool, Int64, Int64) -> Void) {
-        var offset = 0
-        @inline(__always) func next() -> UInt64 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < count {
-                let byte = start[offset]
-                offset += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte < 0x80 { break }
-                shift += 7
-            }
-            return value
+        var lines = PackedLines(start, count: count)
+        while let line = lines.next() { body(line.product, line.isProduct, line.quantity, line.revenue) }
+    }
+}
+
+/// The packed lines of a cell, read one at a time.
+struct PackedLines {
+    private var cursor: UnsafePointer<UInt8>
+    private let end: UnsafePointer<UInt8>
+
+    init(_ start: UnsafePointer<UInt8>, count: Int) {
+        cursor = start
+        end = start + count
+    }
+
+    @inline(__always)
+    private mutating func varint() -> UInt64 {
+        let first = UInt64(cursor.pointee)
+        cursor += 1
+        if first < 0x80 { return first }
+        var value = first & 0x7F
+        var shift: UInt64 = 7
+        while cursor < end {
+            let byte = UInt64(cursor.pointee)
+            cursor += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80 { break }
+            shift += 7
         }
-        while offset < count {
-            let product = next()
-            let quantity = unzigzag(next())
-            let revenue = unzigzag(next())
-            body(Int(product >> 1), product & 1 == 1, quantity, revenue)
-        }
+        return value
+    }
+
+    @inline(__always)
+    mutating func next() -> (product: Int, isProduct: Bool, quantity: Int64, revenue: Int64)? {
+        guard cursor < end else { return nil }
+        let product = varint()
+        guard cursor < end else { return nil }
+        let quantity = ReportLinePacking.unzigzag(varint())
+        guard cursor < end else { return nil }
+        let revenue = ReportLinePacking.unzigzag(varint())
+        return (Int(product >> 1), product & 1 == 1, quantity, revenue)
     }
 }

@@ -12,6 +12,7 @@ struct GroupFigures {
     var orders = GroupedInvoiceCounter()
 
     mutating func ensure(_ group: Int) {
+        orders.reserve(groups: group + 1)
         if group >= revenue.count {
             revenue.append(contentsOf: [Int64](repeating: 0, count: group - revenue.count + 1))
             units.append(contentsOf: [Int64](repeating: 0, count: group - units.count + 1))
@@ -25,7 +26,9 @@ struct GroupFigures {
 
 extension ReportScanContext {
     @inline(__always)
-    func isMulti(_ invoice: Int) -> Bool { !multiInvoices.isEmpty && multiInvoices.contains(invoice) }
+    /// True for an invoice with several cells; an invoice numbered after the context was read
+    /// counts as one (its cells are in no chunk of the snapshot).
+    func isMulti(_ invoice: Int) -> Bool { invoice < multiInvoices.count && multiInvoices[invoice] }
 }
 
 /// True when `a` sorts before `b` byte by byte, as SQLite's BINARY collation.
@@ -36,29 +39,32 @@ extension SQLiteWarehouse: ReportingWarehouse {
         try withReader { connection throws(WarehouseError) in
             let context = try ReportScanContext(connection, filter: filter)
             var starts: [Int64] = []
+            var groupOfStart: [Int64: Int] = [:]
             var groups = GroupFigures()
             var serial = 0
             var lastDay = Int64.min
-            var lastStart = Int64.min
+            var group = 0
             try scanCells(connection, context, decodeLines: false) { cell in
                 serial += 1
                 if cell.day != lastDay {
                     lastDay = cell.day
                     let start = grain.periodStart(of: cell.day)
-                    if start != lastStart {
-                        lastStart = start
+                    if let known = groupOfStart[start] {
+                        group = known
+                    } else {
+                        group = starts.count
+                        groupOfStart[start] = group
                         starts.append(start)
-                        groups.ensure(starts.count - 1)
+                        groups.ensure(group)
                     }
                 }
-                let group = starts.count - 1
                 groups.revenue[group] &+= cell.revenueMicros
                 groups.units[group] &+= cell.units
                 if !cell.cancellation {
                     groups.orders.count(group: group, invoice: cell.invoiceRef, cell: serial, multi: context.isMulti(cell.invoiceRef))
                 }
             }
-            return starts.indices.map { ReportPeriod(startDay: starts[$0], figures: groups.figures($0)) }
+            return starts.indices.sorted { starts[$0] < starts[$1] }.map { ReportPeriod(startDay: starts[$0], figures: groups.figures($0)) }
         }
     }
 
@@ -96,40 +102,7 @@ extension SQLiteWarehouse: ReportingWarehouse {
                 let chosen = Self.top(keys.indices.filter { present[$0] }, revenue: groups.revenue, keys: keys, limit: limit)
                 return chosen.map { ReportGroup(key: keys[$0], label: labels[$0], figures: groups.figures($0)) }
             case .product:
-                let products = try ProductDictionary(connection)
-                keys = products.codes
-                groups.ensure(keys.count)
-                var used = BitSet(limit: products.groupOfProduct.count)
-                var usedList: [Int] = []
-                let matches = context.productMatches
-                try scanCells(connection, context, decodeLines: true) { cell in
-                    serial += 1
-                    let multi = !cell.cancellation && context.isMulti(cell.invoiceRef)
-                    cell.forEachLine { product, isProduct, quantity, revenue in
-                        if let matches, !(product < matches.count && matches[product]) { return }
-                        let group = products.groupOfProduct[product]
-                        if used.insert(product) { usedList.append(product) }
-                        if isProduct {
-                            groups.revenue[group] &+= revenue
-                            groups.units[group] &+= quantity
-                        }
-                        if !cell.cancellation {
-                            groups.orders.count(group: group, invoice: cell.invoiceRef, cell: serial, multi: multi)
-                        }
-                    }
-                }
-                labels = [String?](repeating: nil, count: keys.count)
-                for product in usedList {
-                    guard let description = products.descriptions[product] else { continue }
-                    let group = products.groupOfProduct[product]
-                    if let label = labels[group], !binaryOrder(label, description) { continue }
-                    labels[group] = description
-                }
-                // Only groups with a matching line are answers.
-                var present = [Bool](repeating: false, count: keys.count)
-                for product in usedList { present[products.groupOfProduct[product]] = true }
-                let chosen = Self.top(keys.indices.filter { present[$0] }, revenue: groups.revenue, keys: keys, limit: limit)
-                return chosen.map { ReportGroup(key: keys[$0], label: labels[$0], figures: groups.figures($0)) }
+                return try productBreakdown(connection, context, limit: limit)
             }
         }
     }

@@ -157,7 +157,7 @@ public final class SQLiteWarehouse: Warehouse {
         return try writer.withLock { writer throws(WarehouseError) in try writer.insert(rows, for: upload) }
     }
 
-    /// Runs `body` with a read connection that no other thread uses meanwhile.
+    /// Runs `body` with a read connection that no other thread uses meanwhile, in one read transaction.
     func withReader<Result>(_ body: (SQLiteConnection) throws(WarehouseError) -> Result) throws(WarehouseError) -> Result {
         let connection: SQLiteConnection
         if let idle = idleReaders.withLock({ $0.popLast() }) {
@@ -168,7 +168,11 @@ public final class SQLiteWarehouse: Warehouse {
             if options.queryTimeoutMilliseconds > 0 { connection.watchDeadline() }
         }
         if options.queryTimeoutMilliseconds > 0 { connection.deadline.start(milliseconds: options.queryTimeoutMilliseconds) }
+        // One snapshot for all the statements of the call: a report reads the dictionaries and
+        // the chunks as of the same commit.
+        try connection.execute("BEGIN")
         defer {
+            if sqlite3_get_autocommit(connection.handle) == 0 { try? connection.execute("COMMIT") }
             connection.deadline.clear()
             let limit = options.maxIdleReadConnections
             idleReaders.withLock { idle in

@@ -23,7 +23,7 @@ extension SQLiteWarehouse {
             return (ref, span.int64(0), span.int64(1))
         }
         guard let found else { return 0 }
-        try removeReportCells(uploadRef: found.ref, batchCells: Int64(max(1, batchRows / 16)))
+        try removeReportCells(uploadRef: found.ref)
         var removed = 0
         if case .withoutRowID = options.rowLayout {
             // No row ids: delete by key, a batch at a time.
@@ -61,27 +61,22 @@ extension SQLiteWarehouse {
         return removed
     }
 
-    /// Takes the upload's cells out of the report tables, a batch at a time (the upload is no
-    /// longer visible, so reports do not see the half-removed state).
-    private func removeReportCells(uploadRef: Int64, batchCells: Int64) throws(WarehouseError) {
-        while true {
-            let count = try writer.withLock { writer throws(WarehouseError) -> Int in
-                let statement = try writer.connection.cached("""
-                    DELETE FROM report_cells WHERE (day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation) IN
-                        (SELECT day, time, invoice_ref, upload_ref, place_ref, customer_ref, cancellation
-                         FROM report_cells WHERE upload_ref = ?1 LIMIT ?2)
-                    """)
-                statement.bind(uploadRef, at: 1)
-                statement.bind(batchCells, at: 2)
-                try statement.run()
-                return writer.connection.changes
-            }
-            if count == 0 { break }
-        }
+    /// Takes the upload's cells out of the report tables, in one transaction (the upload is no
+    /// longer visible, so reports do not see it either way).
+    private func removeReportCells(uploadRef: Int64) throws(WarehouseError) {
         try writer.withLock { writer throws(WarehouseError) in
-            let statement = try writer.connection.cached("DELETE FROM report_upload_places WHERE upload_ref = ?1")
-            statement.bind(uploadRef, at: 1)
-            try statement.run()
+            try writer.connection.execute("BEGIN IMMEDIATE")
+            do throws(WarehouseError) {
+                for sql in ["DELETE FROM report_chunks WHERE upload_ref = ?1", "DELETE FROM report_upload_places WHERE upload_ref = ?1"] {
+                    let statement = try writer.connection.cached(sql)
+                    statement.bind(uploadRef, at: 1)
+                    try statement.run()
+                }
+                try writer.connection.execute("COMMIT")
+            } catch {
+                try? writer.connection.execute("ROLLBACK")
+                throw error
+            }
         }
     }
 

@@ -141,7 +141,7 @@ struct SeededGenerator: RandomNumberGenerator {
         try warehouse.saveUpload(record(contexts[4].context, .loaded))
         for round in 0..<25 { try expectSameAnswers(warehouse, Self.randomFilter(&random), "seed \(seed) after round \(round)") }
         try expectSameAnswers(warehouse, ReportFilter(), "seed \(seed) unfiltered")
-        #expect(database.query("SELECT count(*) FROM report_cells c JOIN uploads u ON u.ref = c.upload_ref WHERE u.id = 'u1'") == [["0"]])
+        #expect(database.query("SELECT count(*) FROM report_chunks c JOIN uploads u ON u.ref = c.upload_ref WHERE u.id = 'u1'") == [["0"]])
     }
 
     @Test func anUploadIsSeenWholeOnlyOnceItsLoadIsRecordedFinished() throws {
@@ -170,12 +170,12 @@ struct SeededGenerator: RandomNumberGenerator {
         }
         // As a database of the earlier version: no report tables.
         try database.withOpenWrite("""
-            DROP TABLE report_cells; DROP TABLE report_invoices; DROP TABLE report_places; DROP TABLE report_products;
+            DROP TABLE report_chunks; DROP TABLE report_invoices; DROP TABLE report_places; DROP TABLE report_products;
             DROP TABLE report_customers; DROP TABLE report_upload_places
             """) { _ in }
-        #expect(database.query("SELECT count(*) FROM sqlite_master WHERE name = 'report_cells'") == [["0"]])
+        #expect(database.query("SELECT count(*) FROM sqlite_master WHERE name = 'report_chunks'") == [["0"]])
         let reopened = try database.warehouse()
-        #expect(database.query("SELECT count(*) > 0 FROM report_cells") == [["1"]])
+        #expect(database.query("SELECT count(*) > 0 FROM report_chunks") == [["1"]])
         for round in 0..<10 { try expectSameAnswers(reopened, Self.randomFilter(&random), "rebuilt round \(round)") }
         try expectSameAnswers(reopened, ReportFilter(), "rebuilt unfiltered")
     }
