@@ -1,6 +1,12 @@
-"""Writes bench/RESULTS.md from the measurements gathered by bench.py."""
+"""Writes bench/RESULTS.md from the measurements gathered by bench.py (and bench/reports.py)."""
+import glob
+import json
+import math
+import os
 import statistics
 import time
+
+REPORTS_HEADING = "## Reports on big warehouses"
 
 
 def spread(values, digits=0):
@@ -164,6 +170,10 @@ def write_report(results, args, path):
             add(f"| SQLite ceiling, {key.split('/', 1)[1]}: rows/s wall | {spread(values(results, key, 'rows_per_s'))} |")
     add("")
 
+    reports = latest_reports(args.out)
+    if reports:
+        lines += reports_section(reports)
+
     add("## Method")
     add("")
     add(f"- **HTTP**: `wrk -t2 -c64 -d{args.wrk_seconds}s --latency`, keep-alive, {args.rounds} rounds alternating "
@@ -208,3 +218,170 @@ def write_report(results, args, path):
         add("")
     with open(path, "w") as handle:
         handle.write("\n".join(lines))
+
+
+# ---- the reports scenario (bench/reports.py): its own section, kept by either kind of run
+
+
+def latest_reports(out_dir):
+    """The newest bench/out/reports-YYYYMMDD-HHMMSS.json, or None."""
+    found = sorted(glob.glob(os.path.join(out_dir, "reports-[0-9]*-[0-9]*.json")))
+    if not found:
+        return None
+    with open(found[-1]) as handle:
+        return json.load(handle)
+
+
+def ms(seconds):
+    if seconds is None:
+        return "—"
+    value = seconds * 1000
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def nearest_rank(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def reports_section(data):
+    """The lines of the section "Reports on big warehouses", ending with a blank line."""
+    lines = []
+    add = lines.append
+    add(REPORTS_HEADING)
+    add("")
+    minutes = sum(size.get("duration_s", 0) for size in data["sizes"]) / 60
+    add(f"One run of `BENCH_ONLY=reports bench/run.sh` (`bench/reports.py`), {data['started']}, {minutes:.1f} minutes "
+        f"for {', '.join(size['label'] for size in data['sizes'])} rows. SalesPortal answers over HTTP on 127.0.0.1 "
+        "(its SQLite warehouse filled by `sales-portal ingest`); DuckDB "
+        f"{data['sizes'][0].get('duckdb', {}).get('version', '')} answers the same questions in SQL over the same CSV "
+        "file loaded into an in-memory table. Times in milliseconds.")
+    add("")
+    for size in data["sizes"]:
+        rows = size["rows"]
+        target = 0.100 if rows <= 5_000_000 else 0.200
+        ingest = size.get("ingest", {})
+        duck = size.get("duckdb", {})
+        server = size.get("server", {})
+        add(f"### {size['label']} rows")
+        add("")
+        add(f"File `{size['file']}` ({size['file_bytes'] / 1e6:,.0f} MB, {rows:,} rows, seed {size['seed']}): "
+            f"{ingest.get('loaded', 0):,} loaded, {ingest.get('duplicates', 0):,} duplicates dropped, "
+            f"{ingest.get('rejected', 0):,} rejected. {size['duration_s'] / 60:.1f} minutes; load average "
+            f"{' / '.join(size['load_before'])} before, {' / '.join(size['load_after'])} after.")
+        add("")
+        for warning in size.get("warnings", []):
+            add(f"**Warning:** {warning}")
+            add("")
+        add(f"| Question | SalesPortal cold p50 / p95 | warm p50 | DuckDB first / p50 | ratio | target | |")
+        add("|---|---|---|---|---|---|---|")
+        for question in size["questions"]:
+            cold = [entry["seconds"] for entry in question["cold"] if entry["seconds"] is not None]
+            failed = sum(1 for entry in question["cold"] if entry["seconds"] is None)
+            cached = sum(1 for entry in question["cold"] if entry.get("hits"))
+            # The server's own warming computed answers while this question was being answered.
+            overlapped = sum(1 for entry in question["cold"] if (entry.get("computed") or 0) > 1)
+            p50, p95 = nearest_rank(cold, 0.5), nearest_rank(cold, 0.95)
+            extra = [f"{len(cold)} run{'s' if len(cold) != 1 else ''}"] + ([f"{failed} failed"] if failed else []) + \
+                ([f"{cached} from the cache"] if cached else []) + \
+                ([f"{overlapped} beside the server's warming"] if overlapped else [])
+            warm = [value for value in question.get("warm", []) if value is not None]
+            duck_times = question.get("duckdb", [])
+            duck_first = duck_times[0] if duck_times else None
+            duck_p50 = nearest_rank(duck_times, 0.5)
+            ratio = (f"{p50 / duck_p50:,.1f}×" if p50 / duck_p50 < 10 else f"{p50 / duck_p50:,.0f}×") \
+                if p50 and duck_p50 else "—"
+            if question.get("duckdb_error"):
+                ratio = "DuckDB failed"
+            ok = None if p95 is None else (p95 <= target and not failed)
+            add(f"| {question['label']} | {ms(p50)} / {ms(p95)} ({', '.join(extra)}) | {ms(nearest_rank(warm, 0.5))} "
+                f"| {ms(duck_first)} / {ms(duck_p50)} | {ratio} | ≤ {target * 1000:.0f} ms p95 cold "
+                f"| {'—' if ok is None else ('met' if ok else '**not met**')} |")
+        random_ = size.get("random")
+        if random_:
+            ok = random_["p95"] is not None and random_["p95"] <= target and random_["answered"] == random_["asked"]
+            failed = random_["asked"] - random_["answered"]
+            add(f"| random combinations: {random_['asked']} distinct questions{f', {failed} failed' if failed else ''} "
+                f"| {ms(random_['p50'])} / {ms(random_['p95'])} (max {ms(random_['max'])}) | | | | "
+                f"≤ {target * 1000:.0f} ms p95 | {'met' if ok else '**not met**'} |")
+        if ingest:
+            duck_rate = duck.get("rows_per_s")
+            duck_ingest = f"{duck_rate:,.0f} ({duck['load_seconds']:.1f} s)" if duck_rate else "—"
+            ingest_ratio = f"{ingest['rows_per_s'] / duck_rate:.2f}×" if duck_rate else "—"
+            add(f"| ingest, rows/s (file rows ÷ wall time) | {ingest['rows_per_s']:,.0f} ({ingest['seconds']:.1f} s, "
+                f"{ingest['cpu_s']:.1f} CPU s) | | {duck_ingest} | {ingest_ratio} | | — |")
+            server_peak = server.get("peak_rss_mib", 0)
+            peak = max(server_peak, ingest["peak_rss_mib"])
+            duck_peak = f"{duck['peak_rss_mib']:,.0f} (the whole DuckDB process)" if duck else "—"
+            add(f"| peak RSS, MiB | server {server_peak:.1f} (VmHWM, every process of the scenario), "
+                f"ingest {ingest['peak_rss_mib']:.1f} (ru_maxrss) | | {duck_peak} | | ≤ 64 MiB "
+                f"| {'met' if peak <= 64 else '**not met**'} |")
+        add("")
+        if random_:
+            parts = [f"{endpoint} {ms(found['p50'])} / {ms(found['p95'])} ({found['count']})"
+                     for endpoint, found in random_["by_endpoint"].items() if found["count"]]
+            add(f"- Random combinations by endpoint, p50 / p95 (count): {'; '.join(parts)}; "
+                f"{random_['seconds_total']:.0f} s in all, {random_.get('hits') or 0} answered from the cache.")
+        if server.get("start_seconds"):
+            starts = server["start_seconds"]
+            add(f"- Server start to listening: {ms(statistics.median(starts))} ms median over {len(starts)} starts; "
+                f"busy on its own after start (report warming) for "
+                f"{server['idle_after_start_s']:.1f} s, {server.get('computed_before_asked')} answers computed."
+                if server.get("idle_after_start_s") is not None else
+                f"- Server start to listening: {ms(statistics.median(starts))} ms median over {len(starts)} starts.")
+        agreement = size.get("agreement")
+        if agreement:
+            add(f"- DuckDB's answers agree with SalesPortal's on {agreement['agree']} of "
+                f"{agreement['agree'] + len(agreement['differ'])} questions (summary figures, series totals, "
+                "breakdown groups, options, invoice page, invoice lines)"
+                + (f"; they differ on {', '.join(agreement['differ'])}" if agreement["differ"] else "") + ".")
+        if duck:
+            add(f"- DuckDB: {duck.get('threads')} threads, {duck.get('rows', 0):,} rows after DISTINCT.")
+        for note in size.get("notes", []):
+            add(f"- {note}")
+        add("")
+    add("How it is measured:")
+    add("")
+    add("- **Cold**: each question is asked alone on a fresh `sales-portal serve` process (auth mode none, "
+        "`server.queryTimeoutMs` raised to the client's timeout), once per round; the time is the wall clock of "
+        "the request on a kept-alive `http.client` connection, opened before it. The operating system's file cache "
+        f"is not dropped (the database file stays in memory). {data.get('settings_note', '')}. `/metrics` before and "
+        "after each question says whether it was computed or answered from the cache. p95 is the nearest rank, so "
+        "with 5 rounds it is the slowest.")
+    add("- **Random combinations**: after a restart, once the server has been idle for a second (its report "
+        "warming done), distinct questions (summary, time series by a random grain, breakdown by a random "
+        "dimension, invoice pages) with random filters: region, a country from the options, a word of the "
+        "generator's descriptions or a stock code of its catalogue, a date range inside the data's span; never "
+        "without a filter other than region, so none is one the server warms by itself.")
+    add("- **Warm**: the same server afterwards asks each fixed question once, then times it 5 more times "
+        "(answers kept in the server's cache count: that is what a repeated question costs).")
+    add("- **DuckDB**: a child process loads the file with `read_csv` into a table with `SELECT DISTINCT *` "
+        "(the portal drops exact duplicate rows) and the same cleaning (codes trimmed and upper-case, blank "
+        "customers NULL, 'C' invoices cancellations, the configured non-product codes), then runs each question "
+        "5 times in SQL that follows the report definitions; the first run is shown apart. Its times are the "
+        "query in process, without HTTP or JSON. Ratio = SalesPortal cold p50 ÷ DuckDB p50. Ingest ratio = "
+        "SalesPortal rows/s ÷ DuckDB's.")
+    add("")
+    return lines
+
+
+def write_reports_section(data, path):
+    """Puts the reports section into RESULTS.md, keeping every other section as it is: in place of
+    the old one, else before "## Method", else at the end."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = "# Benchmarks\n"
+    section = "\n".join(reports_section(data))
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if line == REPORTS_HEADING), None)
+    if start is not None:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        start = end = next((i for i, line in enumerate(lines) if line == "## Method"), len(lines))
+    new = lines[:start] + section.split("\n") + lines[end:]
+    with open(path, "w") as handle:
+        handle.write("\n".join(new))
