@@ -2,8 +2,11 @@
 # Benchmarks SalesPortal beside nginx and a Flask portal, in one run, and writes bench/RESULTS.md.
 # Installs its peers (nginx, wrk, curl from Debian; Flask and gunicorn from PyPI in bench/.venv),
 # builds the release executable, generates the data files into bench/out/, runs every scenario.
-# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling,gcp),
+# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling,gcp,reports),
 # BENCH_ROWS ("1M=1000000 5M=5000000"), BENCH_SKIP_BUILD=1 to reuse .build/release.
+# reports (bench/reports.py, DuckDB from PyPI beside it): BENCH_REPORT_ROWS ("5M=5000000 10M=10000000"),
+# BENCH_REPORT_COLD_ROUNDS (5), BENCH_REPORT_RANDOM (200), BENCH_REPORT_RANDOM_SECONDS (600),
+# BENCH_REPORT_TIMEOUT (120 s a request), BENCH_REPORT_SETTINGS (JSON added to the server's configuration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,12 +39,22 @@ if [ ! -x "$BENCH/.venv/bin/gunicorn" ]; then
     python3 -m venv "$BENCH/.venv"
     "$BENCH/.venv/bin/pip" install -q flask gunicorn
 fi
+"$BENCH/.venv/bin/python" -c 'import duckdb' 2>/dev/null || "$BENCH/.venv/bin/pip" install -q duckdb
 
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
     swift build -c release
 fi
 BINARY=$ROOT/.build/release/sales-portal
 gcc -O2 -o "$OUT/sqlite_ceiling" "$BENCH/sqlite_ceiling.c" -lsqlite3
+
+# reports: the report API on big warehouses beside DuckDB (bench/reports.py); it writes its own
+# section of RESULTS.md, which a later bench.py run keeps.
+only=${BENCH_ONLY:-http,upload,ingest,idle,ceiling,gcp,reports}
+if [[ ",$only," == *",reports,"* ]]; then
+    "$BENCH/.venv/bin/python" "$BENCH/reports.py" --binary "$BINARY" --out "$OUT" --results "$BENCH/RESULTS.md"
+    only=${only//reports/}
+fi
+[ -n "${only//,/}" ] || exit 0
 
 files=()
 for spec in ${BENCH_ROWS:-1M=1000000 5M=5000000}; do
@@ -60,7 +73,6 @@ done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # gcp: a load through a BigQuery stand-in that answers insertAll after 100 ms (bench/gcp_load.py).
-only=${BENCH_ONLY:-http,upload,ingest,idle,ceiling,gcp}
 if [[ ",$only," == *",gcp,"* ]]; then
     "$ROOT/scripts/emulators.sh" start >/dev/null
     first=${files[1]}; label=${first%%=*}; rest=${first#*=}; rows=${rest%%=*}; path=${rest#*=}
