@@ -253,7 +253,7 @@ def reports_section(data):
     add(REPORTS_HEADING)
     add("")
     minutes = sum(size.get("duration_s", 0) for size in data["sizes"]) / 60
-    add(f"One run of `BENCH_ONLY=reports bench/run.sh` (`bench/reports.py`), {data['started']}, {minutes:.1f} minutes "
+    add(f"The `reports` scenario of `bench/run.sh` (`bench/reports.py`), {data['started']}, {minutes:.1f} minutes "
         f"for {', '.join(size['label'] for size in data['sizes'])} rows. SalesPortal answers over HTTP on 127.0.0.1 "
         "(its SQLite warehouse filled by `sales-portal ingest`); DuckDB "
         f"{data['sizes'][0].get('duckdb', {}).get('version', '')} answers the same questions in SQL over the same CSV "

@@ -17,6 +17,7 @@ Servers listen on 127.0.0.1 only; every loop is bounded in count and time, every
 a timeout (BENCH_REPORT_TIMEOUT, 120 s).
 """
 import argparse
+import calendar
 import decimal
 import http.client
 import importlib.util
@@ -380,6 +381,7 @@ class ReportsBench:
         with open(args.config_defaults) as handle:
             self.defaults = json.load(handle)
         self.settings, self.settings_note = self.report_settings()
+        self.codes = None
 
     def report_settings(self):
         """Settings that warm or cache report answers, turned off: any key of Config/default.json
@@ -529,10 +531,11 @@ class ReportsBench:
 
     def random_question(self, rng, options, seen):
         words = self.generator.WORDS
-        codes = [code for code, _, _ in self.generator.catalog(random.Random(self.args.seed))]
-        first = time.strptime(options["first_date"], "%Y-%m-%d")
-        first_day = int(time.mktime(first) // 86400)
-        span = max(0, int(time.mktime(time.strptime(options["last_date"], "%Y-%m-%d")) // 86400) - first_day)
+        if self.codes is None:  # the stock codes of the file: the generator's catalogue for its seed
+            self.codes = [code for code, _, _ in self.generator.catalog(random.Random(self.args.seed))]
+        codes = self.codes
+        first_day = calendar.timegm(time.strptime(options["first_date"], "%Y-%m-%d")) // 86400
+        span = max(0, calendar.timegm(time.strptime(options["last_date"], "%Y-%m-%d")) // 86400 - first_day)
 
         def day(offset):
             return time.strftime("%Y-%m-%d", time.gmtime((first_day + offset) * 86400 + 43200))
