@@ -107,14 +107,16 @@ public final class BigQueryWarehouse: Warehouse {
             dataset: settings.dataset, table: settings.auditTable,
             definition: TableDefinition(fields: Self.auditFields, description: "Who did what: uploads, retractions, sign-ins, users"))
         let columns = Self.orderFields.map(\.name).joined(separator: ", ")
-        // One row per row key, among the rows of uploads that were not retracted: streamed rows
-        // cannot be deleted while in the streaming buffer, so a retraction is an upload event.
+        // One row per row key, among the rows of uploads whose load finished and that were not
+        // retracted: a load in progress is seen whole once its `loaded` event is written, and
+        // streamed rows cannot be deleted while in the streaming buffer, so a retraction is an event.
         let dedupe = """
             SELECT \(columns) FROM (
               SELECT \(columns), ROW_NUMBER() OVER (
                 PARTITION BY invoice_month, region, row_key ORDER BY loaded_at, upload_id, source_line) AS key_rank
               FROM \(orders)
-              WHERE upload_id NOT IN (SELECT upload_id FROM \(events) WHERE status IN ('retracting', 'retracted'))
+              WHERE upload_id IN (SELECT upload_id FROM \(events) WHERE status IN ('loaded', 'already_loaded'))
+                AND upload_id NOT IN (SELECT upload_id FROM \(events) WHERE status IN ('retracting', 'retracted'))
             ) WHERE key_rank = 1
             """
         try client.createOrUpdateView(dataset: settings.dataset, view: settings.reportView, sql: dedupe)

@@ -11,7 +11,7 @@ from pathlib import Path
 import support
 
 ROWS = 1_000_000
-GENERATOR = support.seed_dir().parent.parent / "tools" / "gen_online_retail.py"
+GENERATOR = (support.REPO_ROOT / ".." / "shared" / "tools" / "gen_online_retail.py").resolve()
 
 
 def test_a_report_during_a_load_shows_whole_uploads_only(fresh_server, seed, tmp_path):
