@@ -20,6 +20,7 @@ final class BatchInserter: @unchecked Sendable {
     private let warehouse: any Warehouse
     private let context: UploadContext
     private var pending: [OrderRow] = []
+    private var pendingPrepared: (any PreparedBatch)?
     private var outcome: Result<InsertResult, any Error>?
     private var stopping = false
     private let work: UnsafeMutablePointer<sem_t>
@@ -58,9 +59,10 @@ final class BatchInserter: @unchecked Sendable {
     }
 
     /// Gives the insert thread a batch; call only when nothing is in flight.
-    func submit(_ rows: [OrderRow]) {
+    func submit(_ rows: [OrderRow], prepared: (any PreparedBatch)? = nil) {
         precondition(!inFlight, "a batch is already being stored")
         pending = rows
+        pendingPrepared = prepared
         inFlight = true
         sem_post(work)
     }
@@ -97,9 +99,11 @@ final class BatchInserter: @unchecked Sendable {
     /// Stores the pending batch; the batch is released on return, before the result is handed back.
     private func storePending() {
         let rows = pending
+        let prepared = pendingPrepared
         pending = []
+        pendingPrepared = nil
         do {
-            outcome = .success(try warehouse.insert(rows, for: context))
+            outcome = .success(try warehouse.insert(rows, for: context, prepared: prepared))
         } catch {
             outcome = .failure(error)
         }

@@ -309,6 +309,11 @@ public protocol Warehouse: Sendable {
     func checkReady() throws
     /// Stores a batch; a row whose row key is already there is counted, not stored again.
     func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult
+    /// Work on a batch that needs nothing stored (grouping, encoding), done on the loading thread
+    /// while the batch before it is being stored; nil when the warehouse has none.
+    func prepareInsert(_ rows: [OrderRow], for upload: UploadContext) -> (any PreparedBatch)?
+    /// `insert(_:for:)` with what `prepareInsert` made of the same rows.
+    func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult
     /// Creates or replaces the record of an upload.
     func saveUpload(_ record: UploadRecord) throws
     func upload(id: String) throws -> UploadRecord?
@@ -381,8 +386,15 @@ public protocol ObjectStore: Sendable {
     func delete(uri: String) throws
 }
 
+/// What a warehouse's `prepareInsert` made of a batch, handed back with the batch to `insert`.
+public protocol PreparedBatch: Sendable {}
+
 extension Warehouse {
     public var loadsSkipStoredRows: Bool { true }
+    public func prepareInsert(_ rows: [OrderRow], for upload: UploadContext) -> (any PreparedBatch)? { nil }
+    public func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult {
+        try insert(rows, for: upload)
+    }
     /// An upload of the same content for the same region whose raw file is stored and whose rows
     /// are being loaded (a load under way, or one a restart is resuming), if any.
     public func uploadInProgress(region: String, sha256: String) throws -> UploadRecord? {

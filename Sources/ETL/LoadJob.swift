@@ -236,11 +236,13 @@ private final class LoadRun {
             batchFields.removeAll()
             return
         }
+        // Prepared here while the insert thread stores the batch before it.
+        let prepared = batch.isEmpty ? nil : warehouse.prepareInsert(batch, for: job.context)
         try collectStoring(from: inserter, makeRejectsWriter: makeRejectsWriter)
         guard !batch.isEmpty else { return }
         swap(&batch, &storingBatch)
         swap(&batchFields, &storingFields)
-        inserter.submit(storingBatch)
+        inserter.submit(storingBatch, prepared: prepared)
         batch.removeAll(keepingCapacity: true)
         batchFields.removeAll()
         if isLast { try collectStoring(from: inserter, makeRejectsWriter: makeRejectsWriter) }

@@ -53,77 +53,130 @@ struct ReportRefCache {
     }
 }
 
+/// A batch grouped into cells by text (invoice, time, country, customer, cancellation) with its
+/// products numbered within the batch: the part of the report tables' upkeep that needs no
+/// database, done by `SQLiteWarehouse.prepareInsert` on the loading thread.
+struct SQLitePreparedCells: PreparedBatch {
+    struct Cell: Sendable {
+        var day: Int64
+        var time: Int64
+        var invoiceNo: String
+        var country: String
+        var customerID: String?
+        var cancellation: Bool
+        /// Positions of its rows in the batch.
+        var rows: [Int32]
+    }
+
+    private struct Key: Hashable {
+        var time: Int64
+        var invoiceNo: String
+        var country: String
+        var customerID: String?
+        var cancellation: Bool
+    }
+
+    var cells: [Cell] = []
+    /// The batch's product of each row.
+    var rowProduct: [Int32] = []
+    /// The batch's products (stock code, description).
+    var products: [(code: String, description: String?)] = []
+
+    init(_ rows: [OrderRow]) {
+        var numbers = ProductInterner()
+        var cellOfKey: [Key: Int] = [:]
+        var open = -1
+        rowProduct.reserveCapacity(rows.count)
+        rows.withUnsafeBufferPointer { rows in
+            for position in rows.indices {
+                let code = rows[position].stockCode
+                let description = rows[position].description
+                if let known = numbers.find(code: code, description: description) {
+                    rowProduct.append(Int32(known))
+                } else {
+                    numbers.insert(code: code, description: description, ref: Int64(products.count))
+                    rowProduct.append(Int32(products.count))
+                    products.append((code, description))
+                }
+                let time = rows[position].invoiceTime.secondsSinceEpoch
+                // Rows of a cell mostly come one after another.
+                if open >= 0, cells[open].time == time, cells[open].cancellation == rows[position].isCancellation,
+                   cells[open].invoiceNo == rows[position].invoiceNo, cells[open].country == rows[position].country,
+                   cells[open].customerID == rows[position].customerID {
+                    cells[open].rows.append(Int32(position))
+                    continue
+                }
+                let row = rows[position]
+                let key = Key(time: time, invoiceNo: row.invoiceNo, country: row.country, customerID: row.customerID,
+                              cancellation: row.isCancellation)
+                if let known = cellOfKey[key] {
+                    open = known
+                    cells[open].rows.append(Int32(position))
+                    continue
+                }
+                open = cells.count
+                cellOfKey[key] = open
+                cells.append(Cell(day: row.invoiceTime.dayNumber, time: time, invoiceNo: row.invoiceNo, country: row.country,
+                                  customerID: row.customerID, cancellation: row.isCancellation, rows: [Int32(position)]))
+            }
+        }
+    }
+}
+
 extension SQLiteWriter {
     /// Adds the rows of `rows` not in `skipped` (sorted positions: rows the table already held,
-    /// or refused) to the report tables. Runs inside the caller's transaction.
-    func recordReportCells(_ rows: [OrderRow], skipping skipped: [Int], uploadRef: Int64,
-                           region: String) throws(WarehouseError) {
-        var cells: [ReportCellKey: ReportCellLines] = [:]
+    /// or refused) to the report tables, from `prepared` (made from the same rows) or grouped
+    /// here. Runs inside the caller's transaction.
+    func recordReportCells(_ rows: [OrderRow], skipping skipped: [Int], uploadRef: Int64, region: String,
+                           prepared: SQLitePreparedCells? = nil) throws(WarehouseError) {
+        let prepared = prepared ?? SQLitePreparedCells(rows)
+        guard prepared.rowProduct.count == rows.count else { throw .corruptValue("prepared cells of another batch") }
+        var palette: [Int64] = []
+        palette.reserveCapacity(prepared.products.count)
+        for product in prepared.products {
+            palette.append(try productRef(code: product.code, description: product.description))
+        }
+        var isSkipped: [Bool] = []
+        if !skipped.isEmpty {
+            isSkipped = [Bool](repeating: false, count: rows.count)
+            for position in skipped { isSkipped[position] = true }
+        }
+        var cells: [(key: ReportCellKey, lines: ReportCellLines)] = []
+        cells.reserveCapacity(prepared.cells.count)
         var invoiceRefs: [String: (ref: Int64, known: Bool)] = [:]
-        // The cell being filled: rows of a cell mostly come one after another.
-        var openKey: ReportCellKey?
-        var openLines = ReportCellLines()
-        var openInvoiceNo = ""
-        var openCountry = ""
-        var openCustomer: String?
         var placeRef: (country: String, ref: Int64)?
         var days: [Int64: (first: Int64, last: Int64)] = [:]
-        var skipIndex = 0
-
-        func flush() {
-            guard let key = openKey else { return }
-            if cells[key] == nil {
-                cells[key] = openLines
-            } else {
-                cells[key]!.merge(openLines)
-            }
-            openLines = ReportCellLines()
-        }
-
         try rows.withUnsafeBufferPointer { rows throws(WarehouseError) in
-            for position in rows.indices {
-                if skipIndex < skipped.count, skipped[skipIndex] == position {
-                    skipIndex += 1
-                    continue
+            for cell in prepared.cells {
+                var lines = ReportCellLines()
+                for position in cell.rows {
+                    let index = Int(position)
+                    if !isSkipped.isEmpty, isSkipped[index] { continue }
+                    lines.add(rows[index], productRef: palette[Int(prepared.rowProduct[index])])
                 }
-                let productRef = try self.productRef(code: rows[position].stockCode, description: rows[position].description)
-                let time = rows[position].invoiceTime.secondsSinceEpoch
-                if let key = openKey, key.time == time, key.cancellation == rows[position].isCancellation,
-                   openInvoiceNo == rows[position].invoiceNo, openCountry == rows[position].country,
-                   openCustomer == rows[position].customerID {
-                    openLines.add(rows[position], productRef: productRef)
-                    continue
-                }
-                flush()
-                let row = rows[position]
+                guard lines.lineCount > 0 else { continue }
                 let place: Int64
-                if let known = placeRef, known.country == row.country {
+                if let known = placeRef, known.country == cell.country {
                     place = known.ref
                 } else {
-                    place = try self.placeRef(region: region, country: row.country)
-                    placeRef = (row.country, place)
+                    place = try self.placeRef(region: region, country: cell.country)
+                    placeRef = (cell.country, place)
                 }
                 let invoice: Int64
-                if let known = invoiceRefs[row.invoiceNo] {
+                if let known = invoiceRefs[cell.invoiceNo] {
                     invoice = known.ref
                 } else {
-                    let found = try self.invoiceRef(invoiceNo: row.invoiceNo, region: region)
-                    invoiceRefs[row.invoiceNo] = found
+                    let found = try self.invoiceRef(invoiceNo: cell.invoiceNo, region: region)
+                    invoiceRefs[cell.invoiceNo] = found
                     invoice = found.ref
                 }
-                let customer = try row.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
-                let day = row.invoiceTime.dayNumber
-                openKey = ReportCellKey(day: day, time: time, invoiceRef: invoice, placeRef: place, customerRef: customer,
-                                        cancellation: row.isCancellation)
-                openInvoiceNo = row.invoiceNo
-                openCountry = row.country
-                openCustomer = row.customerID
-                openLines.add(row, productRef: productRef)
-                let span = days[place] ?? (day, day)
-                days[place] = (min(span.first, day), max(span.last, day))
+                let customer = try cell.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
+                cells.append((ReportCellKey(day: cell.day, time: cell.time, invoiceRef: invoice, placeRef: place,
+                                            customerRef: customer, cancellation: cell.cancellation), lines))
+                let span = days[place] ?? (cell.day, cell.day)
+                days[place] = (min(span.first, cell.day), max(span.last, cell.day))
             }
         }
-        flush()
         guard !cells.isEmpty else { return }
 
         // Invoices known before this batch, or given a cell by it: another cell of one of them makes it `multi`.

@@ -153,8 +153,20 @@ public final class SQLiteWarehouse: Warehouse {
 
     /// Stores the batch in one transaction with multi-row INSERT OR IGNORE statements; see `Warehouse.insert`.
     public func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult {
+        try insert(rows, for: upload, prepared: nil)
+    }
+
+    /// Groups the batch into report cells (no database work), on the loading thread.
+    public func prepareInsert(_ rows: [OrderRow], for upload: UploadContext) -> (any PreparedBatch)? {
+        options.maintainReportTables && !rows.isEmpty ? SQLitePreparedCells(rows) : nil
+    }
+
+    /// Stores the batch as `insert(_:for:)`, with the report cells `prepareInsert` made of it.
+    public func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult {
         guard !rows.isEmpty else { return InsertResult(inserted: 0, alreadyPresent: [], rejected: []) }
-        return try writer.withLock { writer throws(WarehouseError) in try writer.insert(rows, for: upload) }
+        // Only this warehouse's own preparation is of use; any other is ignored (grouped again).
+        let cells = prepared as? SQLitePreparedCells
+        return try writer.withLock { writer throws(WarehouseError) in try writer.insert(rows, for: upload, prepared: cells) }
     }
 
     /// Runs `body` with a read connection that no other thread uses meanwhile, in one read transaction.

@@ -12,7 +12,7 @@ import Darwin
 
 extension SQLiteWriter {
     /// Stores a batch in one transaction; see `Warehouse.insert`.
-    func insert(_ rows: [OrderRow], for upload: UploadContext) throws(WarehouseError) -> InsertResult {
+    func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: SQLitePreparedCells?) throws(WarehouseError) -> InsertResult {
         try connection.execute("BEGIN IMMEDIATE")
         do throws(WarehouseError) {
             let (ref, isNewRef) = try uploadRef(for: upload)
@@ -35,7 +35,7 @@ extension SQLiteWriter {
                 start += count
             }
             if options.maintainReportTables {
-                try recordReportCells(rows, skipping: skipped, uploadRef: ref, region: upload.region)
+                try recordReportCells(rows, skipping: skipped, uploadRef: ref, region: upload.region, prepared: prepared)
             }
             try connection.execute("COMMIT")
             if isNewRef {

@@ -123,7 +123,9 @@ struct SeededGenerator: RandomNumberGenerator {
             let cut = rows.count / 2
             _ = try warehouse.insert(Array(rows[..<cut]), for: context)
             _ = try warehouse.insert(Array(rows[..<cut]), for: context)
-            _ = try warehouse.insert(Array(rows[cut...]), for: context)
+            // The last batch as a load sends it: grouped beforehand on the loading thread.
+            let rest = Array(rows[cut...])
+            _ = try warehouse.insert(rest, for: context, prepared: warehouse.prepareInsert(rest, for: context))
             contexts.append((context, rows))
         }
         // u0–u3 finished, u4 still loading, u5 failed: only finished loads are seen.
