@@ -23,21 +23,14 @@ struct ReportCellLines {
     var packed: [UInt8] = []
 
     @inline(__always)
-    mutating func add(_ row: borrowing OrderRow, productRef: Int64) {
+    mutating func add(productRef: Int64, isProduct: Bool, quantity: Int64, revenueMicros: Int64) {
         lineCount += 1
-        if row.isProduct {
-            revenueMicros &+= row.revenue.micros
-            units &+= row.quantity
+        if isProduct {
+            self.revenueMicros &+= revenueMicros
+            units &+= quantity
         }
-        ReportLinePacking.appendLine(productRef: productRef, isProduct: row.isProduct, quantity: row.quantity,
-                                     revenueMicros: row.revenue.micros, to: &packed)
-    }
-
-    mutating func merge(_ other: ReportCellLines) {
-        lineCount += other.lineCount
-        revenueMicros &+= other.revenueMicros
-        units &+= other.units
-        packed.append(contentsOf: other.packed)
+        ReportLinePacking.appendLine(productRef: productRef, isProduct: isProduct, quantity: quantity,
+                                     revenueMicros: revenueMicros, to: &packed)
     }
 }
 
@@ -53,76 +46,6 @@ struct ReportRefCache {
     }
 }
 
-/// A batch grouped into cells by text (invoice, time, country, customer, cancellation) with its
-/// products numbered within the batch: the part of the report tables' upkeep that needs no
-/// database, done by `SQLiteWarehouse.prepareInsert` on the loading thread.
-struct SQLitePreparedCells: PreparedBatch {
-    struct Cell: Sendable {
-        var day: Int64
-        var time: Int64
-        var invoiceNo: String
-        var country: String
-        var customerID: String?
-        var cancellation: Bool
-        /// Positions of its rows in the batch.
-        var rows: [Int32]
-    }
-
-    private struct Key: Hashable {
-        var time: Int64
-        var invoiceNo: String
-        var country: String
-        var customerID: String?
-        var cancellation: Bool
-    }
-
-    var cells: [Cell] = []
-    /// The batch's product of each row.
-    var rowProduct: [Int32] = []
-    /// The batch's products (stock code, description).
-    var products: [(code: String, description: String?)] = []
-
-    init(_ rows: [OrderRow]) {
-        var numbers = ProductInterner()
-        var cellOfKey: [Key: Int] = [:]
-        var open = -1
-        rowProduct.reserveCapacity(rows.count)
-        rows.withUnsafeBufferPointer { rows in
-            for position in rows.indices {
-                let code = rows[position].stockCode
-                let description = rows[position].description
-                if let known = numbers.find(code: code, description: description) {
-                    rowProduct.append(Int32(known))
-                } else {
-                    numbers.insert(code: code, description: description, ref: Int64(products.count))
-                    rowProduct.append(Int32(products.count))
-                    products.append((code, description))
-                }
-                let time = rows[position].invoiceTime.secondsSinceEpoch
-                // Rows of a cell mostly come one after another.
-                if open >= 0, cells[open].time == time, cells[open].cancellation == rows[position].isCancellation,
-                   cells[open].invoiceNo == rows[position].invoiceNo, cells[open].country == rows[position].country,
-                   cells[open].customerID == rows[position].customerID {
-                    cells[open].rows.append(Int32(position))
-                    continue
-                }
-                let row = rows[position]
-                let key = Key(time: time, invoiceNo: row.invoiceNo, country: row.country, customerID: row.customerID,
-                              cancellation: row.isCancellation)
-                if let known = cellOfKey[key] {
-                    open = known
-                    cells[open].rows.append(Int32(position))
-                    continue
-                }
-                open = cells.count
-                cellOfKey[key] = open
-                cells.append(Cell(day: row.invoiceTime.dayNumber, time: time, invoiceNo: row.invoiceNo, country: row.country,
-                                  customerID: row.customerID, cancellation: row.isCancellation, rows: [Int32(position)]))
-            }
-        }
-    }
-}
-
 extension SQLiteWriter {
     /// Adds the rows of `rows` not in `skipped` (sorted positions: rows the table already held,
     /// or refused) to the report tables, from `prepared` (made from the same rows) or grouped
@@ -130,71 +53,88 @@ extension SQLiteWriter {
     func recordReportCells(_ rows: [OrderRow], skipping skipped: [Int], uploadRef: Int64, region: String,
                            prepared: SQLitePreparedCells? = nil) throws(WarehouseError) {
         let prepared = prepared ?? SQLitePreparedCells(rows)
-        guard prepared.rowProduct.count == rows.count else { throw .corruptValue("prepared cells of another batch") }
-        var palette: [Int64] = []
-        palette.reserveCapacity(prepared.products.count)
-        for product in prepared.products {
-            palette.append(try productRef(code: product.code, description: product.description))
-        }
+        guard prepared.rowCount == rows.count else { throw .corruptValue("prepared cells of another batch") }
         var isSkipped: [Bool] = []
         if !skipped.isEmpty {
             isSkipped = [Bool](repeating: false, count: rows.count)
             for position in skipped { isSkipped[position] = true }
         }
-        var cells: [(key: ReportCellKey, lines: ReportCellLines)] = []
-        cells.reserveCapacity(prepared.cells.count)
-        var invoiceRefs: [String: (ref: Int64, known: Bool)] = [:]
-        var placeRef: (country: String, ref: Int64)?
-        var days: [Int64: (first: Int64, last: Int64)] = [:]
-        try rows.withUnsafeBufferPointer { rows throws(WarehouseError) in
-            for cell in prepared.cells {
-                var lines = ReportCellLines()
-                for position in cell.rows {
-                    let index = Int(position)
-                    if !isSkipped.isEmpty, isSkipped[index] { continue }
-                    lines.add(rows[index], productRef: palette[Int(prepared.rowProduct[index])])
-                }
-                guard lines.lineCount > 0 else { continue }
-                let place: Int64
-                if let known = placeRef, known.country == cell.country {
-                    place = known.ref
-                } else {
-                    place = try self.placeRef(region: region, country: cell.country)
-                    placeRef = (cell.country, place)
-                }
-                let invoice: Int64
-                if let known = invoiceRefs[cell.invoiceNo] {
-                    invoice = known.ref
-                } else {
-                    let found = try self.invoiceRef(invoiceNo: cell.invoiceNo, region: region)
-                    invoiceRefs[cell.invoiceNo] = found
-                    invoice = found.ref
-                }
-                let customer = try cell.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
-                cells.append((ReportCellKey(day: cell.day, time: cell.time, invoiceRef: invoice, placeRef: place,
-                                            customerRef: customer, cancellation: cell.cancellation), lines))
-                let span = days[place] ?? (cell.day, cell.day)
-                days[place] = (min(span.first, cell.day), max(span.last, cell.day))
+        // Cells with a row stored now.
+        let live = prepared.cells.indices.filter { cell in
+            isSkipped.isEmpty || (Int(prepared.rowStart[cell])..<Int(prepared.rowStart[cell + 1])).contains {
+                !isSkipped[Int(prepared.rowsByCell[$0])]
             }
         }
-        guard !cells.isEmpty else { return }
+        guard !live.isEmpty else { return }
+        var palette: [Int64] = []
+        palette.reserveCapacity(prepared.products.count)
+        for product in prepared.products {
+            palette.append(try productRef(code: product.code, description: product.description))
+        }
+        let invoiceRefs = try invoiceRefs(Set(live.map { prepared.cells[$0].invoiceNo }), region: region)
+        var keys: [(key: ReportCellKey, cell: Int)] = []
+        keys.reserveCapacity(live.count)
+        var placeRef: (country: String, ref: Int64)?
+        var days: [Int64: (first: Int64, last: Int64)] = [:]
+        for index in live {
+            let cell = prepared.cells[index]
+            let place: Int64
+            if let known = placeRef, known.country == cell.country {
+                place = known.ref
+            } else {
+                place = try self.placeRef(region: region, country: cell.country)
+                placeRef = (cell.country, place)
+            }
+            guard let invoice = invoiceRefs[cell.invoiceNo]?.ref else { throw .corruptValue("an invoice was not numbered") }
+            let customer = try cell.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
+            keys.append((ReportCellKey(day: cell.day, time: cell.time, invoiceRef: invoice, placeRef: place,
+                                       customerRef: customer, cancellation: cell.cancellation), index))
+            let span = days[place] ?? (cell.day, cell.day)
+            days[place] = (min(span.first, cell.day), max(span.last, cell.day))
+        }
+        keys.sort { ($0.key.day, $0.key.time, $0.key.invoiceRef) < ($1.key.day, $1.key.time, $1.key.invoiceRef) }
 
         // Invoices known before this batch, or given a cell by it: another cell of one of them makes it `multi`.
         var hasCell = Set<Int64>()
         for (ref, known) in invoiceRefs.values where known { hasCell.insert(ref) }
         var multi = Set<Int64>()
         var cellBytes: [UInt8] = []
-        cellBytes.reserveCapacity(cells.count * ReportCellRecord.size)
+        cellBytes.reserveCapacity(keys.count * ReportCellRecord.size)
         var lineBytes: [UInt8] = []
+        lineBytes.reserveCapacity(prepared.packed.count + rows.count * 2)
         var firstDay = Int64.max
         var lastDay = Int64.min
-        for (key, lines) in cells.sorted(by: { ($0.key.day, $0.key.time, $0.key.invoiceRef) < ($1.key.day, $1.key.time, $1.key.invoiceRef) }) {
+        var cellCount = 0
+        for (key, index) in keys {
+            // The lines again, with the warehouse's product numbers and without the rows not stored now.
+            var lineCount: Int64 = 0
+            var revenue: Int64 = 0
+            var units: Int64 = 0
+            let firstRow = Int(prepared.rowStart[index])
+            prepared.packed.withUnsafeBufferPointer { packed in
+                guard let base = packed.baseAddress else { return }
+                let start = Int(prepared.packedStart[index])
+                var lines = PackedLines(base + start, count: Int(prepared.packedStart[index + 1]) - start)
+                var line = 0
+                while let next = lines.next() {
+                    defer { line += 1 }
+                    if !isSkipped.isEmpty, isSkipped[Int(prepared.rowsByCell[firstRow + line])] { continue }
+                    lineCount += 1
+                    if next.isProduct {
+                        revenue &+= next.revenue
+                        units &+= next.quantity
+                    }
+                    ReportLinePacking.appendLine(productRef: palette[next.product], isProduct: next.isProduct,
+                                                 quantity: next.quantity, revenueMicros: next.revenue, to: &lineBytes)
+                }
+            }
+            guard lineCount > 0 else { continue }
             if !hasCell.insert(key.invoiceRef).inserted { multi.insert(key.invoiceRef) }
-            lineBytes.append(contentsOf: lines.packed)
             ReportCellRecord.append(
                 day: key.day, time: key.time, invoiceRef: key.invoiceRef, placeRef: key.placeRef, customerRef: key.customerRef,
-                cancellation: key.cancellation, lineCount: lines.lineCount, linesEnd: lineBytes.count,
-                revenueMicros: lines.revenueMicros, units: lines.units, to: &cellBytes)
+                cancellation: key.cancellation, lineCount: lineCount, linesEnd: lineBytes.count,
+                revenueMicros: revenue, units: units, to: &cellBytes)
+            cellCount += 1
             firstDay = min(firstDay, key.day)
             lastDay = max(lastDay, key.day)
         }
@@ -205,7 +145,7 @@ extension SQLiteWriter {
         chunk.bind(uploadRef, at: 1)
         chunk.bind(firstDay, at: 2)
         chunk.bind(lastDay, at: 3)
-        chunk.bind(cells.count, at: 4)
+        chunk.bind(cellCount, at: 4)
         chunk.bind(bytes: cellBytes, at: 5)
         chunk.bind(bytes: lineBytes, at: 6)
         try chunk.run()
@@ -264,15 +204,39 @@ extension SQLiteWriter {
         return ref
     }
 
-    /// The invoice's ref, and whether it was numbered before this call.
-    private func invoiceRef(invoiceNo: String, region: String) throws(WarehouseError) -> (ref: Int64, known: Bool) {
-        let found = try numbered(
-            insert: "INSERT OR IGNORE INTO report_invoices (invoice_no, region) VALUES (?1, ?2)",
-            select: "SELECT ref FROM report_invoices WHERE invoice_no = ?1 AND region = ?2") { statement in
-            statement.bind(invoiceNo, at: 1)
-            statement.bind(region, at: 2)
+    /// The numbers of the region's invoices, and whether each was numbered before this call:
+    /// the known ones in one query, the new ones added in one statement (their row ids follow
+    /// one another in the order of the array, as nothing else writes meanwhile). Joins, not
+    /// `IN (SELECT …)`, which would build a temporary index each time.
+    private func invoiceRefs(_ invoiceNos: Set<String>, region: String) throws(WarehouseError)
+        -> [String: (ref: Int64, known: Bool)] {
+        var found: [String: (ref: Int64, known: Bool)] = [:]
+        let asked = Array(invoiceNos)
+        let existing = try connection.cached("""
+            SELECT i.invoice_no, i.ref FROM json_each(?1) j
+            JOIN report_invoices i ON i.invoice_no = j.value AND i.region = ?2
+            """)
+        existing.bind(SQLiteJSON.encode(asked), at: 1)
+        existing.bind(region, at: 2)
+        do {
+            defer { existing.reset() }
+            while try existing.step() {
+                if let invoiceNo = existing.text(0) { found[invoiceNo] = (existing.int64(1), true) }
+            }
         }
-        return (found.ref, !found.isNew)
+        let missing = asked.filter { found[$0] == nil }
+        guard !missing.isEmpty else { return found }
+        let insert = try connection.cached(
+            "INSERT INTO report_invoices (invoice_no, region) SELECT value, ?2 FROM json_each(?1)")
+        insert.bind(SQLiteJSON.encode(missing), at: 1)
+        insert.bind(region, at: 2)
+        try insert.run()
+        guard connection.changes == missing.count else { throw .corruptValue("new invoices were not all numbered") }
+        let last = sqlite3_last_insert_rowid(connection.handle)
+        for (offset, invoiceNo) in missing.enumerated() {
+            found[invoiceNo] = (last - Int64(missing.count - 1 - offset), false)
+        }
+        return found
     }
 
     /// The number of a dictionary entry: inserted (new, the row id just given) or looked up.
@@ -325,78 +289,5 @@ extension SQLiteWriter {
             try flush()
             rows.reset()
         }
-    }
-}
-
-/// Product numbers by stock code and description: an open-addressing table with a cheap
-/// hash of the two texts' bytes, looked up once per stored row.
-struct ProductInterner {
-    private var slots = [Int32](repeating: -1, count: 1024)
-    private var hashes: [UInt64] = []
-    private var codes: [String] = []
-    private var descriptions: [String?] = []
-    private var refs: [Int64] = []
-
-    /// A hash of the stock code only (a code has few descriptions; they are told apart by comparison).
-    @inline(__always)
-    private static func hash(_ code: String, _ description: String?) -> UInt64 {
-        let hashed = code.utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
-            var state: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-            let raw = UnsafeRawBufferPointer(bytes)
-            var offset = 0
-            while offset + 8 <= raw.count {
-                state = (state ^ raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-                state ^= state >> 32
-                offset += 8
-            }
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < raw.count {
-                tail |= UInt64(raw[offset]) << shift
-                shift += 8
-                offset += 1
-            }
-            state = (state ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-            return state ^ (state >> 29)
-        }
-        if let hashed { return hashed }
-        var hasher = Hasher()
-        hasher.combine(code)
-        return UInt64(bitPattern: Int64(hasher.finalize()))
-    }
-
-    func find(code: String, description: String?) -> Int64? {
-        let hash = Self.hash(code, description)
-        let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let entry = Int(slots[slot])
-            if entry < 0 { return nil }
-            if hashes[entry] == hash, codes[entry] == code, descriptions[entry] == description { return refs[entry] }
-            slot = (slot + 1) & mask
-        }
-    }
-
-    mutating func insert(code: String, description: String?, ref: Int64) {
-        if refs.count >= 500_000 { self = ProductInterner() }
-        if (refs.count + 1) * 2 > slots.count { grow() }
-        let hash = Self.hash(code, description)
-        hashes.append(hash)
-        codes.append(code)
-        descriptions.append(description)
-        refs.append(ref)
-        place(refs.count - 1, hash: hash)
-    }
-
-    private mutating func place(_ entry: Int, hash: UInt64) {
-        let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] >= 0 { slot = (slot + 1) & mask }
-        slots[slot] = Int32(entry)
-    }
-
-    private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
-        for entry in refs.indices { place(entry, hash: hashes[entry]) }
     }
 }
