@@ -4,15 +4,16 @@
 import CNative
 import ETL
 
-/// One invoice's matching cells, merged.
+/// One invoice's matching cells, merged (no heap storage: there is one per matching invoice).
 private struct InvoiceEntry {
-    var invoiceRef: Int
+    var invoiceRef: Int32
+    var placeRef: Int32
+    /// The customer of its first cell (0: none); other cells' customers are in `moreCustomers`.
+    var customerRef: Int32
+    var isCancellation: Bool
     var time: Int64
-    var placeRef: Int
-    var customerRefs: [Int]
     var lines: Int64
     var revenueMicros: Int64
-    var isCancellation: Bool
 }
 
 extension SQLiteWarehouse {
@@ -23,11 +24,12 @@ extension SQLiteWarehouse {
             let context = try ReportScanContext(connection, filter: filter)
             var entries: [InvoiceEntry] = []
             var multiEntry: [Int: Int] = [:]
+            var moreCustomers: [Int: [Int]] = [:]
             try scanCells(connection, context, decodeLines: false) { cell in
                 let entry = InvoiceEntry(
-                    invoiceRef: cell.invoiceRef, time: cell.time, placeRef: cell.placeRef,
-                    customerRefs: cell.customerRef == 0 ? [] : [cell.customerRef], lines: cell.lineCount,
-                    revenueMicros: cell.revenueMicros, isCancellation: cell.cancellation)
+                    invoiceRef: Int32(truncatingIfNeeded: cell.invoiceRef), placeRef: Int32(truncatingIfNeeded: cell.placeRef),
+                    customerRef: Int32(truncatingIfNeeded: cell.customerRef), isCancellation: cell.cancellation,
+                    time: cell.time, lines: cell.lineCount, revenueMicros: cell.revenueMicros)
                 guard context.isMulti(cell.invoiceRef) else {
                     entries.append(entry)
                     return
@@ -39,10 +41,10 @@ extension SQLiteWarehouse {
                 }
                 var merged = entries[index]
                 merged.time = min(merged.time, entry.time)
-                if binaryOrder(context.placeCountries[entry.placeRef], context.placeCountries[merged.placeRef]) {
+                if binaryOrder(context.placeCountries[Int(entry.placeRef)], context.placeCountries[Int(merged.placeRef)]) {
                     merged.placeRef = entry.placeRef
                 }
-                merged.customerRefs.append(contentsOf: entry.customerRefs)
+                if entry.customerRef != 0 { moreCustomers[cell.invoiceRef, default: []].append(Int(entry.customerRef)) }
                 merged.lines += entry.lines
                 merged.revenueMicros &+= entry.revenueMicros
                 merged.isCancellation = merged.isCancellation || entry.isCancellation
@@ -58,21 +60,24 @@ extension SQLiteWarehouse {
             var high = min(offset + size, total)
             while high < total, entries[high].time == entries[high - 1].time { high += 1 }
             var window = Array(entries[low..<high])
-            let names = try invoiceNames(connection, window.map(\.invoiceRef))
+            let names = try invoiceNames(connection, window.map { Int($0.invoiceRef) })
             window.sort { a, b in
                 if a.time != b.time { return a.time > b.time }
-                let (nameA, nameB) = (names[a.invoiceRef] ?? ("", ""), names[b.invoiceRef] ?? ("", ""))
+                let (nameA, nameB) = (names[Int(a.invoiceRef)] ?? ("", ""), names[Int(b.invoiceRef)] ?? ("", ""))
                 if nameA.region != nameB.region { return binaryOrder(nameA.region, nameB.region) }
                 return binaryOrder(nameA.invoiceNo, nameB.invoiceNo)
             }
             let chosen = window[(offset - low)..<min(offset - low + size, window.count)]
-            let customers = try customerIDs(connection, Set(chosen.flatMap(\.customerRefs)))
+            func customerRefs(_ entry: InvoiceEntry) -> [Int] {
+                (entry.customerRef == 0 ? [] : [Int(entry.customerRef)]) + (moreCustomers[Int(entry.invoiceRef)] ?? [])
+            }
+            let customers = try customerIDs(connection, Set(chosen.flatMap(customerRefs)))
             let invoices = chosen.map { entry in
-                let name = names[entry.invoiceRef] ?? ("", "")
-                let customer = entry.customerRefs.compactMap { customers[$0] }.min(by: binaryOrder)
+                let name = names[Int(entry.invoiceRef)] ?? ("", "")
+                let customer = customerRefs(entry).compactMap { customers[$0] }.min(by: binaryOrder)
                 return InvoiceOverview(
                     region: name.region, invoiceNo: name.invoiceNo, time: LocalDateTime(secondsSinceEpoch: entry.time),
-                    country: context.placeCountries[entry.placeRef], customerID: customer, lines: Int(entry.lines),
+                    country: context.placeCountries[Int(entry.placeRef)], customerID: customer, lines: Int(entry.lines),
                     revenue: ExactDecimal(micros: entry.revenueMicros), isCancellation: entry.isCancellation)
             }
             return InvoicePage(invoices: invoices, total: total, page: number, pageSize: size)
