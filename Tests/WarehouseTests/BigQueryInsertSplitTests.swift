@@ -51,6 +51,7 @@ struct BigQueryInsertSplitTests {
         let totals = warehouse.client.insertAllCounters.snapshot
         #expect(totals.requests == 5)  // 7 + 7 + 7 + 7 + 2
         #expect(totals.rows == 30)
+        try warehouse.finishLoad(BigQueryWarehouseEmulatorTests.context("split-rows"))
         #expect(try warehouse.summary(ReportFilter()).units == 30)
     }
 
@@ -68,6 +69,7 @@ struct BigQueryInsertSplitTests {
         #expect(Int64(each.reduce(0, +)) == totals.jsonBytes, "\(each)")
         #expect(each.allSatisfy { $0 <= 2_000 }, "\(each)")
         #expect(totals.sentBytes < totals.jsonBytes)  // gzip is on
+        try warehouse.finishLoad(BigQueryWarehouseEmulatorTests.context("split-bytes"))
         #expect(try warehouse.summary(ReportFilter()).units == 12)
     }
 }

@@ -87,6 +87,9 @@ struct BigQueryWarehouseEmulatorTests {
         let resumed = try warehouse.insert(rows, for: resumingOwn)
         #expect(resumed.inserted == 4 && resumed.alreadyPresent.isEmpty)
 
+        // The view shows the rows of finished loads only.
+        #expect(try warehouse.summary(ReportFilter()).orders == 0)
+        for id in ["u1", "u2", "u3"] { try warehouse.finishLoad(Self.context(id)) }
         let summary = try warehouse.summary(ReportFilter())
         // 6×2.55 + 6×3.39 − 27.50 = 8.14 (POST excluded)
         #expect(summary.revenue == ExactDecimal(micros: 8_140_000))
@@ -107,6 +110,7 @@ struct BigQueryWarehouseEmulatorTests {
         let rows = [Self.row(1, invoice: "1", quantity: 2, price: 1_250_000)]
         _ = try blind.insert(rows, for: Self.context("a"))
         _ = try blind.insert(rows, for: Self.context("a"))
+        try warehouse.finishLoad(Self.context("a"))
         #expect(try warehouse.summary(ReportFilter()).revenue == ExactDecimal(micros: 2_500_000))
     }
 
