@@ -39,7 +39,7 @@ struct SQLitePreparedCells: PreparedBatch {
 
     init(_ rows: [OrderRow]) {
         rowCount = rows.count
-        var numbers = ProductInterner()
+        var numbers = ProductInterner(expected: min(rows.count, 8192))
         var cellOfKey: [Key: Int] = [:]
         var open = -1
         var cellOfRow = [Int32](repeating: 0, count: rows.count)
@@ -103,11 +103,22 @@ struct SQLitePreparedCells: PreparedBatch {
 /// Product numbers by stock code and description: an open-addressing table with a cheap
 /// hash of the two texts' bytes, looked up once per stored row.
 struct ProductInterner {
-    private var slots = [Int32](repeating: -1, count: 1024)
+    private var slots: [Int32]
     private var hashes: [UInt64] = []
     private var codes: [String] = []
     private var descriptions: [String?] = []
     private var refs: [Int64] = []
+
+    /// A table sized for `expected` entries without growing.
+    init(expected: Int = 512) {
+        var size = 1024
+        while size < expected * 2 { size *= 2 }
+        slots = [Int32](repeating: -1, count: size)
+        hashes.reserveCapacity(expected)
+        codes.reserveCapacity(expected)
+        descriptions.reserveCapacity(expected)
+        refs.reserveCapacity(expected)
+    }
 
     /// A hash of the stock code only (a code has few descriptions; they are told apart by comparison).
     @inline(__always)
@@ -150,7 +161,7 @@ struct ProductInterner {
     }
 
     mutating func insert(code: String, description: String?, ref: Int64) {
-        if refs.count >= 500_000 { self = ProductInterner() }
+        if refs.count >= 500_000 { self = ProductInterner(expected: 512) }
         if (refs.count + 1) * 2 > slots.count { grow() }
         let hash = Self.hash(code, description)
         hashes.append(hash)
