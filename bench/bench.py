@@ -114,9 +114,15 @@ class Bench:
             shutil.rmtree(data, ignore_errors=True)
             os.makedirs(data)
         config = os.path.join(self.out, "ours-config.json")
+        # The portal's own pages (it reads them at start) and the 4 KB page of the static scenario.
+        public = os.path.join(self.out, "public")
+        if not os.path.exists(os.path.join(public, "page.html")):
+            shutil.rmtree(public, ignore_errors=True)
+            shutil.copytree(os.path.join(ROOT, "Public"), public)
+            shutil.copy(os.path.join(HERE, "static", "page.html"), public)
         with open(config, "w") as handle:
             # The idle scenario holds 10,000 connections from this one address.
-            json.dump({"server": {"publicDir": os.path.join(HERE, "static"), "accessLog": True,
+            json.dump({"server": {"publicDir": public, "accessLog": True,
                                   "limits": {"maxConnectionsPerClient": 20000}}}, handle)
         logfile = open(os.path.join(self.out, f"ours-{scenario}.log"), "w")
         process = subprocess.Popen(

@@ -182,7 +182,7 @@ def write_report(results, args, path):
         "connections for any number of requests (`keepalive_requests` raised from its default 1000), as SalesPortal "
         "does. Both write an access log to a file. The 4 KB page "
         "(`bench/static/page.html`) is served by SalesPortal through a `--config` with `server.publicDir` "
-        "pointing at `bench/static`, and by nginx from the same folder. The Flask portal's /healthz is one round "
+        "pointing at a copy of its own pages (`Public/`) with that page added, and by nginx from `bench/static`. The Flask portal's /healthz is one round "
         "under gunicorn with 2 sync workers.")
     add("- **Raw upload**: the file is first loaded with `sales-portal ingest` into a data folder (not timed), "
         "`sync` flushes the disk, a fresh server starts on that folder, and `curl -F file=@…` uploads the same file "

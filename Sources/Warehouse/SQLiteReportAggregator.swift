@@ -71,7 +71,14 @@ extension SQLiteWriter {
         for product in prepared.products {
             palette.append(try productRef(code: product.code, description: product.description))
         }
-        let invoiceRefs = try invoiceRefs(Set(live.map { prepared.cells[$0].invoiceNo }), region: region)
+        // Each invoice's first and last time in this batch: the rows of an invoice's lines lie between.
+        var spans: [String: (first: Int64, last: Int64)] = [:]
+        for index in live {
+            let cell = prepared.cells[index]
+            let span = spans[cell.invoiceNo] ?? (cell.time, cell.time)
+            spans[cell.invoiceNo] = (min(span.first, cell.time), max(span.last, cell.time))
+        }
+        let invoiceRefs = try invoiceRefs(spans, region: region)
         var keys: [(key: ReportCellKey, cell: Int)] = []
         keys.reserveCapacity(live.count)
         var placeRef: (country: String, ref: Int64)?
@@ -207,28 +214,53 @@ extension SQLiteWriter {
     /// The numbers of the region's invoices, and whether each was numbered before this call:
     /// the known ones in one query, the new ones added in one statement (their row ids follow
     /// one another in the order of the array, as nothing else writes meanwhile). Joins, not
-    /// `IN (SELECT …)`, which would build a temporary index each time.
-    private func invoiceRefs(_ invoiceNos: Set<String>, region: String) throws(WarehouseError)
+    /// `IN (SELECT …)`, which would build a temporary index each time. Each invoice's time span
+    /// is widened to take in `spans`.
+    private func invoiceRefs(_ spans: [String: (first: Int64, last: Int64)], region: String) throws(WarehouseError)
         -> [String: (ref: Int64, known: Bool)] {
         var found: [String: (ref: Int64, known: Bool)] = [:]
-        let asked = Array(invoiceNos)
+        let asked = Array(spans.keys)
         let existing = try connection.cached("""
-            SELECT i.invoice_no, i.ref FROM json_each(?1) j
+            SELECT i.invoice_no, i.ref, i.first_time, i.last_time FROM json_each(?1) j
             JOIN report_invoices i ON i.invoice_no = j.value AND i.region = ?2
             """)
         existing.bind(SQLiteJSON.encode(asked), at: 1)
         existing.bind(region, at: 2)
+        var widen: [(ref: Int64, first: Int64, last: Int64)] = []
         do {
             defer { existing.reset() }
             while try existing.step() {
-                if let invoiceNo = existing.text(0) { found[invoiceNo] = (existing.int64(1), true) }
+                guard let invoiceNo = existing.text(0), let span = spans[invoiceNo] else { continue }
+                let ref = existing.int64(1)
+                found[invoiceNo] = (ref, true)
+                let (first, last) = (existing.int64(2), existing.int64(3))
+                if span.first < first || span.last > last { widen.append((ref, min(first, span.first), max(last, span.last))) }
+            }
+        }
+        if !widen.isEmpty {
+            let update = try connection.cached("UPDATE report_invoices SET first_time = ?2, last_time = ?3 WHERE ref = ?1")
+            for span in widen {
+                update.bind(span.ref, at: 1)
+                update.bind(span.first, at: 2)
+                update.bind(span.last, at: 3)
+                try update.run()
             }
         }
         let missing = asked.filter { found[$0] == nil }
         guard !missing.isEmpty else { return found }
-        let insert = try connection.cached(
-            "INSERT INTO report_invoices (invoice_no, region) SELECT value, ?2 FROM json_each(?1)")
-        insert.bind(SQLiteJSON.encode(missing), at: 1)
+        // [[invoice number, first time, last time], …]
+        var json = "["
+        for (position, invoiceNo) in missing.enumerated() {
+            if position > 0 { json += "," }
+            let span = spans[invoiceNo] ?? (0, 0)
+            json += SQLiteJSON.encode([invoiceNo]).dropLast() + ",\(span.first),\(span.last)]"
+        }
+        json += "]"
+        let insert = try connection.cached("""
+            INSERT INTO report_invoices (invoice_no, region, first_time, last_time)
+            SELECT json_extract(value, '$[0]'), ?2, json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?1)
+            """)
+        insert.bind(json, at: 1)
         insert.bind(region, at: 2)
         try insert.run()
         guard connection.changes == missing.count else { throw .corruptValue("new invoices were not all numbered") }

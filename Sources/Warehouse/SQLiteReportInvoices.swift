@@ -22,24 +22,30 @@ extension SQLiteWarehouse {
         let number = max(page, 1)
         return try withReader { connection throws(WarehouseError) in
             let context = try ReportScanContext(connection, filter: filter)
-            var entries: [InvoiceEntry] = []
+            // Invoices with one cell are final as their cell is read: only the newest ones that can
+            // reach the page are kept (`LatestInvoices`). Those with several cells are merged first.
+            let offset = (number - 1) * size
+            var latest = LatestInvoices(keep: offset + size)
+            var multiEntries: [InvoiceEntry] = []
             var multiEntry: [Int: Int] = [:]
             var moreCustomers: [Int: [Int]] = [:]
+            var total = 0
             try scanCells(connection, context, decodeLines: false) { cell in
                 let entry = InvoiceEntry(
                     invoiceRef: Int32(truncatingIfNeeded: cell.invoiceRef), placeRef: Int32(truncatingIfNeeded: cell.placeRef),
                     customerRef: Int32(truncatingIfNeeded: cell.customerRef), isCancellation: cell.cancellation,
                     time: cell.time, lines: cell.lineCount, revenueMicros: cell.revenueMicros)
                 guard context.isMulti(cell.invoiceRef) else {
-                    entries.append(entry)
+                    total += 1
+                    latest.offer(entry)
                     return
                 }
                 guard let index = multiEntry[cell.invoiceRef] else {
-                    multiEntry[cell.invoiceRef] = entries.count
-                    entries.append(entry)
+                    multiEntry[cell.invoiceRef] = multiEntries.count
+                    multiEntries.append(entry)
                     return
                 }
-                var merged = entries[index]
+                var merged = multiEntries[index]
                 merged.time = min(merged.time, entry.time)
                 if binaryOrder(context.placeCountries[Int(entry.placeRef)], context.placeCountries[Int(merged.placeRef)]) {
                     merged.placeRef = entry.placeRef
@@ -48,17 +54,19 @@ extension SQLiteWarehouse {
                 merged.lines += entry.lines
                 merged.revenueMicros &+= entry.revenueMicros
                 merged.isCancellation = merged.isCancellation || entry.isCancellation
-                entries[index] = merged
+                multiEntries[index] = merged
             }
-            let total = entries.count
+            total += multiEntries.count
+            for entry in multiEntries { latest.offer(entry) }
+            // The newest invoices, all ties at the oldest time kept included: the head of the whole order.
+            var entries = latest.entries
             entries.sort { $0.time != $1.time ? $0.time > $1.time : $0.invoiceRef < $1.invoiceRef }
-            let offset = (number - 1) * size
-            guard offset < total else { return InvoicePage(invoices: [], total: total, page: number, pageSize: size) }
+            guard offset < entries.count else { return InvoicePage(invoices: [], total: total, page: number, pageSize: size) }
             // Ties in time are ordered by region then invoice number: widen the window to whole ties.
             var low = offset
             while low > 0, entries[low - 1].time == entries[offset].time { low -= 1 }
-            var high = min(offset + size, total)
-            while high < total, entries[high].time == entries[high - 1].time { high += 1 }
+            var high = min(offset + size, entries.count)
+            while high < entries.count, entries[high].time == entries[high - 1].time { high += 1 }
             var window = Array(entries[low..<high])
             let names = try invoiceNames(connection, window.map { Int($0.invoiceRef) })
             window.sort { a, b in
@@ -107,26 +115,22 @@ extension SQLiteWarehouse {
         return found
     }
 
-    /// The invoice's visible lines: its cells give the uploads and times, the rows of each time
-    /// are read by row-key range (keys lead with the invoice time).
+    /// The invoice's visible lines: its dictionary entry gives the span of its times, and its
+    /// rows are read by that row-key range (keys lead with the invoice time).
     public func invoiceLines(region: String, invoiceNo: String) throws -> [InvoiceLine] {
         try withReader { connection throws(WarehouseError) in
-            // The invoice's numbers (one per region spelling), then its visible cells' times, in one read of the cells.
-            let numbers = try connection.cached("SELECT ref FROM report_invoices WHERE invoice_no = ?1 AND region = ?2 COLLATE NOCASE")
-            numbers.bind(invoiceNo, at: 1)
-            numbers.bind(region, at: 2)
-            var refs = Set<Int>()
+            // The invoice's time span (one per region spelling): its rows lie in that range of row keys.
+            let spans = try connection.cached(
+                "SELECT first_time, last_time FROM report_invoices WHERE invoice_no = ?1 AND region = ?2 COLLATE NOCASE")
+            spans.bind(invoiceNo, at: 1)
+            spans.bind(region, at: 2)
+            var ranges: [(first: Int64, last: Int64)] = []
             do {
-                defer { numbers.reset() }
-                while try numbers.step() { refs.insert(Int(numbers.int64(0))) }
+                defer { spans.reset() }
+                while try spans.step() { ranges.append((spans.int64(0), spans.int64(1))) }
             }
-            guard !refs.isEmpty else { return [] }
-            var times = Set<Int64>()
-            try scanCells(connection, try ReportScanContext(connection, filter: ReportFilter()), decodeLines: false) { cell in
-                if refs.contains(cell.invoiceRef) { times.insert(cell.time) }
-            }
-            guard !times.isEmpty else { return [] }
-            if times.contains(where: { $0 < 0 }) {
+            guard !ranges.isEmpty else { return [] }
+            if ranges.contains(where: { $0.first < 0 }) {
                 // Keys of times before 1970 do not sort by time: read the rows without the key range.
                 return try rowScanInvoiceLines(connection, region: region, invoiceNo: invoiceNo)
             }
@@ -138,11 +142,20 @@ extension SQLiteWarehouse {
                   AND \(SQLiteReportSchema.isVisible("u.status"))
                 """)
             var found: [(line: InvoiceLine, upload: Int64)] = []
-            for time in times.sorted() {
+            // Spans of two spellings of the region may overlap: each row is read once.
+            var merged: [(first: Int64, last: Int64)] = []
+            for range in ranges.sorted(by: { $0.first < $1.first }) {
+                if let previous = merged.last, range.first <= previous.last {
+                    merged[merged.count - 1].last = max(previous.last, range.last)
+                } else {
+                    merged.append(range)
+                }
+            }
+            for range in merged {
                 rows.bind(invoiceNo, at: 1)
                 rows.bind(region, at: 2)
-                rows.bind(bytes: SQLiteReportConditions.keyBound(seconds: time), at: 3)
-                rows.bind(bytes: SQLiteReportConditions.keyBound(seconds: time + 1), at: 4)
+                rows.bind(bytes: SQLiteReportConditions.keyBound(seconds: range.first), at: 3)
+                rows.bind(bytes: SQLiteReportConditions.keyBound(seconds: range.last + 1), at: 4)
                 defer { rows.reset() }
                 while try rows.step() { found.append((Self.invoiceLine(rows), rows.int64(11))) }
             }
@@ -161,5 +174,67 @@ extension SQLiteWarehouse {
             time: LocalDateTime(secondsSinceEpoch: statement.int64(5)), country: statement.text(6) ?? "",
             customerID: statement.text(7), isProduct: statement.int64(8) != 0,
             isCancellation: statement.int64(9) != 0, sourceLine: statement.int64(10))
+    }
+}
+
+/// The `keep` newest of the invoices offered, and every other one as old as the oldest of them
+/// (ties in time are ordered by name later): a min-heap on time, with the ties it pushed out.
+private struct LatestInvoices {
+    let keep: Int
+    private var heap: [InvoiceEntry] = []
+    private var ties: [InvoiceEntry] = []
+
+    init(keep: Int) { self.keep = max(keep, 1) }
+
+    var entries: [InvoiceEntry] { heap + ties }
+
+    mutating func offer(_ entry: InvoiceEntry) {
+        if heap.count < keep {
+            push(entry)
+            return
+        }
+        let oldest = heap[0].time
+        if entry.time < oldest { return }
+        if entry.time == oldest {
+            ties.append(entry)
+            return
+        }
+        push(entry)
+        // One more than kept: the oldest leaves, to the ties while its time is still the oldest.
+        let removed = pop()
+        if heap[0].time == removed.time {
+            ties.append(removed)
+        } else {
+            ties.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private mutating func push(_ entry: InvoiceEntry) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].time < heap[parent].time else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func pop() -> InvoiceEntry {
+        let top = heap[0]
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return top }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            guard left < heap.count else { break }
+            var smallest = left
+            if left + 1 < heap.count, heap[left + 1].time < heap[left].time { smallest = left + 1 }
+            guard heap[smallest].time < heap[parent].time else { break }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
     }
 }

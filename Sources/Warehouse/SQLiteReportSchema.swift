@@ -54,6 +54,8 @@ enum SQLiteReportSchema {
             region TEXT NOT NULL,
             known INTEGER NOT NULL DEFAULT 0,
             multi INTEGER NOT NULL DEFAULT 0,
+            first_time INTEGER NOT NULL DEFAULT 0,
+            last_time INTEGER NOT NULL DEFAULT 0,
             UNIQUE (invoice_no, region)
         );
         CREATE INDEX IF NOT EXISTS report_invoices_multi ON report_invoices(ref) WHERE multi = 1;
