@@ -285,7 +285,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var region = document.getElementById("region");
   var dropZone = document.getElementById("drop-zone");
   // The drop zone stands in for the visually hidden input; keep the input out of the tab order.
+  // Its name is now the drop zone's title: the label shown without JavaScript goes (a hidden
+  // label would leave the input nameless).
   input.tabIndex = -1;
+  var hiddenLabel = document.querySelector('label[for="file"]');
+  if (hiddenLabel) hiddenLabel.parentNode.removeChild(hiddenLabel);
+  input.setAttribute("aria-labelledby", "drop-title");
 
   function isCsv(file) {
     return /\.csv$/i.test(file.name) || file.type === "text/csv";

@@ -374,7 +374,7 @@ document.documentElement.classList.replace("no-js", "js");
     facts.textContent = "";
     [["Time", (invoice.time || "").replace("T", " ")], ["Country", invoice.country], ["Customer", invoice.customer || "—"],
      ["Revenue", money(invoice.revenue)], ["Units", count(invoice.units)], ["Type", invoice.is_cancellation ? "Cancellation" : "Sale"]]
-      .forEach(function (pair) { facts.appendChild(el("div", {}, [el("dt", { text: pair[0] }), el("dd", { text: pair[1] })])); });
+      .forEach(function (pair) { facts.appendChild(el("dl", {}, [el("dt", { text: pair[0] }), el("dd", { text: pair[1] })])); });
     fillTable($("lines-table"), ["Stock code", "Description", "Quantity", "Unit price", "Revenue", "File line"],
       [false, false, true, true, true, true],
       invoice.lines.map(function (l) {

@@ -288,6 +288,25 @@ extension SQLiteWriter {
 }
 
 extension SQLiteWriter {
+    /// Creates the report tables; when they are missing or of another layout, builds them anew
+    /// from the stored rows. Runs inside the caller's transaction.
+    func prepareReportTables() throws(WarehouseError) {
+        var found = 0
+        if try connection.integer(SQLiteReportSchema.versionQuery) == 1 {
+            found = Int(try connection.integer("SELECT coalesce(max(version), 0) FROM report_meta"))
+        }
+        guard found != SQLiteReportSchema.version else {
+            try connection.execute(SQLiteReportSchema.tables)
+            return
+        }
+        for table in SQLiteReportSchema.tableNames { try connection.execute("DROP TABLE IF EXISTS \(table)") }
+        reportRefs.clear()
+        try connection.execute(SQLiteReportSchema.tables)
+        try connection.execute(SQLiteReportSchema.meta)
+        try connection.execute("INSERT INTO report_meta (version) VALUES (\(SQLiteReportSchema.version))")
+        try rebuildReportTables()
+    }
+
     /// Fills the report tables from the stored rows, upload by upload in row order: for a
     /// database made before them. Runs inside the caller's transaction.
     func rebuildReportTables() throws(WarehouseError) {

@@ -78,8 +78,20 @@ enum SQLiteReportSchema {
         ) WITHOUT ROWID;
         """
 
-    /// True when the report tables are there (a database made before them needs them built from its rows).
-    static let existsQuery = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'report_chunks'"
+    /// The layout of the report tables; tables of another layout (or none: a database made
+    /// before them) are built again from the rows.
+    static let version = 1
+
+    static let tableNames = ["report_chunks", "report_invoices", "report_places", "report_products",
+                             "report_customers", "report_upload_places", "report_meta"]
+
+    static let meta = "CREATE TABLE IF NOT EXISTS report_meta (version INTEGER NOT NULL)"
+
+    /// The layout version of the report tables in the database, 0 when there are none.
+    static let versionQuery = """
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_meta')
+                    THEN 1 ELSE 0 END
+        """
 }
 
 /// A cell in a chunk's `cells` BLOB: 56 bytes, little-endian.

@@ -125,9 +125,7 @@ public final class SQLiteWarehouse: Warehouse {
                     options.indexInvoiceDay ? SQLiteSchema.rowIndexes : "DROP INDEX IF EXISTS order_rows_by_day")
                 try writer.connection.execute("DROP VIEW IF EXISTS orders")
                 try writer.connection.execute(SQLiteSchema.ordersView)
-                let reportTablesExist = try writer.connection.integer(SQLiteReportSchema.existsQuery) > 0
-                try writer.connection.execute(SQLiteReportSchema.tables)
-                if !reportTablesExist { try writer.rebuildReportTables() }
+                try writer.prepareReportTables()
                 try writer.connection.execute("COMMIT")
             } catch {
                 try? writer.connection.execute("ROLLBACK")

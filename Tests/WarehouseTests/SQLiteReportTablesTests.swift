@@ -173,12 +173,18 @@ struct SeededGenerator: RandomNumberGenerator {
         // As a database of the earlier version: no report tables.
         try database.withOpenWrite("""
             DROP TABLE report_chunks; DROP TABLE report_invoices; DROP TABLE report_places; DROP TABLE report_products;
-            DROP TABLE report_customers; DROP TABLE report_upload_places
+            DROP TABLE report_customers; DROP TABLE report_upload_places; DROP TABLE report_meta
             """) { _ in }
         #expect(database.query("SELECT count(*) FROM sqlite_master WHERE name = 'report_chunks'") == [["0"]])
         let reopened = try database.warehouse()
         #expect(database.query("SELECT count(*) > 0 FROM report_chunks") == [["1"]])
         for round in 0..<10 { try expectSameAnswers(reopened, Self.randomFilter(&random), "rebuilt round \(round)") }
         try expectSameAnswers(reopened, ReportFilter(), "rebuilt unfiltered")
+        // Tables of another layout are built again too.
+        try database.withOpenWrite("UPDATE report_meta SET version = version + 100; DELETE FROM report_chunks") { _ in }
+        let again = try database.warehouse()
+        #expect(database.query("SELECT version FROM report_meta") == [["1"]])
+        try expectSameAnswers(again, ReportFilter(), "rebuilt from another layout")
+        #expect(try again.summary(ReportFilter()).orders > 0)
     }
 }
