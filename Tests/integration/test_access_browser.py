@@ -15,8 +15,6 @@ Tests/artifacts/login-page.png and login-phone.png (360 px wide)."""
 from __future__ import annotations
 
 import http.server
-import os
-import shutil
 import threading
 import urllib.parse
 from pathlib import Path
@@ -24,14 +22,13 @@ from pathlib import Path
 import pytest
 
 import access_support as access
+import browser_support
 import reference
 import support
 
-CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = support.REPO_ROOT / "Tests" / "artifacts"
 FINAL = ("loaded", "already_loaded", "rejected", "failed", "error")
-WAIT_SECONDS = 30
+WAIT_SECONDS = browser_support.WAIT_SECONDS
 ATTACKER_HOST = "127.0.0.2"
 PASSWORD = "uma-Upload-Pass-5"
 ADMIN_PASSWORD = "ada-Admin-Pass-8"
@@ -39,19 +36,7 @@ ADMIN_PASSWORD = "ada-Admin-Pass-8"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)) or not Path(CHROMEDRIVER).exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER})")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1000", "--lang=en-GB"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
+    driver = browser_support.start_chromium(console_log=True)
     yield driver
     driver.quit()
 

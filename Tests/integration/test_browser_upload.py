@@ -2,20 +2,15 @@
 files chosen at once become two result rows whose revenue equals the reference."""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+import browser_support
 import reference
 import support
 
-CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = support.REPO_ROOT / "Tests" / "artifacts"
 FINAL = ("loaded", "already_loaded", "rejected", "failed", "error")
-WAIT_SECONDS = 30
+WAIT_SECONDS = browser_support.WAIT_SECONDS
 
 
 def _group_thousands(text: str) -> str:
@@ -26,18 +21,7 @@ def _group_thousands(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)) or not Path(CHROMEDRIVER).exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER})")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
+    driver = browser_support.start_chromium()
     yield driver
     driver.quit()
 

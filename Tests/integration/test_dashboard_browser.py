@@ -3,8 +3,6 @@ uploads, filters kept in the URL, drill-down region → country → invoices →
 by keyboard and by click. Screenshots go to Tests/artifacts/dashboard-*.png."""
 from __future__ import annotations
 
-import os
-import shutil
 import urllib.parse
 from datetime import date
 from decimal import Decimal
@@ -12,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+import browser_support
 import reference
 import support
 
-CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = support.REPO_ROOT / "Tests" / "artifacts"
-WAIT_SECONDS = 30
+WAIT_SECONDS = browser_support.WAIT_SECONDS
 
 
 def pounds(text: str) -> str:
@@ -35,20 +32,7 @@ def downloads(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(downloads):
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)) or not Path(CHROMEDRIVER).exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER})")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1000", "--lang=en-GB"):
-        options.add_argument(argument)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
+    driver = browser_support.start_chromium(downloads=downloads)
     yield driver
     driver.quit()
 
