@@ -208,6 +208,19 @@ class Portal:
 from reports_duckdb import duckdb_worker, money, portal_fingerprint  # noqa: E402
 
 
+def wait_bounded(process, deadline, what, seconds):
+    """Waits for `process` until `deadline` (time.monotonic); kills it past that. (status, rusage)."""
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            return status, usage
+        if time.monotonic() > deadline:
+            process.kill()
+            os.wait4(process.pid, 0)
+            raise RuntimeError(f"{what} took longer than {seconds} s")
+        time.sleep(0.02)
+
+
 class ReportsBench:
     def __init__(self, args):
         self.args = args
@@ -299,16 +312,7 @@ class ReportsBench:
         with open(output, "wb") as stdout, open(output + ".log", "wb") as stderr:
             process = subprocess.Popen([self.args.binary, "ingest", path, "--region", "UK", "--data-dir", data],
                                        stdout=stdout, stderr=stderr)
-        deadline = began + self.args.ingest_seconds
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                os.wait4(process.pid, 0)
-                raise RuntimeError(f"ingest took longer than {self.args.ingest_seconds} s")
-            time.sleep(0.02)
+        status, usage = wait_bounded(process, began + self.args.ingest_seconds, "ingest", self.args.ingest_seconds)
         seconds = time.monotonic() - began
         if status != 0:
             raise RuntimeError(f"ingest failed with status {status}: see {output}.log")
@@ -496,16 +500,7 @@ class ReportsBench:
         with open(output, "w") as stdout, open(output + ".log", "w") as stderr:
             process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "duckdb-worker", spec_path],
                                        stdout=stdout, stderr=stderr)
-        deadline = began + self.args.duckdb_seconds
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                os.wait4(process.pid, 0)
-                raise RuntimeError(f"DuckDB took longer than {self.args.duckdb_seconds} s")
-            time.sleep(0.05)
+        status, usage = wait_bounded(process, began + self.args.duckdb_seconds, "DuckDB", self.args.duckdb_seconds)
         if status != 0:
             raise RuntimeError(f"DuckDB failed with status {status}: {open(output + '.log').read()[-500:]}")
         answer = json.load(open(output))
