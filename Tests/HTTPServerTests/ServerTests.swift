@@ -273,17 +273,18 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
     }
 
     @Test func oneClientCannotTakeEveryUploadThread() throws {
-        try withServer({ $0.limits.maxUploadsPerClient = 1; $0.timeouts.bodyInactivityMilliseconds = 60_000 }) { port in
+        let recorder = Recorder()
+        try withServer({ $0.limits.maxUploadsPerClient = 1; $0.timeouts.bodyInactivityMilliseconds = 60_000 },
+                       recorder: recorder) { port in
             let first = try TestClient(port: port)
-            try first.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            try first.send("POST /held HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            // The precondition: the first upload is being handled (it holds the address's one slot).
+            #expect(recorder.waitForOutcome(timeoutMilliseconds: 30_000) == "entered")
             // Until the first is answered, a second upload from this address is refused at once.
-            var refused: TestClient.Response?
-            for _ in 0..<100 where refused == nil {
-                let second = try request(port, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz")
-                if second.status == 429 { refused = second } else { usleep(10_000) }
-            }
-            #expect(refused?.text.contains("too_many_uploads") == true)
-            #expect(refused?.headers["retry-after"] == "5")
+            let refused = try request(port, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz")
+            #expect(refused.status == 429)
+            #expect(refused.text.contains("too_many_uploads"))
+            #expect(refused.headers["retry-after"] == "5")
             try first.send("defghij")
             #expect(try first.readResponse().status == 200)
             let after = try request(port, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz")
