@@ -15,25 +15,6 @@ struct ReportCellKey: Hashable {
     var cancellation: Bool
 }
 
-/// A cell's lines as gathered from one batch.
-struct ReportCellLines {
-    var lineCount: Int64 = 0
-    var revenueMicros: Int64 = 0
-    var units: Int64 = 0
-    var packed: [UInt8] = []
-
-    @inline(__always)
-    mutating func add(productRef: Int64, isProduct: Bool, quantity: Int64, revenueMicros: Int64) {
-        lineCount += 1
-        if isProduct {
-            self.revenueMicros &+= revenueMicros
-            units &+= quantity
-        }
-        ReportLinePacking.appendLine(productRef: productRef, isProduct: isProduct, quantity: quantity,
-                                     revenueMicros: revenueMicros, to: &packed)
-    }
-}
-
 /// Dictionary numbers the write connection has already looked up, so most rows need no query.
 struct ReportRefCache {
     /// Place refs by region then country.
@@ -292,7 +273,7 @@ extension SQLiteWriter {
     /// from the stored rows. Runs inside the caller's transaction.
     func prepareReportTables() throws(WarehouseError) {
         var found = 0
-        if try connection.integer(SQLiteReportSchema.versionQuery) == 1 {
+        if try connection.integer(SQLiteReportSchema.metaTableExists) == 1 {
             found = Int(try connection.integer("SELECT coalesce(max(version), 0) FROM report_meta"))
         }
         guard found != SQLiteReportSchema.version else {

@@ -142,13 +142,6 @@ struct ReportCellView {
     var lines: UnsafePointer<UInt8>?
     var linesByteCount: Int
 
-    /// Calls `body(productRef, isProduct, quantity, revenueMicros)` for each line.
-    @inline(__always)
-    func forEachLine(_ body: (Int, Bool, Int64, Int64) -> Void) {
-        guard let lines else { return }
-        ReportLinePacking.forEachLine(lines, count: linesByteCount, body)
-    }
-
     /// The cell's packed lines (none when they were not read).
     var packedLines: PackedLines {
         guard let lines else { return PackedLines(UnsafePointer(bitPattern: 1)!, count: 0) }

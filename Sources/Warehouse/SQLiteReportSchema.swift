@@ -87,11 +87,8 @@ enum SQLiteReportSchema {
 
     static let meta = "CREATE TABLE IF NOT EXISTS report_meta (version INTEGER NOT NULL)"
 
-    /// The layout version of the report tables in the database, 0 when there are none.
-    static let versionQuery = """
-        SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_meta')
-                    THEN 1 ELSE 0 END
-        """
+    /// 1 when the database has the table that records the layout version, else 0.
+    static let metaTableExists = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'report_meta'"
 }
 
 /// A cell in a chunk's `cells` BLOB: 56 bytes, little-endian.
@@ -152,14 +149,6 @@ enum ReportLinePacking {
         append(UInt64(productRef) << 1 | (isProduct ? 1 : 0), to: &bytes)
         append(zigzag(quantity), to: &bytes)
         append(zigzag(revenueMicros), to: &bytes)
-    }
-
-    /// Calls `body(productRef, isProduct, quantity, revenueMicros)` for each packed line.
-    @inline(__always)
-    static func forEachLine(_ start: UnsafePointer<UInt8>, count: Int,
-                            _ body: (Int, Bool, Int64, Int64) -> Void) {
-        var lines = PackedLines(start, count: count)
-        while let line = lines.next() { body(line.product, line.isProduct, line.quantity, line.revenue) }
     }
 }
 
