@@ -309,10 +309,11 @@ public protocol Warehouse: Sendable {
     func checkReady() throws
     /// Stores a batch; a row whose row key is already there is counted, not stored again.
     func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult
-    /// Work on a batch that needs nothing stored (grouping, encoding), done on the loading thread
-    /// while the batch before it is being stored; nil when the warehouse has none.
-    func prepareInsert(_ rows: [OrderRow], for upload: UploadContext) -> (any PreparedBatch)?
-    /// `insert(_:for:)` with what `prepareInsert` made of the same rows.
+    /// What prepares the batches of one load for storing: the work that needs nothing stored
+    /// (grouping, encoding), done on the loading thread while the batch before is being stored;
+    /// nil when the warehouse has none.
+    func makeBatchPreparer(for upload: UploadContext) -> (any BatchPreparer)?
+    /// `insert(_:for:)` with what the load's `BatchPreparer` made of the same rows.
     func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult
     /// Creates or replaces the record of an upload.
     func saveUpload(_ record: UploadRecord) throws
@@ -386,12 +387,18 @@ public protocol ObjectStore: Sendable {
     func delete(uri: String) throws
 }
 
-/// What a warehouse's `prepareInsert` made of a batch, handed back with the batch to `insert`.
+/// What a warehouse's `BatchPreparer` made of a batch, handed back with the batch to `insert`.
 public protocol PreparedBatch: Sendable {}
+
+/// Prepares the batches of one load, in their order, on the loading thread. It may keep what
+/// it learned from the batches before (so each batch is prepared by the load's own preparer).
+public protocol BatchPreparer: AnyObject {
+    func prepare(_ rows: [OrderRow]) -> any PreparedBatch
+}
 
 extension Warehouse {
     public var loadsSkipStoredRows: Bool { true }
-    public func prepareInsert(_ rows: [OrderRow], for upload: UploadContext) -> (any PreparedBatch)? { nil }
+    public func makeBatchPreparer(for upload: UploadContext) -> (any BatchPreparer)? { nil }
     public func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult {
         try insert(rows, for: upload)
     }

@@ -106,6 +106,8 @@ private final class LoadRun {
     var batchFields = BatchFields()
     /// Stores batches on its own thread once the file has more than one batch.
     var inserter: BatchInserter?
+    /// Prepares each batch for `inserter` while the one before is stored.
+    var preparer: (any BatchPreparer)?
     /// The batch being stored by `inserter`, kept for accounting when its result comes back.
     var storingBatch: [OrderRow] = []
     var storingFields = BatchFields()
@@ -222,6 +224,7 @@ private final class LoadRun {
     private func flushBatch(makeRejectsWriter: () throws -> any ObjectWriter, isLast: Bool) throws(ETLError) {
         if inserter == nil && !isLast {
             inserter = BatchInserter(warehouse: warehouse, context: job.context)
+            preparer = warehouse.makeBatchPreparer(for: job.context)
         }
         guard let inserter else {
             guard !batch.isEmpty else { return }
@@ -237,7 +240,7 @@ private final class LoadRun {
             return
         }
         // Prepared here while the insert thread stores the batch before it.
-        let prepared = batch.isEmpty ? nil : warehouse.prepareInsert(batch, for: job.context)
+        let prepared = batch.isEmpty ? nil : preparer?.prepare(batch)
         try collectStoring(from: inserter, makeRejectsWriter: makeRejectsWriter)
         guard !batch.isEmpty else { return }
         swap(&batch, &storingBatch)

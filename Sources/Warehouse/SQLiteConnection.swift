@@ -146,6 +146,15 @@ final class SQLiteStatement {
         }
     }
 
+    /// Binds a copy of UTF-8 bytes as text (SQLITE_TRANSIENT).
+    func bind(utf8 bytes: [UInt8], at index: Int32) {
+        bytes.withUnsafeBytes { raw in
+            _ = cn_sqlite3_bind_text_transient(
+                handle, index, (raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self),
+                Int32(raw.count))
+        }
+    }
+
     /// Binds a copy of the text (SQLITE_TRANSIENT); nil binds NULL.
     func bind(_ value: String?, at index: Int32) {
         guard var value else {

@@ -49,17 +49,46 @@ extension SQLiteWriter {
         guard !live.isEmpty else { return }
         var palette: [Int64] = []
         palette.reserveCapacity(prepared.products.count)
-        for product in prepared.products {
-            palette.append(try productRef(code: product.code, description: product.description))
+        let loadRefs = prepared.productRefs
+        if let loadRefs, loadRefs.generation != dictionaryGeneration {
+            loadRefs.refs.removeAll()
+            loadRefs.generation = dictionaryGeneration
         }
-        // Each invoice's first and last time in this batch: the rows of an invoice's lines lie between.
-        var spans: [String: (first: Int64, last: Int64)] = [:]
-        for index in live {
-            let cell = prepared.cells[index]
-            let span = spans[cell.invoiceNo] ?? (cell.time, cell.time)
-            spans[cell.invoiceNo] = (min(span.first, cell.time), max(span.last, cell.time))
+        for number in prepared.productLoadNumbers.indices {
+            let loadNumber = prepared.productLoadNumbers[number]
+            if let known = loadRefs?.ref(loadNumber) {
+                palette.append(known)
+            } else {
+                let product = prepared.products[number]
+                let ref = try productRef(code: product.code, description: product.description)
+                loadRefs?.record(loadNumber, ref: ref)
+                palette.append(ref)
+            }
         }
-        let invoiceRefs = try invoiceRefs(spans, region: region)
+        // The invoices of the cells stored now, each with its first and last time in this batch:
+        // the rows of an invoice's lines lie between.
+        let invoices: BatchInvoices
+        var positionOfInvoice: [Int32] = []
+        if live.count == prepared.cells.count {
+            invoices = prepared.invoices
+        } else {
+            var stored = BatchInvoices()
+            positionOfInvoice = [Int32](repeating: -1, count: prepared.invoices.numbers.count)
+            for index in live {
+                let cell = prepared.cells[index]
+                let invoice = Int(cell.invoice)
+                if positionOfInvoice[invoice] < 0 {
+                    positionOfInvoice[invoice] = Int32(stored.numbers.count)
+                    stored.numbers.append(prepared.invoices.numbers[invoice])
+                    stored.first.append(cell.time)
+                    stored.last.append(cell.time)
+                }
+                stored.widen(Int(positionOfInvoice[invoice]), to: cell.time)
+            }
+            stored.encode()
+            invoices = stored
+        }
+        let invoiceRefs = try invoiceRefs(invoices, region: region)
         var keys: [(key: ReportCellKey, cell: Int)] = []
         keys.reserveCapacity(live.count)
         var placeRef: (country: String, ref: Int64)?
@@ -73,7 +102,8 @@ extension SQLiteWriter {
                 place = try self.placeRef(region: region, country: cell.country)
                 placeRef = (cell.country, place)
             }
-            guard let invoice = invoiceRefs[cell.invoiceNo]?.ref else { throw .corruptValue("an invoice was not numbered") }
+            let position = positionOfInvoice.isEmpty ? Int(cell.invoice) : Int(positionOfInvoice[Int(cell.invoice)])
+            let invoice = invoiceRefs.refs[position]
             let customer = try cell.customerID.map { id throws(WarehouseError) in try customerRef(id) } ?? 0
             keys.append((ReportCellKey(day: cell.day, time: cell.time, invoiceRef: invoice, placeRef: place,
                                        customerRef: customer, cancellation: cell.cancellation), index))
@@ -84,7 +114,7 @@ extension SQLiteWriter {
 
         // Invoices known before this batch, or given a cell by it: another cell of one of them makes it `multi`.
         var hasCell = Set<Int64>()
-        for (ref, known) in invoiceRefs.values where known { hasCell.insert(ref) }
+        for (ref, known) in zip(invoiceRefs.refs, invoiceRefs.known) where known { hasCell.insert(ref) }
         var multi = Set<Int64>()
         var cellBytes: [UInt8] = []
         cellBytes.reserveCapacity(keys.count * ReportCellRecord.size)
@@ -192,29 +222,34 @@ extension SQLiteWriter {
         return ref
     }
 
-    /// The numbers of the region's invoices, and whether each was numbered before this call:
-    /// the known ones in one query, the new ones added in one statement (their row ids follow
-    /// one another in the order of the array, as nothing else writes meanwhile). Joins, not
-    /// `IN (SELECT …)`, which would build a temporary index each time. Each invoice's time span
-    /// is widened to take in `spans`.
-    private func invoiceRefs(_ spans: [String: (first: Int64, last: Int64)], region: String) throws(WarehouseError)
-        -> [String: (ref: Int64, known: Bool)] {
-        var found: [String: (ref: Int64, known: Bool)] = [:]
-        let asked = Array(spans.keys)
+    /// The numbers of the region's invoices (by position in `invoices`), and whether each was
+    /// numbered before this call: the known ones in one query, the new ones added in one
+    /// statement (their row ids follow one another in the order of the array, as nothing else
+    /// writes meanwhile). Joins, not `IN (SELECT …)`, which would build a temporary index each
+    /// time. Each invoice's time span is widened to take in this batch's.
+    private func invoiceRefs(_ invoices: BatchInvoices, region: String) throws(WarehouseError)
+        -> (refs: [Int64], known: [Bool]) {
+        var refs = [Int64](repeating: 0, count: invoices.numbers.count)
+        var known = [Bool](repeating: false, count: invoices.numbers.count)
         let existing = try connection.cached("""
-            SELECT i.invoice_no, i.ref, i.first_time, i.last_time FROM json_each(?1) j
+            SELECT j.key, i.ref, i.first_time, i.last_time FROM json_each(?1) j
             JOIN report_invoices i ON i.invoice_no = j.value AND i.region = ?2
             """)
-        existing.bind(SQLiteJSON.encode(asked), at: 1)
+        existing.bind(utf8: invoices.numbersJSON, at: 1)
         existing.bind(region, at: 2)
         var widen: [(ref: Int64, first: Int64, last: Int64)] = []
+        var foundCount = 0
         do {
             defer { existing.reset() }
             while try existing.step() {
-                guard let invoiceNo = existing.text(0), let span = spans[invoiceNo] else { continue }
+                let position = Int(existing.int64(0))
+                guard position >= 0, position < refs.count, !known[position] else { continue }
                 let ref = existing.int64(1)
-                found[invoiceNo] = (ref, true)
+                refs[position] = ref
+                known[position] = true
+                foundCount += 1
                 let (first, last) = (existing.int64(2), existing.int64(3))
+                let span = (first: invoices.first[position], last: invoices.last[position])
                 if span.first < first || span.last > last { widen.append((ref, min(first, span.first), max(last, span.last))) }
             }
         }
@@ -227,29 +262,24 @@ extension SQLiteWriter {
                 try update.run()
             }
         }
-        let missing = asked.filter { found[$0] == nil }
-        guard !missing.isEmpty else { return found }
+        guard foundCount < refs.count else { return (refs, known) }
+        let missing = known.indices.filter { !known[$0] }
         // [[invoice number, first time, last time], …]
-        var json = "["
-        for (position, invoiceNo) in missing.enumerated() {
-            if position > 0 { json += "," }
-            let span = spans[invoiceNo] ?? (0, 0)
-            json += SQLiteJSON.encode([invoiceNo]).dropLast() + ",\(span.first),\(span.last)]"
-        }
-        json += "]"
+        let json = foundCount == 0 ? [UInt8(ascii: "[")] + invoices.rowsJSON + [UInt8(ascii: "]")]
+            : invoices.rowsJSON(at: missing)
         let insert = try connection.cached("""
             INSERT INTO report_invoices (invoice_no, region, first_time, last_time)
             SELECT json_extract(value, '$[0]'), ?2, json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?1)
             """)
-        insert.bind(json, at: 1)
+        insert.bind(utf8: json, at: 1)
         insert.bind(region, at: 2)
         try insert.run()
         guard connection.changes == missing.count else { throw .corruptValue("new invoices were not all numbered") }
         let last = sqlite3_last_insert_rowid(connection.handle)
-        for (offset, invoiceNo) in missing.enumerated() {
-            found[invoiceNo] = (last - Int64(missing.count - 1 - offset), false)
+        for (offset, position) in missing.enumerated() {
+            refs[position] = last - Int64(missing.count - 1 - offset)
         }
-        return found
+        return (refs, known)
     }
 
     /// The number of a dictionary entry: inserted (new, the row id just given) or looked up.
@@ -281,7 +311,7 @@ extension SQLiteWriter {
             return
         }
         for table in SQLiteReportSchema.tableNames { try connection.execute("DROP TABLE IF EXISTS \(table)") }
-        reportRefs.clear()
+        forgetDictionaryNumbers()
         try connection.execute(SQLiteReportSchema.tables)
         try connection.execute(SQLiteReportSchema.meta)
         try connection.execute("INSERT INTO report_meta (version) VALUES (\(SQLiteReportSchema.version))")

@@ -1,17 +1,18 @@
 // The part of the report tables' upkeep that needs no database, done on the loading thread
 // while the batch before is being stored: rows grouped into cells by their text, each cell's
-// lines packed with the batch's own product numbers.
+// lines packed with the batch's own product numbers, the batch's invoices listed as JSON.
 
 import ETL
 
 /// A batch grouped into cells by text (invoice, time, country, customer, cancellation), its
 /// lines packed (`ReportLinePacking`) with products numbered within the batch. Kept in a few
 /// flat arrays: it is released on the insert thread, where every freed object costs.
-struct SQLitePreparedCells: PreparedBatch {
+struct SQLitePreparedCells: Sendable {
     struct Cell: Sendable {
         var day: Int64
         var time: Int64
-        var invoiceNo: String
+        /// The cell's invoice, a position in `invoices`.
+        var invoice: Int32
         var country: String
         var customerID: String?
         var cancellation: Bool
@@ -19,15 +20,21 @@ struct SQLitePreparedCells: PreparedBatch {
 
     private struct Key: Hashable {
         var time: Int64
-        var invoiceNo: String
+        var invoice: Int32
         var country: String
         var customerID: String?
         var cancellation: Bool
     }
 
     var cells: [Cell] = []
+    /// The batch's invoices, each with the span of its cells' times.
+    var invoices = BatchInvoices()
     /// The batch's products (stock code, description), by the batch's numbers.
     var products: [(code: String, description: String?)] = []
+    /// Each product's number within its load (`LoadProductNumbers`), by the batch's numbers.
+    var productLoadNumbers: [Int32] = []
+    /// The dictionary numbers of the load's products, when grouped for a load.
+    var productRefs: SQLiteLoadProductRefs?
     var rowCount: Int
     /// Row positions grouped by cell (file order within a cell); cell `c` has
     /// `rowsByCell[rowStart[c]..<rowStart[c + 1]]`.
@@ -37,43 +44,63 @@ struct SQLitePreparedCells: PreparedBatch {
     var packed: [UInt8] = []
     var packedStart: [Int32] = []
 
+    /// Groups a batch on its own (no load numbering kept).
     init(_ rows: [OrderRow]) {
+        var products = LoadProductNumbers(batchOf: rows.count)
+        self.init(rows, products: &products)
+    }
+
+    init(_ rows: [OrderRow], products numbers: inout LoadProductNumbers) {
         rowCount = rows.count
-        var numbers = ProductInterner(expected: min(rows.count, 8192))
+        productRefs = numbers.refs
         var cellOfKey: [Key: Int] = [:]
+        var invoiceOfNumber: [String: Int32] = [:]
         var open = -1
         var cellOfRow = [Int32](repeating: 0, count: rows.count)
         var productOfRow = [Int32](repeating: 0, count: rows.count)
         rows.withUnsafeBufferPointer { rows in
             for position in rows.indices {
-                let code = rows[position].stockCode
-                let description = rows[position].description
-                if let known = numbers.find(code: code, description: description) {
-                    productOfRow[position] = Int32(known)
-                } else {
-                    productOfRow[position] = Int32(products.count)
-                    numbers.insert(code: code, description: description, ref: Int64(products.count))
-                    products.append((code, description))
+                let loadNumber = Int(numbers.number(code: rows[position].stockCode, description: rows[position].description))
+                if numbers.batchNumbers[loadNumber] < 0 {
+                    numbers.batchNumbers[loadNumber] = Int32(products.count)
+                    products.append((rows[position].stockCode, rows[position].description))
+                    productLoadNumbers.append(Int32(loadNumber))
                 }
+                productOfRow[position] = numbers.batchNumbers[loadNumber]
                 let time = rows[position].invoiceTime.secondsSinceEpoch
                 // Rows of a cell mostly come one after another.
                 if open < 0 || cells[open].time != time || cells[open].cancellation != rows[position].isCancellation
-                    || cells[open].invoiceNo != rows[position].invoiceNo || cells[open].country != rows[position].country
-                    || cells[open].customerID != rows[position].customerID {
+                    || invoices.numbers[Int(cells[open].invoice)] != rows[position].invoiceNo
+                    || cells[open].country != rows[position].country || cells[open].customerID != rows[position].customerID {
                     let row = rows[position]
-                    let key = Key(time: time, invoiceNo: row.invoiceNo, country: row.country, customerID: row.customerID,
+                    let invoice: Int32
+                    if open >= 0, invoices.numbers[Int(cells[open].invoice)] == row.invoiceNo {
+                        invoice = cells[open].invoice
+                    } else if let known = invoiceOfNumber[row.invoiceNo] {
+                        invoice = known
+                    } else {
+                        invoice = Int32(invoices.numbers.count)
+                        invoiceOfNumber[row.invoiceNo] = invoice
+                        invoices.numbers.append(row.invoiceNo)
+                        invoices.first.append(time)
+                        invoices.last.append(time)
+                    }
+                    invoices.widen(Int(invoice), to: time)
+                    let key = Key(time: time, invoice: invoice, country: row.country, customerID: row.customerID,
                                   cancellation: row.isCancellation)
                     if let known = cellOfKey[key] {
                         open = known
                     } else {
                         open = cells.count
                         cellOfKey[key] = open
-                        cells.append(Cell(day: row.invoiceTime.dayNumber, time: time, invoiceNo: row.invoiceNo,
+                        cells.append(Cell(day: row.invoiceTime.dayNumber, time: time, invoice: invoice,
                                           country: row.country, customerID: row.customerID, cancellation: row.isCancellation))
                     }
                 }
                 cellOfRow[position] = Int32(open)
             }
+            for loadNumber in productLoadNumbers { numbers.batchNumbers[Int(loadNumber)] = -1 }
+            invoices.encode()
             // Rows grouped by cell (a counting sort, stable), then their lines packed in that order.
             rowStart = [Int32](repeating: 0, count: cells.count + 1)
             for cell in cellOfRow { rowStart[Int(cell) + 1] += 1 }
@@ -100,6 +127,56 @@ struct SQLitePreparedCells: PreparedBatch {
     }
 }
 
+/// The invoices of a batch (or of the cells of it that were stored), each with the first and
+/// last time of its cells, and as JSON for the statements that look them up and add them.
+struct BatchInvoices: Sendable {
+    var numbers: [String] = []
+    var first: [Int64] = []
+    var last: [Int64] = []
+    /// `numbers` as a JSON array of strings.
+    var numbersJSON: [UInt8] = []
+    /// `[number, first, last]` of each invoice, comma-separated without brackets; invoice `i`'s
+    /// ends at `rowEnds[i]` (a comma follows all but the last).
+    var rowsJSON: [UInt8] = []
+    var rowEnds: [Int] = []
+
+    mutating func widen(_ invoice: Int, to time: Int64) {
+        if time < first[invoice] { first[invoice] = time }
+        if time > last[invoice] { last[invoice] = time }
+    }
+
+    /// Writes the JSON forms of the invoices.
+    mutating func encode() {
+        numbersJSON = [UInt8(ascii: "[")]
+        rowsJSON = []
+        rowEnds = []
+        for index in numbers.indices {
+            if index > 0 {
+                numbersJSON.append(UInt8(ascii: ","))
+                rowsJSON.append(UInt8(ascii: ","))
+            }
+            SQLiteJSON.appendQuoted(numbers[index], to: &numbersJSON)
+            rowsJSON.append(UInt8(ascii: "["))
+            SQLiteJSON.appendQuoted(numbers[index], to: &rowsJSON)
+            rowsJSON.append(contentsOf: ",\(first[index]),\(last[index])]".utf8)
+            rowEnds.append(rowsJSON.count)
+        }
+        numbersJSON.append(UInt8(ascii: "]"))
+    }
+
+    /// A JSON array of the `[number, first, last]` of the invoices at `positions` (ascending).
+    func rowsJSON(at positions: [Int]) -> [UInt8] {
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        for position in positions {
+            if json.count > 1 { json.append(UInt8(ascii: ",")) }
+            let start = position == 0 ? 0 : rowEnds[position - 1] + 1
+            json.append(contentsOf: rowsJSON[start..<rowEnds[position]])
+        }
+        json.append(UInt8(ascii: "]"))
+        return json
+    }
+}
+
 /// Product numbers by stock code and description: an open-addressing table with a cheap
 /// hash of the two texts' bytes, looked up once per stored row.
 struct ProductInterner {
@@ -109,8 +186,12 @@ struct ProductInterner {
     private var descriptions: [String?] = []
     private var refs: [Int64] = []
 
-    /// A table sized for `expected` entries without growing.
-    init(expected: Int = 512) {
+    /// Entries at which the table starts afresh (a bound on its memory).
+    private let clearsAt: Int
+
+    /// A table sized for `expected` entries without growing, emptied when it holds `clearsAt`.
+    init(expected: Int = 512, clearsAt: Int = 500_000) {
+        self.clearsAt = clearsAt
         var size = 1024
         while size < expected * 2 { size *= 2 }
         slots = [Int32](repeating: -1, count: size)
@@ -161,7 +242,7 @@ struct ProductInterner {
     }
 
     mutating func insert(code: String, description: String?, ref: Int64) {
-        if refs.count >= 500_000 { self = ProductInterner(expected: 512) }
+        if refs.count >= clearsAt { self = ProductInterner(expected: 512, clearsAt: clearsAt) }
         if (refs.count + 1) * 2 > slots.count { grow() }
         let hash = Self.hash(code, description)
         hashes.append(hash)

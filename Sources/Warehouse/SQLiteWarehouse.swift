@@ -46,6 +46,9 @@ public struct SQLiteOptions: Sendable {
     @_spi(Benchmark) public var backgroundCheckpoints = true
     /// Whether loads keep the report tables (measurements of their cost only: reports read them).
     @_spi(Benchmark) public var maintainReportTables = true
+    /// Product numbers a load's preparer keeps before it starts a new numbering (a bound on its
+    /// memory; a batch larger than it is numbered whole).
+    @_spi(Testing) public var loadProductNumbersKept = 100_000
 
     public init(
         busyTimeoutMilliseconds: Int32 = 5000, cacheSizeKiB: Int = 4096, synchronous: Synchronous = .normal,
@@ -154,17 +157,24 @@ public final class SQLiteWarehouse: Warehouse {
         try insert(rows, for: upload, prepared: nil)
     }
 
-    /// Groups the batch into report cells (no database work), on the loading thread.
-    public func prepareInsert(_ rows: [OrderRow], for upload: UploadContext) -> (any PreparedBatch)? {
-        options.maintainReportTables && !rows.isEmpty ? SQLitePreparedCells(rows) : nil
+    /// Lays out each batch of a load for binding and groups it into report cells (no database
+    /// work), on the loading thread.
+    public func makeBatchPreparer(for upload: UploadContext) -> (any BatchPreparer)? {
+        SQLiteBatchPreparer(maintainReportTables: options.maintainReportTables, productLimit: options.loadProductNumbersKept)
     }
 
-    /// Stores the batch as `insert(_:for:)`, with the report cells `prepareInsert` made of it.
+    /// Stores the batch as `insert(_:for:)`, with what the load's preparer made of it.
     public func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult {
         guard !rows.isEmpty else { return InsertResult(inserted: 0, alreadyPresent: [], rejected: []) }
-        // Only this warehouse's own preparation is of use; any other is ignored (grouped again).
-        let cells = prepared as? SQLitePreparedCells
-        return try writer.withLock { writer throws(WarehouseError) in try writer.insert(rows, for: upload, prepared: cells) }
+        // Only this warehouse's own preparation is of use; any other is ignored (prepared again).
+        var batch = prepared as? SQLitePreparedBatch
+        if batch?.rows.rowCount != rows.count {
+            batch = SQLitePreparedBatch(rows: SQLiteEncodedRows(rows), cells: nil)
+        }
+        let encoded = batch!
+        return try writer.withLock { writer throws(WarehouseError) in
+            try writer.insert(rows, for: upload, encoded: encoded.rows, cells: encoded.cells)
+        }
     }
 
     /// Runs `body` with a read connection that no other thread uses meanwhile, in one read transaction.
@@ -194,39 +204,33 @@ public final class SQLiteWarehouse: Warehouse {
 }
 
 /// The write connection and what it reuses between batches: prepared
-/// statements, the byte arena that bound text points into, upload references.
+/// statements, upload references, dictionary numbers.
 /// Only used under the warehouse's `writer` Mutex.
 final class SQLiteWriter {
     let connection: SQLiteConnection
     let options: SQLiteOptions
     /// Multi-row INSERT statements by row count.
     var insertStatements: [Int: SQLiteStatement] = [:]
-    /// Row keys and text of the rows being bound, bound with SQLITE_STATIC: it
-    /// stays unchanged until the statement has run.
-    var arena: UnsafeMutableRawPointer
-    var arenaCapacity: Int
     /// Upload references known to be committed, by upload id, with the context they were saved with.
     var uploadRefs: [String: (context: UploadContext, ref: Int64)] = [:]
     /// Report dictionary numbers known to be in the database (see `recordReportCells`).
     var reportRefs = ReportRefCache()
+    /// Counts the times dictionary numbers were forgotten (a rollback, a rebuild): numbers a
+    /// load kept from an earlier generation are not used.
+    var dictionaryGeneration = 0
+
+    /// Forgets every dictionary number known, when some may no longer be in the database.
+    func forgetDictionaryNumbers() {
+        reportRefs.clear()
+        dictionaryGeneration += 1
+    }
 
     init(connection: SQLiteConnection, options: SQLiteOptions) {
         self.connection = connection
         self.options = options
-        arenaCapacity = 1 << 16
-        arena = UnsafeMutableRawPointer.allocate(byteCount: arenaCapacity, alignment: 16)
     }
 
     deinit {
         for statement in insertStatements.values { statement.finalize() }
-        arena.deallocate()
-    }
-
-    /// Makes the arena hold at least `byteCount` bytes (its old content is not kept).
-    func reserveArena(_ byteCount: Int) {
-        guard byteCount > arenaCapacity else { return }
-        arena.deallocate()
-        arenaCapacity = max(byteCount, arenaCapacity * 2)
-        arena = UnsafeMutableRawPointer.allocate(byteCount: arenaCapacity, alignment: 16)
     }
 }

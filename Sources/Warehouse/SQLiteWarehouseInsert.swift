@@ -1,18 +1,15 @@
 // Loading rows: one transaction per batch, multi-row INSERT OR IGNORE
-// statements prepared once, text bound in place from a reused byte arena.
+// statements prepared once, values bound in place from the batch's encoded rows.
 
 import CNative
 import ETL
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension SQLiteWriter {
     /// Stores a batch in one transaction; see `Warehouse.insert`.
-    func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: SQLitePreparedCells?) throws(WarehouseError) -> InsertResult {
+    /// `encoded` holds the same rows laid out for binding; `cells`, their report cells when
+    /// prepared already (nil: grouped here).
+    func insert(_ rows: [OrderRow], for upload: UploadContext, encoded: SQLiteEncodedRows,
+                cells: SQLitePreparedCells?) throws(WarehouseError) -> InsertResult {
         try connection.execute("BEGIN IMMEDIATE")
         do throws(WarehouseError) {
             let (ref, isNewRef) = try uploadRef(for: upload)
@@ -21,21 +18,25 @@ extension SQLiteWriter {
             var skipped: [Int] = []
             // Rows with a larger row id were stored by this transaction.
             let storedBefore = try lastRowID()
-            var start = 0
-            while start < rows.count {
-                let count = min(options.rowsPerStatement, rows.count - start)
-                let statement = try insertStatement(rowCount: count)
-                bindRows(rows[start..<start + count], uploadRef: ref, to: statement)
-                try statement.run()
-                if connection.changes < count {
-                    try sortIgnoredRows(rows, range: start..<start + count, uploadRef: ref,
-                                        alreadyPresent: &alreadyPresent, rejected: &rejected, skipped: &skipped,
-                                        storedBefore: storedBefore)
+            try encoded.bytes.withUnsafeBufferPointer { bytes throws(WarehouseError) in
+                guard let base = bytes.baseAddress else { return }
+                var cursor = SQLiteEncodedRows.Cursor()
+                var start = 0
+                while start < rows.count {
+                    let count = min(options.rowsPerStatement, rows.count - start)
+                    let statement = try insertStatement(rowCount: count)
+                    encoded.bind(count, uploadRef: ref, to: statement, base: base, from: &cursor)
+                    try statement.run()
+                    if connection.changes < count {
+                        try sortIgnoredRows(rows, range: start..<start + count, uploadRef: ref,
+                                            alreadyPresent: &alreadyPresent, rejected: &rejected, skipped: &skipped,
+                                            storedBefore: storedBefore)
+                    }
+                    start += count
                 }
-                start += count
             }
             if options.maintainReportTables {
-                try recordReportCells(rows, skipping: skipped, uploadRef: ref, region: upload.region, prepared: prepared)
+                try recordReportCells(rows, skipping: skipped, uploadRef: ref, region: upload.region, prepared: cells)
             }
             try connection.execute("COMMIT")
             if isNewRef {
@@ -48,7 +49,7 @@ extension SQLiteWriter {
         } catch {
             try? connection.execute("ROLLBACK")
             // Numbers handed out inside the transaction are gone with it.
-            reportRefs.clear()
+            forgetDictionaryNumbers()
             throw error
         }
     }
@@ -97,60 +98,6 @@ extension SQLiteWriter {
         return statement
     }
 
-    /// Binds the rows' values in `SQLiteSchema.rowColumns` order. Row keys and
-    /// text are copied into the arena once and bound without another copy.
-    private func bindRows(_ rows: ArraySlice<OrderRow>, uploadRef: Int64, to statement: SQLiteStatement) {
-        var bytesNeeded = 0
-        for row in rows {
-            bytesNeeded += 16 + row.invoiceNo.utf8.count + row.stockCode.utf8.count + row.country.utf8.count
-                + (row.description?.utf8.count ?? 0) + (row.customerID?.utf8.count ?? 0)
-        }
-        reserveArena(bytesNeeded)
-        let handle = statement.handle
-        var offset = 0
-        var index: Int32 = 1
-
-        func bindText(_ text: String?) {
-            guard let text else {
-                sqlite3_bind_null(handle, index)
-                index += 1
-                return
-            }
-            let destination = arena + offset
-            let length = copyUTF8(text, to: destination)
-            offset += length
-            sqlite3_bind_text(handle, index, destination.assumingMemoryBound(to: CChar.self), Int32(length), nil)
-            index += 1
-        }
-        func bindInteger(_ value: Int64) {
-            sqlite3_bind_int64(handle, index, value)
-            index += 1
-        }
-
-        for row in rows {
-            let key = arena + offset
-            key.storeBytes(of: row.rowKey.high.bigEndian, toByteOffset: 0, as: UInt64.self)
-            key.storeBytes(of: row.rowKey.low.bigEndian, toByteOffset: 8, as: UInt64.self)
-            offset += 16
-            sqlite3_bind_blob(handle, index, key, 16, nil)
-            index += 1
-            bindInteger(uploadRef)
-            bindText(row.invoiceNo)
-            bindText(row.stockCode)
-            bindText(row.description)
-            bindInteger(row.quantity)
-            bindInteger(row.invoiceTime.secondsSinceEpoch)
-            bindInteger(row.invoiceTime.dayNumber)
-            bindInteger(row.unitPrice.micros)
-            bindInteger(row.revenue.micros)
-            bindText(row.customerID)
-            bindText(row.country)
-            bindInteger(row.isCancellation ? 1 : 0)
-            bindInteger(row.isProduct ? 1 : 0)
-            bindInteger(row.sourceLine)
-        }
-    }
-
     /// Looks up the rows of a statement that stored fewer rows than it had:
     /// a row whose key is held by this upload and line counts as stored (a
     /// resumed load); one held by another upload or line is already present.
@@ -182,21 +129,4 @@ extension SQLiteWriter {
         }
         sqlite3_reset(lookup.handle)
     }
-}
-
-/// Copies the UTF-8 bytes of `text` to `destination`; returns the count.
-private func copyUTF8(_ text: String, to destination: UnsafeMutableRawPointer) -> Int {
-    let utf8 = text.utf8
-    if let count = utf8.withContiguousStorageIfAvailable({ bytes -> Int in
-        if let base = bytes.baseAddress { memcpy(destination, base, bytes.count) }
-        return bytes.count
-    }) {
-        return count
-    }
-    var count = 0
-    for byte in utf8 {
-        destination.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
-        count += 1
-    }
-    return count
 }

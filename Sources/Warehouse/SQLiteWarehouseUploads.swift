@@ -198,6 +198,26 @@ enum SQLiteJSON {
         return strings
     }
 
+    /// Appends `string` as a JSON string literal, in UTF-8.
+    static func appendQuoted(_ string: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                json.append(UInt8(ascii: "\\"))
+                json.append(byte)
+            case ..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                json.append(contentsOf: "\\u00".utf8)
+                json.append(hex[Int(byte >> 4)])
+                json.append(hex[Int(byte & 0xF)])
+            default:
+                json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
+    }
+
     /// Appends `string` as a JSON string literal.
     static func appendQuoted(_ string: String, to json: inout String) {
         json += "\""

@@ -123,9 +123,14 @@ struct SeededGenerator: RandomNumberGenerator {
             let cut = rows.count / 2
             _ = try warehouse.insert(Array(rows[..<cut]), for: context)
             _ = try warehouse.insert(Array(rows[..<cut]), for: context)
-            // The last batch as a load sends it: grouped beforehand on the loading thread.
+            // The rest as a load sends it: grouped beforehand on the loading thread, by one preparer
+            // whose product numbers run from batch to batch (one batch sent twice).
+            let preparer = try #require(warehouse.makeBatchPreparer(for: context))
             let rest = Array(rows[cut...])
-            _ = try warehouse.insert(rest, for: context, prepared: warehouse.prepareInsert(rest, for: context))
+            let middle = cut + rest.count / 2
+            for part in [Array(rows[cut..<middle]), Array(rows[cut..<middle]), Array(rows[middle...])] {
+                _ = try warehouse.insert(part, for: context, prepared: preparer.prepare(part))
+            }
             contexts.append((context, rows))
         }
         // u0–u3 finished, u4 still loading, u5 failed: only finished loads are seen.
