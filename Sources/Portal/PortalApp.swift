@@ -7,6 +7,9 @@ import Warehouse
 
 /// Wires the configuration to a store, a warehouse and the HTTP server, and runs them.
 public enum PortalApp {
+    /// The release, as `sales-portal --version` prints it.
+    public static let version = "0.9.0"
+
     /// Serves until SIGTERM or SIGINT; returns the exit status (0 after a clean stop).
     public static func serve(config: PortalConfig) throws -> Int32 {
         HTTPServer.ignoreSIGPIPE()
@@ -225,7 +228,7 @@ public enum PortalApp {
     static func locatePublicDirectory(_ configured: String) -> String? {
         if !configured.isEmpty { return FileSystem.absolute(configured) }
         var candidates = [FileSystem.absolute("Public")]
-        let executable = FileSystem.absolute(CommandLine.arguments[0])
+        let executable = FileSystem.absolute(CommandLine.arguments.first ?? "")
         var folder = executable
         for _ in 0..<4 {
             guard let slash = folder.lastIndex(of: "/") else { break }

@@ -7,7 +7,15 @@ struct SalesPortal: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sales-portal",
         abstract: "Upload regional sales CSV files, load them into a warehouse, and report on them.",
-        subcommands: [Serve.self, Ingest.self, Users.self, Tokens.self, Routes.self],
+        discussion: """
+            Examples:
+              sales-portal serve --data-dir ./data
+              sales-portal check --config /etc/sales-portal.json
+              sales-portal ingest IN.csv UK.csv --data-dir ./data
+            Run `sales-portal help COMMAND` for the options and examples of a command.
+            """,
+        version: "sales-portal \(PortalApp.version)",
+        subcommands: [Serve.self, Check.self, Ingest.self, Users.self, Tokens.self, Routes.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -35,7 +43,17 @@ struct CommonOptions: ParsableArguments {
 }
 
 struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the portal (the default command).")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the portal (the default command).",
+        discussion: """
+            Settings come from the built-in defaults, then --config, then SALES_PORTAL_* variables \
+            (and PORT, as Cloud Run sets it), then these flags. SIGTERM or SIGINT stops taking new \
+            connections and lets requests in flight finish (server.shutdownGraceMs).
+            Examples:
+              sales-portal serve --port 8080 --data-dir /var/lib/sales-portal
+              SALES_PORTAL_AUTH_MODE=local sales-portal serve --host 0.0.0.0
+              sales-portal serve --config Config/emulator.json
+            """)
 
     @OptionGroup var common: CommonOptions
 
@@ -59,9 +77,47 @@ struct Serve: ParsableCommand {
     }
 }
 
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the configuration: data folder, object store, warehouse, users file, pages.",
+        discussion: """
+            Reaches the object store and the warehouse as the server would, and says in plain words \
+            what is wrong. It makes what the server would make at its start (the data folder, the \
+            SQLite file, missing tables) and a probe file it removes, nothing else. Exits 0 when \
+            nothing is wrong (warnings allowed), 1 when something is, 2 when the configuration \
+            cannot be read.
+            Examples:
+              sales-portal check
+              sales-portal check --config /etc/sales-portal.json
+              SALES_PORTAL_MODE=gcp GOOGLE_CLOUD_PROJECT=acme-sales sales-portal check
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let config = try common.load()
+        let findings = PortalApp.check(config: config)
+        for finding in findings { Output.line(finding.line) }
+        let problems = findings.filter { $0.level == .problem }.count
+        let warnings = findings.filter { $0.level == .warning }.count
+        if problems == 0 {
+            Output.line(warnings == 0 ? "All checks passed." : "No problem found (\(warnings) warning\(warnings == 1 ? "" : "s")).")
+        } else {
+            Output.line("\(problems) problem\(problems == 1 ? "" : "s") found: fix \(problems == 1 ? "it" : "them") before serving.")
+            throw ExitCode(1)
+        }
+    }
+}
+
 struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load files through the same pipeline without HTTP; prints the upload result JSON.")
+        abstract: "Load files through the same pipeline without HTTP; prints the upload result JSON.",
+        discussion: """
+            Exits 0 when every file was loaded (or was already), 1 otherwise.
+            Examples:
+              sales-portal ingest IN.csv UK.csv --data-dir ./data
+              sales-portal ingest export-2024.csv --region USA --config /etc/sales-portal.json
+            """)
 
     @OptionGroup var common: CommonOptions
 
@@ -97,10 +153,24 @@ func runAccountCommand(_ body: () throws -> String) throws {
 
 struct Users: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage the users file (auth.mode local or iap).", subcommands: [Add.self, List.self, Remove.self])
+        abstract: "Manage the users file (auth.mode local or iap).",
+        discussion: """
+            Examples:
+              echo 'a long passphrase' | sales-portal users add ana --role admin --password-stdin
+              sales-portal users add ravi@example.com --role uploader --regions IN,UK
+              sales-portal users list --json
+            """,
+        subcommands: [Add.self, List.self, Remove.self])
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a user, or change its role, regions or password.")
+        static let configuration = CommandConfiguration(
+            abstract: "Add a user, or change its role, regions or password.",
+            discussion: """
+                Examples:
+                  echo 'a long passphrase' | sales-portal users add ana --role admin --password-stdin
+                  sales-portal users add ravi --role uploader --regions IN,UK --password-stdin < ravi.txt
+                  sales-portal users add ravi --regions IN        (changes the regions only)
+                """)
         @OptionGroup var common: CommonOptions
         @Argument(help: "The user name (in iap mode: the e-mail address).") var name: String
         @Option(name: .long, help: "viewer, uploader or admin (required for a new user; kept when omitted).") var role: String?
@@ -125,7 +195,13 @@ struct Users: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the users, their roles, regions and token labels.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the users, their roles, regions and token labels.",
+            discussion: """
+                Examples:
+                  sales-portal users list
+                  sales-portal users list --json --config /etc/sales-portal.json
+                """)
         @OptionGroup var common: CommonOptions
         @Flag(name: .long, help: "Print JSON.") var json = false
         func run() throws {
@@ -135,7 +211,12 @@ struct Users: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a user and its tokens.")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a user and its tokens.",
+            discussion: """
+                Examples:
+                  sales-portal users remove ravi
+                """)
         @OptionGroup var common: CommonOptions
         @Argument var name: String
         func run() throws {
@@ -147,10 +228,22 @@ struct Users: ParsableCommand {
 
 struct Tokens: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "API tokens for scripts (Authorization: Bearer).", subcommands: [Create.self, Revoke.self])
+        abstract: "API tokens for scripts (Authorization: Bearer).",
+        discussion: """
+            Examples:
+              sales-portal tokens create ravi --name nightly-export
+              sales-portal tokens revoke ravi nightly-export
+            """,
+        subcommands: [Create.self, Revoke.self])
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a token for a user and print it, once.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a token for a user and print it, once.",
+            discussion: """
+                Examples:
+                  sales-portal tokens create ravi --name nightly-export
+                  curl -H "Authorization: Bearer TOKEN" -F file=@IN.csv http://HOST:8080/api/uploads
+                """)
         @OptionGroup var common: CommonOptions
         @Argument(help: "The user the token acts for.") var user: String
         @Option(name: .long, help: "A label to revoke it by (default token-N).") var name: String?
@@ -161,7 +254,12 @@ struct Tokens: ParsableCommand {
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a user's token by its label.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a user's token by its label.",
+            discussion: """
+                Examples:
+                  sales-portal tokens revoke ravi nightly-export
+                """)
         @OptionGroup var common: CommonOptions
         @Argument var user: String
         @Argument var label: String

@@ -52,6 +52,12 @@ public enum ConfigLoader {
             try checkKnown(fileTree, against: tree, prefix: "")
             merge(fileTree, into: &tree)
         }
+        // Cloud Run's contract (and other platforms'): listen on $PORT on every interface.
+        // SALES_PORTAL_HOST / SALES_PORTAL_PORT and flags still win over it.
+        if let port = environment["PORT"], !port.isEmpty {
+            try set("server.port", text: port, in: &tree)
+            try set("server.host", text: "0.0.0.0", in: &tree)
+        }
         for (variable, path) in environmentKeys {
             if let value = environment[variable], !value.isEmpty { try set(path, text: value, in: &tree) }
         }
