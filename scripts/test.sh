@@ -39,6 +39,10 @@ swift test --skip-build
 echo "== fuzzing (a short pass; scripts/fuzz.sh SECONDS runs longer)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 
+echo "== container: the Dockerfile linted, the executable run in an empty root"
+.venv-test/bin/hadolint Dockerfile
+bash scripts/static-check.sh
+
 echo "== integration tests"
 export SALES_PORTAL_BIN="$root/.build/debug/sales-portal"
 export SEED_DIR="${SEED_DIR:-$root/../shared/data/seed}"
