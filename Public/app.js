@@ -212,8 +212,15 @@ document.addEventListener("DOMContentLoaded", function () {
     if (result.status === "already_loaded") {
       parts.push(el("p", { "class": "note" }, ["The same file was loaded before for this region; nothing new was loaded."]));
     }
-    if (result.encoding && result.encoding.toLowerCase() !== "utf-8") {
+    if (result.encoding === "binary") {
+      parts.push(el("p", { "class": "note" }, ["This is not a text file: save the sheet as CSV and upload that."]));
+    } else if (result.encoding && result.encoding.toLowerCase() !== "utf-8") {
       parts.push(el("p", { "class": "note" }, ["Read as " + result.encoding + " (not UTF-8)."]));
+    }
+    var dialect = result.dialect;
+    if (dialect && dialect.delimiter && dialect.delimiter !== "comma") {
+      parts.push(el("p", { "class": "note" }, ["Read as " + dialect.delimiter + "-separated values" +
+        (dialect.decimal_separator === "," ? ", with decimal commas." : ".")]));
     }
     var extra = result.extra_columns || result.extraColumns;
     if (extra && extra.length) {

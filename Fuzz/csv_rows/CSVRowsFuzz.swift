@@ -1,5 +1,6 @@
 // The CSV reader and the row transformation. The first byte picks the split, the date order,
-// the encoding and the record limit; the rest is a CSV file. Invariants: the records are the
+// the encoding, the record limit and the delimiter (comma, or semicolon with decimal commas);
+// the rest is a CSV file. The dialect sniffed from it is one of the known ones. Invariants: the records are the
 // same whatever the split; records written again (every field quoted) read back the same;
 // a transformed row agrees with itself (revenue = quantity × price, limits kept, the same
 // key when transformed twice).
@@ -10,8 +11,9 @@ private enum Item: Equatable {
     case tooLong(line: Int64)
 }
 
-private func read(_ input: UnsafeBufferPointer<UInt8>, pieces: [Int], maxRecordBytes: Int, _ each: (CSVRecord) -> Void = { _ in }) -> [Item] {
-    var reader = CSVReader(maxRecordBytes: maxRecordBytes)
+private func read(_ input: UnsafeBufferPointer<UInt8>, pieces: [Int], maxRecordBytes: Int, delimiter: UInt8,
+                  _ each: (CSVRecord) -> Void = { _ in }) -> [Item] {
+    var reader = CSVReader(maxRecordBytes: maxRecordBytes, delimiter: delimiter)
     var items: [Item] = []
     let handle = { (event: CSVEvent) in
         switch event {
@@ -33,11 +35,11 @@ private func read(_ input: UnsafeBufferPointer<UInt8>, pieces: [Int], maxRecordB
     return items
 }
 
-private func quoted(_ records: [[[UInt8]]]) -> [UInt8] {
+private func quoted(_ records: [[[UInt8]]], delimiter: UInt8) -> [UInt8] {
     var out: [UInt8] = []
     for fields in records {
         for (index, field) in fields.enumerated() {
-            if index > 0 { out.append(0x2C) }
+            if index > 0 { out.append(delimiter) }
             out.append(0x22)
             for byte in field {
                 if byte == 0x22 { out.append(0x22) }
@@ -55,9 +57,9 @@ private final class Transformers {
     var first: RowTransformer
     var second: RowTransformer
 
-    init(_ header: HeaderMap, _ region: RegionRules, _ encoding: TextEncoding, _ settings: ETLSettings) {
-        first = RowTransformer(header: header, region: region, encoding: encoding, settings: settings)
-        second = RowTransformer(header: header, region: region, encoding: encoding, settings: settings)
+    init(_ header: HeaderMap, _ region: RegionRules, _ encoding: TextEncoding, _ settings: ETLSettings, decimalComma: Bool) {
+        first = RowTransformer(header: header, region: region, encoding: encoding, settings: settings, decimalComma: decimalComma)
+        second = RowTransformer(header: header, region: region, encoding: encoding, settings: settings, decimalComma: decimalComma)
     }
 }
 
@@ -69,14 +71,19 @@ public func fuzzCSVRows(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let seed = data[0]
     let input = UnsafeBufferPointer(start: data + 1, count: size - 1)
     let maxRecordBytes = seed & 0x10 == 0 ? 1 << 20 : 64 + Int(seed & 0x0F) * 16
-    let whole = read(input, pieces: [input.count], maxRecordBytes: maxRecordBytes)
-    let split = read(input, pieces: Array(Pieces(seed: seed, total: input.count, maxPiece: Int(seed & 0x1F) + 1)), maxRecordBytes: maxRecordBytes)
+    let dialect = seed & 0x80 == 0 ? CSVDialect.standard : CSVDialect(delimiter: UInt8(ascii: ";"))
+    let delimiter = dialect.delimiter
+    let sniffed = CSVDialect.sniff(UnsafeRawBufferPointer(input), encoding: .utf8, maxRecordBytes: maxRecordBytes)
+    if !CSVDialect.delimiters.contains(where: { $0.byte == sniffed.delimiter }) { violated("an unknown delimiter was sniffed") }
+    let whole = read(input, pieces: [input.count], maxRecordBytes: maxRecordBytes, delimiter: delimiter)
+    let split = read(input, pieces: Array(Pieces(seed: seed, total: input.count, maxPiece: Int(seed & 0x1F) + 1)),
+                     maxRecordBytes: maxRecordBytes, delimiter: delimiter)
     if whole != split { violated("split changes the records") }
 
     // Written again with every field quoted, the records read back the same (line numbers aside).
     let records: [[[UInt8]]] = whole.compactMap { if case .record(_, let fields) = $0 { fields } else { nil } }
-    let rewritten = quoted(records)
-    let reread = rewritten.withUnsafeBufferPointer { read($0, pieces: [$0.count], maxRecordBytes: maxRecordBytes) }
+    let rewritten = quoted(records, delimiter: delimiter)
+    let reread = rewritten.withUnsafeBufferPointer { read($0, pieces: [$0.count], maxRecordBytes: maxRecordBytes, delimiter: delimiter) }
     let rereadFields: [[[UInt8]]] = reread.compactMap { if case .record(_, let fields) = $0 { fields } else { nil } }
     if rereadFields != records { violated("quoted records read back differently") }
 
@@ -87,15 +94,15 @@ public func fuzzCSVRows(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let settings = ETLSettings(maxRecordBytes: maxRecordBytes)
     let encoding: TextEncoding = seed & 0x40 == 0 ? .utf8 : .windows1252
     var transformer: Transformers? = nil
-    _ = read(input, pieces: [input.count], maxRecordBytes: maxRecordBytes) { record in
+    _ = read(input, pieces: [input.count], maxRecordBytes: maxRecordBytes, delimiter: delimiter) { record in
         if first {
             first = false
             if let map = try? HeaderMap(names: record.strings) {
                 header = map
-                transformer = Transformers(header, region, encoding, settings)
+                transformer = Transformers(header, region, encoding, settings, decimalComma: dialect.decimalComma)
                 return
             }
-            transformer = Transformers(header, region, encoding, settings)
+            transformer = Transformers(header, region, encoding, settings, decimalComma: dialect.decimalComma)
         }
         let result = transformer!.first.transform(record)
         let second = transformer!.second.transform(record)

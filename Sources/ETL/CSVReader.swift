@@ -35,7 +35,7 @@ public enum CSVEvent {
     case recordTooLong(line: Int64)
 }
 
-/// A sans-I/O CSV reader: RFC 4180 quoting (commas, doubled quotes, CR, LF and CRLF inside
+/// A sans-I/O CSV reader: RFC 4180 quoting (delimiters, doubled quotes, CR, LF and CRLF inside
 /// quoted fields), CR, LF or CRLF line ends, a last line with or without an end, a UTF-8
 /// byte-order mark at the start (dropped). A line with no content, or with only empty unquoted
 /// fields (`,,,`, as spreadsheets save empty rows), or with only spaces, is blank and skipped.
@@ -52,6 +52,10 @@ public enum CSVEvent {
 public struct CSVReader: ~Copyable {
     /// Records longer than this many bytes of content (plus one per field) are skipped.
     public let maxRecordBytes: Int
+    /// The byte between fields: `,` unless the file's dialect says otherwise (`;`, tab, `|`).
+    public let delimiter: UInt8
+    /// `delimiter` repeated in each byte of a word, for `scan`.
+    private let delimiters: UInt64
 
     private enum State: UInt8 { case fieldStart, unquoted, quoted, quoteAfterQuoted }
 
@@ -74,11 +78,15 @@ public struct CSVReader: ~Copyable {
     private var finished = false
 
     private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-    private static let comma: UInt8 = 0x2C, quote: UInt8 = 0x22, cr: UInt8 = 0x0D, lf: UInt8 = 0x0A
+    private static let quote: UInt8 = 0x22, cr: UInt8 = 0x0D, lf: UInt8 = 0x0A
 
-    /// A reader that skips records longer than `maxRecordBytes`.
-    public init(maxRecordBytes: Int = 1 << 20) {
+    /// A reader of fields separated by `delimiter` (not a quote, CR or LF) that skips records
+    /// longer than `maxRecordBytes`.
+    public init(maxRecordBytes: Int = 1 << 20, delimiter: UInt8 = UInt8(ascii: ",")) {
+        precondition(delimiter != Self.quote && delimiter != Self.cr && delimiter != Self.lf, "not a field delimiter")
         self.maxRecordBytes = max(1, maxRecordBytes)
+        self.delimiter = delimiter
+        delimiters = UInt64(delimiter) &* 0x0101_0101_0101_0101
         byteCapacity = min(4096, self.maxRecordBytes)
         bytes = .allocate(capacity: byteCapacity)
         fieldCapacity = 32
@@ -163,7 +171,7 @@ public struct CSVReader: ~Copyable {
                     state = .quoted
                     recordHadQuote = true
                     i += 1
-                case Self.comma:
+                case delimiter:
                     endField()
                     i += 1
                 case Self.cr, Self.lf:
@@ -176,14 +184,14 @@ public struct CSVReader: ~Copyable {
                     state = .unquoted
                 }
             case .unquoted:
-                let j = Self.scan(input, from: i, to: count, Self.commas, Self.crs, Self.lfs)
+                let j = Self.scan(input, from: i, to: count, delimiters, Self.crs, Self.lfs)
                 append(input + i, j - i)
                 i = j
                 if i < count {
                     let c = input[i]
                     endField()
                     state = .fieldStart
-                    if c != Self.comma {
+                    if c != delimiter {
                         try endRecord(onEvent)
                         line += 1
                         previousWasCR = c == Self.cr
@@ -210,7 +218,7 @@ public struct CSVReader: ~Copyable {
                 case Self.quote:
                     append(input + i, 1)
                     state = .quoted
-                case Self.comma:
+                case delimiter:
                     endField()
                     state = .fieldStart
                 case Self.cr, Self.lf:
@@ -228,7 +236,6 @@ public struct CSVReader: ~Copyable {
         }
     }
 
-    private static let commas: UInt64 = 0x2C2C_2C2C_2C2C_2C2C
     private static let quotes: UInt64 = 0x2222_2222_2222_2222
     private static let crs: UInt64 = 0x0D0D_0D0D_0D0D_0D0D
     private static let lfs: UInt64 = 0x0A0A_0A0A_0A0A_0A0A

@@ -204,6 +204,8 @@ public struct UploadRecord: Sendable, Equatable {
     public var rejectsURI: String?
     /// Columns in the file that the table does not have.
     public var extraColumns: [String]
+    /// How the file's fields were read, known to the answer of the load that read it (not stored).
+    public var dialect: CSVDialect? = nil
     /// Why the upload was rejected or failed.
     public var errorCode: String?
     public var errorMessage: String?

@@ -5,7 +5,8 @@ public enum ETLError: Error, Sendable, Equatable {
     /// The file has no bytes, or only a byte-order mark and blank lines.
     case emptyFile
     /// The header lacks required columns (named, in the canonical spelling).
-    case missingColumns([String])
+    /// The required columns the header lacks, and the names it has.
+    case missingColumns([String], found: [String])
     /// The header names the same column twice.
     case duplicateColumn(String)
     /// The header line is longer than the record limit.
@@ -44,9 +45,10 @@ public enum ETLError: Error, Sendable, Equatable {
         switch self {
         case .emptyFile:
             "the file is empty"
-        case .missingColumns(let names):
-            "missing required column(s): \(names.joined(separator: ", ")); the header must name "
-                + HeaderMap.requiredColumnList
+        case .missingColumns(let names, let found):
+            "missing required column(s): \(names.joined(separator: ", ")); the header has "
+                + (found.isEmpty ? "no names" : "\(found.count): " + found.map { $0.isEmpty ? "(blank)" : $0 }.joined(separator: ", "))
+                + "; it must name " + HeaderMap.requiredColumnList
         case .duplicateColumn(let name):
             "the header names column \(name) more than once"
         case .headerTooLong(let limit):

@@ -56,7 +56,7 @@ struct HeaderMap {
             }
         }
         let missing = Column.allCases.filter { index[$0.rawValue] < 0 }.map(\.canonicalName)
-        guard missing.isEmpty else { throw .missingColumns(missing) }
+        guard missing.isEmpty else { throw .missingColumns(missing, found: names) }
         fieldIndex = index
         fieldCount = names.count
         self.names = names

@@ -28,12 +28,15 @@ public struct LoadReport: Sendable, Equatable {
     public var rejectsWritten: Int
     /// The rejects CSV, when any line was rejected.
     public var rejectsObject: StoredObject?
+    /// How the file's fields were read.
+    public var dialect: CSVDialect
 
     /// A report with every field given.
     public init(
         rows: RowCounts, revenue: ExactDecimal, firstRejects: [RejectedRow], extraColumns: [String],
-        rejectsWritten: Int, rejectsObject: StoredObject?
+        rejectsWritten: Int, rejectsObject: StoredObject?, dialect: CSVDialect = .standard
     ) {
+        self.dialect = dialect
         self.rows = rows
         self.revenue = revenue
         self.firstRejects = firstRejects
@@ -62,6 +65,8 @@ public struct LoadJob: Sendable {
     public var encoding: TextEncoding
     /// The upload the rows belong to, handed to the warehouse with every batch.
     public var context: UploadContext
+    /// How the file's fields are written; nil: told from its header line (`CSVDialect.sniff`).
+    public var dialect: CSVDialect?
 
     /// A load of one stored file.
     public init(settings: ETLSettings, region: RegionRules, encoding: TextEncoding, context: UploadContext) {
@@ -99,6 +104,10 @@ private final class LoadRun {
     let job: LoadJob
     let warehouse: any Warehouse
     var reader: CSVReader
+    /// The dialect the reader was made for, once the header line was seen.
+    var dialect: CSVDialect?
+    /// The first bytes of the file, until its header line is complete.
+    var head: [UInt8] = []
     var header: HeaderMap?
     var transformer: RowTransformer?
     var window: RowKeyWindow
@@ -146,8 +155,16 @@ private final class LoadRun {
             bytesRead += Int64(count)
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             if header == nil { try Self.refuseBinary(chunk) }
-            try reader.feed(chunk, handle)
+            if dialect == nil {
+                // The dialect is told from the whole header line: gather the bytes up to its end.
+                head.append(contentsOf: chunk)
+                guard head.contains(UInt8(ascii: "\n")) || head.count >= job.settings.maxRecordBytes else { continue }
+                try feedHead(handle)
+            } else {
+                try reader.feed(chunk, handle)
+            }
         }
+        if dialect == nil { try feedHead(handle) }
         try reader.finish(handle)
         guard let header else { throw .emptyFile }
         guard counts.read > 0 else { throw .noDataRows }
@@ -165,7 +182,27 @@ private final class LoadRun {
         guard let revenue = Int64(exactly: revenueMicros) else { throw .totalOutOfRange }
         return LoadReport(
             rows: counts, revenue: ExactDecimal(micros: revenue), firstRejects: firstRejects,
-            extraColumns: header.extraColumns, rejectsWritten: rejects?.rowsWritten ?? 0, rejectsObject: stored)
+            extraColumns: header.extraColumns, rejectsWritten: rejects?.rowsWritten ?? 0, rejectsObject: stored,
+            dialect: dialect ?? .standard)
+    }
+
+    /// Makes the reader for the job's dialect, or for the one the header line in `head` shows,
+    /// and reads `head` with it.
+    private func feedHead(_ handle: (CSVEvent) throws(ETLError) -> Void) throws(ETLError) {
+        let bytes = head
+        head = []
+        let chosen = bytes.withUnsafeBytes { start in
+            job.dialect ?? CSVDialect.sniff(start, encoding: job.encoding, maxRecordBytes: job.settings.maxRecordBytes)
+        }
+        dialect = chosen
+        if chosen.delimiter != reader.delimiter {
+            reader = CSVReader(maxRecordBytes: job.settings.maxRecordBytes, delimiter: chosen.delimiter)
+        }
+        var failure: ETLError?
+        bytes.withUnsafeBytes { start in
+            do throws(ETLError) { try reader.feed(start, handle) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     private func handle(
@@ -213,7 +250,8 @@ private final class LoadRun {
             let header = try HeaderMap(names: names)
             self.header = header
             transformer = RowTransformer(
-                header: header, region: job.region, encoding: job.encoding, settings: job.settings)
+                header: header, region: job.region, encoding: job.encoding, settings: job.settings,
+                decimalComma: dialect?.decimalComma ?? false)
         }
     }
 

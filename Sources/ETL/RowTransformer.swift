@@ -46,8 +46,13 @@ struct RowTransformer: ~Copyable {
     private var countryCache = StringCache()
     private var customerCache = StringCache()
 
-    init(header: HeaderMap, region: RegionRules, encoding: TextEncoding, settings: ETLSettings) {
+    /// Unit prices written with a decimal comma (`CSVDialect.decimalComma`).
+    private let decimalComma: Bool
+
+    init(header: HeaderMap, region: RegionRules, encoding: TextEncoding, settings: ETLSettings,
+         decimalComma: Bool = false) {
         self.header = header
+        self.decimalComma = decimalComma
         let index = header.fieldIndex
         invoiceField = index[Column.invoiceNo.rawValue]
         stockField = index[Column.stockCode.rawValue]
@@ -142,11 +147,11 @@ struct RowTransformer: ~Copyable {
         hasher.combine(UInt64(bitPattern: seconds))
 
         let priceBytes = record[priceField]
-        guard let price = ExactDecimal.parse(priceBytes) else {
+        guard let price = decimalComma ? ExactDecimal.parse(decimalComma: priceBytes) : ExactDecimal.parse(priceBytes) else {
             return .failure(RowRejection(
                 reason: "bad_price",
                 message: "UnitPrice \(Self.quoted(ASCII.trimmed(priceBytes))) is not a decimal number "
-                    + "with at most 6 places"))
+                    + "with at most 6 places" + (decimalComma ? " (written 2,55 or 1.234,50 in this file)" : "")))
         }
         hasher.combine(UInt64(bitPattern: price.micros))
         guard quantity.magnitude <= maxAbsQuantity.magnitude else {

@@ -21,7 +21,8 @@ import Testing
     @Test func missingColumnIsNamedAndNothingIsLoaded() {
         let outcome = runLoad("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,CustomerID,Country\n"
             + "1,A,x,1,12/1/2010 8:26,17850,UK\n")
-        #expect(outcome.error == .missingColumns(["UnitPrice"]))
+        #expect(outcome.error == .missingColumns(
+            ["UnitPrice"], found: ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "CustomerID", "Country"]))
         #expect(outcome.error?.code == "missing_columns")
         #expect(outcome.error?.message.hasPrefix("missing required column(s): UnitPrice") == true)
         #expect(outcome.warehouse.batches.isEmpty)
@@ -29,7 +30,9 @@ import Testing
 
     @Test func everyColumnIsRequired() {
         let outcome = runLoad("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice\n1,A,1,12/1/2010 8:26,1\n")
-        #expect(outcome.error == .missingColumns(["Description", "CustomerID", "Country"]))
+        #expect(outcome.error == .missingColumns(
+            ["Description", "CustomerID", "Country"], found: ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice"]))
+        #expect(outcome.error?.message.contains("the header has 5: InvoiceNo, StockCode, Quantity, InvoiceDate, UnitPrice") == true)
     }
 
     @Test func columnNamedTwiceIsRefused() {

@@ -176,11 +176,12 @@ func region(_ code: String = "UK", order: DateOrder = .mdy) -> RegionRules {
 func runLoad(
     _ bytes: [UInt8], region rules: RegionRules = region(), encoding: TextEncoding = .utf8,
     settings: ETLSettings = ETLSettings(), chunk: Int = 1 << 16, warehouse: MemoryWarehouse = MemoryWarehouse(),
-    reader: (any ObjectReader)? = nil
+    reader: (any ObjectReader)? = nil, dialect: CSVDialect? = nil
 ) -> LoadOutcome {
     let context = UploadContext(
         uploadID: "u1", region: rules.code, currency: rules.currency, sourceURI: "memory://raw.csv", loadedAtMicros: 0)
-    let job = LoadJob(settings: settings, region: rules, encoding: encoding, context: context)
+    var job = LoadJob(settings: settings, region: rules, encoding: encoding, context: context)
+    job.dialect = dialect
     var writer: MemoryWriter?
     var progress: [LoadProgress] = []
     let result = Result { () throws(ETLError) -> LoadReport in

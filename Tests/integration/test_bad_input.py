@@ -63,6 +63,16 @@ def test_binary_garbage_is_refused(server, tmp_path, unchanged):
     assert b"\0" in garbage
     response = support.upload(server, _write(tmp_path, "UK.csv", garbage))
     _rejected(response, "not_csv")
+    assert support.uploads_of(response)[0]["encoding"] == "binary"
+
+
+def test_a_picture_is_refused_as_binary_not_as_some_text_encoding(server, tmp_path, unchanged):
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + random.Random(8).randbytes(4096)
+    response = support.upload(server, _write(tmp_path, "UK.csv", png))
+    _rejected(response, "not_csv")
+    [result] = support.uploads_of(response)
+    assert result["encoding"] == "binary", result
+    assert any(upload["id"] == result["id"] and upload["encoding"] == "binary" for upload in support.history(server))
 
 
 def test_one_50_megabyte_line_is_refused(server, tmp_path, unchanged):

@@ -125,3 +125,28 @@ def test_a_long_load_shows_its_progress(server, browser, tmp_path):
     took = (datetime.fromisoformat(record["updated_at"]) - datetime.fromisoformat(record["created_at"])).total_seconds()
     assert took > 2.0, f"the upload was over {took:.2f} s after it was recorded: too short to watch"
     assert any("rows read" in text for text in seen), f"no load progress was shown: {sorted(set(seen))[:10]}"
+
+
+def test_a_semicolon_file_with_decimal_commas_through_the_page(fresh_server, browser, seed, tmp_path):
+    """Saved as Excel in Germany or France saves CSV, the seed file loads to the cent and the
+    page says how it was read."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from test_dialects import resave
+
+    want = reference.load_file(str(seed / "IN.csv"))
+    path = resave(seed / "IN.csv", tmp_path / "IN.csv", ";", True)
+    browser.get(fresh_server.url("/"))
+    browser.find_element(By.ID, "file").send_keys(str(path))
+
+    def finished(driver):
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody.result")
+        return rows if len(rows) == 1 and rows[0].get_attribute("data-status") in FINAL else False
+
+    [row] = WebDriverWait(browser, WAIT_SECONDS).until(finished)
+    assert row.get_attribute("data-status") == "loaded"
+    assert row.find_element(By.CSS_SELECTOR, "td.revenue").get_attribute("data-value") == want.revenue_text
+    assert "Read as semicolon-separated values, with decimal commas." in row.text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "upload-semicolons.png"))

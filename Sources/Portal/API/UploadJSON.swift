@@ -90,6 +90,13 @@ enum UploadJSON {
         json.endArray()
         if let rejectsURI = record.rejectsURI { json.field("rejects_uri", showPaths ? rejectsURI : storeRelative(rejectsURI)) }
         if !record.extraColumns.isEmpty { json.field("extra_columns", strings: record.extraColumns) }
+        if let dialect = record.dialect {
+            json.key("dialect")
+            json.beginObject()
+            json.field("delimiter", dialect.delimiterName)
+            json.field("decimal_separator", dialect.decimalComma ? "," : ".")
+            json.endObject()
+        }
         if let code = record.errorCode { json.field("error", code) }
         if let message = record.errorMessage { json.field("message", message) }
         json.key("progress")

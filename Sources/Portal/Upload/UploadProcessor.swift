@@ -186,9 +186,12 @@ final class UploadProcessor: Sendable {
             record.revenue = report.revenue
             record.firstRejects = report.firstRejects
             record.extraColumns = report.extraColumns
+            record.dialect = report.dialect
             record.rejectsURI = report.rejectsObject?.uri
             record.bytesProcessed = record.sizeBytes
         } catch let error as ETLError {
+            // A file that is not text has no text encoding: say so, not the encoding tried last.
+            if case .notCSV = error { record.encoding = "binary" }
             record.status = Self.isFileProblem(error) ? .rejected : .failed
             record.errorCode = error.code
             record.errorMessage = error.message
