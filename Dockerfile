@@ -32,9 +32,10 @@ COPY Public /usr/local/share/sales-portal/Public
 COPY Config/default.json /usr/local/share/sales-portal/default.json
 USER 10001:10001
 WORKDIR /var/lib/sales-portal
-# Every interface of the container, port 8080 (or $PORT, which Cloud Run sets), the data
-# folder as a volume, the pages from the image.
+# Every interface of the container, port 8080 (or $PORT, which Cloud Run sets), JSON log
+# lines (for Cloud Logging), the data folder as a volume, the pages from the image.
 ENV SALES_PORTAL_HOST=0.0.0.0 \
+    SALES_PORTAL_LOG_FORMAT=json \
     SALES_PORTAL_DATA_DIR=/var/lib/sales-portal \
     SALES_PORTAL_PUBLIC_DIR=/usr/local/share/sales-portal/Public
 VOLUME ["/var/lib/sales-portal"]

@@ -52,6 +52,10 @@ final class ActiveRequest {
     let head: HTTPRequestHead
     let peer: UInt32
     let startedAt: UInt64
+    /// The request's id in the logs and in the answer's `X-Request-Id` (see `RequestID`).
+    let requestID: String
+    /// The W3C trace id the client sent, if any.
+    let traceID: String?
     var handler: Router.Handler?
     var parameters: [String: String] = [:]
     /// The buffered body (immediate and blocking routes).
@@ -68,11 +72,13 @@ final class ActiveRequest {
     var rateWindowStart: UInt64 = 0
     var rateWindowBytes: Int64 = 0
 
-    init(id: UInt64, head: HTTPRequestHead, peer: UInt32, startedAt: UInt64) {
+    init(id: UInt64, head: HTTPRequestHead, peer: UInt32, startedAt: UInt64, requestID: String, traceID: String?) {
         self.id = id
         self.head = head
         self.peer = peer
         self.startedAt = startedAt
+        self.requestID = requestID
+        self.traceID = traceID
     }
 }
 

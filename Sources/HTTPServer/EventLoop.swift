@@ -13,6 +13,9 @@ final class EventLoop {
     var connections: [Connection?] = []
     var connectionCount = 0
     var nextID: UInt64 = 1
+    /// Request ids this loop makes: a random prefix (another per loop and process) and a count.
+    private let requestIDPrefix = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
+    private var requestCount: UInt64 = 0
     var encoder: ResponseEncoder
     var accessLog: AccessLog
     /// Coarse monotonic milliseconds, refreshed once per wakeup.
@@ -39,12 +42,18 @@ final class EventLoop {
         self.onExit = onExit
         self.encoder = ResponseEncoder(
             serverName: context.configuration.serverName, commonHeaders: context.configuration.commonHeaders)
-        self.accessLog = AccessLog(enabled: context.configuration.accessLog)
+        self.accessLog = AccessLog(enabled: context.configuration.accessLog, format: ServerLog.format)
         self.now = Clock.coarseMilliseconds()
         self.lastSweep = now
         self.sweepInterval = UInt64(max(5, min(250, context.configuration.timeouts.shortest / 4)))
         self.scratch = .allocate(byteCount: Self.scratchBytes, alignment: 16)
         poller.add(listenerFD, events: EPOLLIN.rawValue)
+    }
+
+    /// A new request id: `<8 hex of the loop>-<count in hex>`.
+    func makeRequestID() -> String {
+        requestCount &+= 1
+        return requestIDPrefix + "-" + String(requestCount, radix: 16)
     }
 
     deinit {

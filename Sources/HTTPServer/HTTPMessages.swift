@@ -118,13 +118,17 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The peer's IPv4 address in host byte order (127.0.0.1 for requests built by hand).
     public var peer: UInt32
+    /// The request's id, as the answer's `X-Request-Id` gives it: for log lines about it.
+    public var requestID: String
 
     /// A request from its parts.
-    public init(head: HTTPRequestHead, pathParameters: [String: String] = [:], body: [UInt8] = [], peer: UInt32 = 0x7F00_0001) {
+    public init(head: HTTPRequestHead, pathParameters: [String: String] = [:], body: [UInt8] = [], peer: UInt32 = 0x7F00_0001,
+                requestID: String = "") {
         self.head = head
         self.pathParameters = pathParameters
         self.body = body
         self.peer = peer
+        self.requestID = requestID
     }
 
     /// The peer's address in dotted form, e.g. "127.0.0.1".

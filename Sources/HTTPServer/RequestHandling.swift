@@ -39,7 +39,9 @@ extension EventLoop {
         let proxies = context.configuration.trustedProxies
         let client = proxies.isEmpty ? connection.peer
             : proxies.client(peer: connection.peer, forwardedFor: head.headers.values(for: "x-forwarded-for"))
-        let request = ActiveRequest(id: nextID, head: head, peer: client, startedAt: Clock.nanoseconds())
+        let (givenID, traceID) = RequestID.from(head.headers)
+        let request = ActiveRequest(id: nextID, head: head, peer: client, startedAt: Clock.nanoseconds(),
+                                    requestID: givenID ?? makeRequestID(), traceID: traceID)
         nextID &+= 1
         connection.request = request
         connection.headStartedAt = 0
@@ -139,7 +141,8 @@ extension EventLoop {
         let minimumBytes = context.configuration.gzipMinimumBytes
         switch handler {
         case .immediate(let run):
-            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
+            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer,
+                                          requestID: request.requestID)
             request.body = []
             var response: HTTPResponse
             do {
@@ -150,7 +153,8 @@ extension EventLoop {
             Gzip.finish(&response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
-            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer)
+            let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer,
+                                          requestID: request.requestID)
             let mailbox = self.mailbox
             let fd = connection.fd, connectionID = connection.id, requestID = request.id
             let queued = context.workers.submit(ifFewerWaitingThan: context.configuration.maxQueuedRequests) {
@@ -177,7 +181,8 @@ extension EventLoop {
         }
         if !request.head.hasBody { stream.finish() }
         request.stream = stream
-        let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [], peer: request.peer)
+        let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [], peer: request.peer,
+                                      requestID: request.requestID)
         let minimumBytes = context.configuration.gzipMinimumBytes
         context.streamingWorkers.submit {
             var response = Self.run { try run(httpRequest, stream) }
@@ -199,8 +204,7 @@ extension EventLoop {
         } catch let error as HTTPError {
             return error.response
         } catch {
-            let line = "handler error: \(error)\n"
-            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+            ServerLog.line("handler error: \(error)", severity: .error)
             return HTTPError(status: 500, code: "internal", message: "The server failed to handle the request.").response
         }
     }
@@ -218,9 +222,9 @@ extension EventLoop {
         let bodyPending = head.hasBody && !request.bodyComplete
         let keepAlive = head.keepAlive && !close && !shuttingDown && !bodyPending
         let sentBytes = write(response, to: connection, version: head.version, keepAlive: keepAlive,
-                              omitBody: head.method == "HEAD")
+                              omitBody: head.method == "HEAD", requestID: request.requestID)
         accessLog.record(method: head.method, path: head.path, status: response.status, bytes: sentBytes,
-                         nanoseconds: Clock.nanoseconds() &- request.startedAt)
+                         nanoseconds: Clock.nanoseconds() &- request.startedAt, request: request)
         if !keepAlive { connection.closeAfterWrite = true }
         if request.bodyComplete {
             connection.request = nil
@@ -237,8 +241,8 @@ extension EventLoop {
 
     /// Answers when there is no parsed request (malformed head, head timeout), then closes.
     func respondWithoutRequest(_ connection: Connection, _ response: HTTPResponse) {
-        let sentBytes = write(response, to: connection, version: .http1_1, keepAlive: false, omitBody: false)
-        accessLog.record(method: "-", path: "-", status: response.status, bytes: sentBytes, nanoseconds: 0)
+        let sentBytes = write(response, to: connection, version: .http1_1, keepAlive: false, omitBody: false, requestID: nil)
+        accessLog.record(method: "-", path: "-", status: response.status, bytes: sentBytes, nanoseconds: 0, request: nil)
         connection.closeAfterWrite = true
         if connection.request != nil { connection.request?.responseSent = true }
         flush(connection)
@@ -246,9 +250,9 @@ extension EventLoop {
 
     /// Encodes a response into the connection's output; returns the body bytes sent.
     private func write(_ response: HTTPResponse, to connection: Connection, version: HTTPVersion, keepAlive: Bool,
-                       omitBody: Bool) -> Int {
+                       omitBody: Bool, requestID: String?) -> Int {
         if connection.output.capacity == 0 { connection.output.reserveCapacity(1024) }
-        encoder.appendHead(response, version: version, keepAlive: keepAlive, to: &connection.output)
+        encoder.appendHead(response, version: version, keepAlive: keepAlive, requestID: requestID, to: &connection.output)
         if omitBody || ResponseEncoder.statusHasNoBody(response.status) { return 0 }
         connection.output.append(contentsOf: response.body)
         return response.body.count

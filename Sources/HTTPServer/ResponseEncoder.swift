@@ -39,7 +39,8 @@ struct ResponseEncoder {
 
     /// Appends the status line and headers. `Content-Length`, `Transfer-Encoding` and `Connection`
     /// set by the handler are replaced by the server's own.
-    func appendHead(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, to out: inout [UInt8]) {
+    func appendHead(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, requestID: String? = nil,
+                    to out: inout [UInt8]) {
         out.append(contentsOf: version == .http1_0 ? Self.http10 : Self.http11)
         Self.appendDecimal(response.status, to: &out)
         out.append(ASCII.space)
@@ -53,6 +54,11 @@ struct ResponseEncoder {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: Self.colonSpace)
             out.append(contentsOf: value.utf8)
+            out.append(contentsOf: Self.crlf)
+        }
+        if let requestID {
+            out.append(contentsOf: Self.requestIDName)
+            out.append(contentsOf: requestID.utf8)
             out.append(contentsOf: Self.crlf)
         }
         if !Self.statusHasNoBody(response.status) {
@@ -69,6 +75,7 @@ struct ResponseEncoder {
     }
 
     static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    private static let requestIDName = Array("X-Request-Id: ".utf8)
     private static let http11 = Array("HTTP/1.1 ".utf8)
     private static let http10 = Array("HTTP/1.0 ".utf8)
     private static let crlf: [UInt8] = [13, 10]
@@ -144,15 +151,21 @@ struct ResponseEncoder {
 struct AccessLog {
     private(set) var pending: [UInt8] = []
     let enabled: Bool
+    let format: LogFormat
 
-    init(enabled: Bool) {
+    init(enabled: Bool, format: LogFormat = .text) {
         self.enabled = enabled
+        self.format = format
         if enabled { pending.reserveCapacity(16 << 10) }
     }
 
-    /// Adds `METHOD PATH STATUS BYTES DURATIONms`.
-    mutating func record(method: String, path: String, status: Int, bytes: Int, nanoseconds: UInt64) {
+    /// Adds `METHOD PATH STATUS BYTES DURATIONms REQUEST-ID`, or its JSON line.
+    mutating func record(method: String, path: String, status: Int, bytes: Int, nanoseconds: UInt64, request: ActiveRequest?) {
         guard enabled else { return }
+        if format == .json {
+            recordJSON(method: method, path: path, status: status, bytes: bytes, nanoseconds: nanoseconds, request: request)
+            return
+        }
         pending.append(contentsOf: method.utf8)
         pending.append(ASCII.space)
         for byte in path.utf8 { pending.append(byte < 0x21 || byte == 0x7F ? UInt8(ascii: "?") : byte) }
@@ -167,7 +180,42 @@ struct AccessLog {
         let fraction = hundredths % 100
         if fraction < 10 { pending.append(48) }
         ResponseEncoder.appendDecimal(fraction, to: &pending)
-        pending.append(contentsOf: "ms\n".utf8)
+        pending.append(contentsOf: "ms".utf8)
+        if let request {
+            pending.append(ASCII.space)
+            pending.append(contentsOf: request.requestID.utf8)
+        }
+        pending.append(UInt8(ascii: "\n"))
+    }
+
+    /// Cloud Logging's request entry: `httpRequest`, the request id, the trace when given.
+    private mutating func recordJSON(method: String, path: String, status: Int, bytes: Int, nanoseconds: UInt64,
+                                     request: ActiveRequest?) {
+        var line = JSONLine()
+        line.field("severity", status >= 500 ? LogSeverity.error.rawValue : status >= 400 ? LogSeverity.warning.rawValue
+            : LogSeverity.info.rawValue)
+        line.field("time", LogClock.timestamp())
+        line.field("message", "\(method) \(path) \(status)")
+        let seconds = Double(nanoseconds) / 1e9
+        line.object("httpRequest") { http in
+            http.field("requestMethod", method)
+            http.field("requestUrl", path)
+            http.field("status", status)
+            http.field("responseSize", String(bytes))
+            http.field("latency", String(format6: seconds) + "s")
+            if let request {
+                http.field("remoteIp", HTTPRequest(head: request.head, peer: request.peer).clientAddress)
+                if let agent = request.head.headers["user-agent"] { http.field("userAgent", agent) }
+            }
+        }
+        if let request {
+            line.field("requestId", request.requestID)
+            let project = ServerLog.traceProject
+            if let trace = request.traceID, !project.isEmpty {
+                line.field("logging.googleapis.com/trace", "projects/\(project)/traces/\(trace)")
+            }
+        }
+        pending.append(contentsOf: line.finish())
     }
 
     /// Writes the gathered lines to standard output in one call.
@@ -182,5 +230,14 @@ struct AccessLog {
             }
         }
         pending.removeAll(keepingCapacity: true)
+    }
+}
+
+extension String {
+    /// `value` with six decimals (no Foundation).
+    init(format6 value: Double) {
+        let micros = Int((value * 1_000_000).rounded())
+        let fraction = String(micros % 1_000_000)
+        self = String(micros / 1_000_000) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }
 }

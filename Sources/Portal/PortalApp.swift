@@ -13,6 +13,8 @@ public enum PortalApp {
     /// Serves until SIGTERM or SIGINT; returns the exit status (0 after a clean stop).
     public static func serve(config: PortalConfig) throws -> Int32 {
         HTTPServer.ignoreSIGPIPE()
+        ServerLog.format = LogFormat(rawValue: config.server.logFormat) ?? .text
+        ServerLog.traceProject = config.gcp.project
         // Block the stop signals before any thread starts, so every thread inherits the mask
         // and this thread alone receives them through sigwait.
         var stopSignals = sigset_t()
@@ -58,7 +60,7 @@ public enum PortalApp {
         if config.server.allowedHosts.isEmpty && !Gatekeeper.isLoopback(config.server.host) {
             log("server.allowedHosts is empty: only requests for \(gate.hosts.entries.joined(separator: ", ")) are answered; list the names people use")
         }
-        Output.line("listening on http://\(config.server.host):\(port)")
+        ServerLog.line("listening on http://\(config.server.host):\(port)", severity: .notice, toStandardOutput: true)
 
         if !unfinished.isEmpty {
             let resumer = Thread { processor.resume(unfinished, log: log) }
@@ -249,7 +251,7 @@ public enum PortalApp {
         return ReceivedFile(fileName: name, content: spool.finish())
     }
 
-    static func log(_ message: String) { Output.errorLine(message) }
+    static func log(_ message: String) { ServerLog.line(message) }
 }
 
 /// Writes to standard output and error without buffering surprises between threads.

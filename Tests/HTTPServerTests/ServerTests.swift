@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Synchronization
 import Testing
@@ -555,11 +556,24 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
-    @Test func accessLogLineFormat() {
+    @Test func accessLogLineFormat() throws {
         var log = AccessLog(enabled: true)
-        log.record(method: "GET", path: "/healthz", status: 200, bytes: 2, nanoseconds: 50_000)
-        log.record(method: "POST", path: "/api/uploads", status: 413, bytes: 97, nanoseconds: 12_345_678_901)
+        var head = HTTPRequestHead(method: "POST", target: "/api/uploads")
+        head.headers.add("User-Agent", "curl/8")
+        let request = ActiveRequest(id: 1, head: head, peer: 0x0A00_0001, startedAt: 0, requestID: "abc-7", traceID: nil)
+        log.record(method: "GET", path: "/healthz", status: 200, bytes: 2, nanoseconds: 50_000, request: nil)
+        log.record(method: "POST", path: "/api/uploads", status: 413, bytes: 97, nanoseconds: 12_345_678_901, request: request)
         #expect(String(decoding: log.pending, as: UTF8.self)
-            == "GET /healthz 200 2 0.05ms\nPOST /api/uploads 413 97 12345.67ms\n")
+            == "GET /healthz 200 2 0.05ms\nPOST /api/uploads 413 97 12345.67ms abc-7\n")
+
+        var json = AccessLog(enabled: true, format: .json)
+        json.record(method: "POST", path: "/api/uploads", status: 413, bytes: 97, nanoseconds: 12_345_678_901, request: request)
+        let entry = try #require(try JSONSerialization.jsonObject(with: Data(json.pending)) as? [String: Any])
+        #expect(entry["severity"] as? String == "WARNING")
+        #expect(entry["requestId"] as? String == "abc-7")
+        let http = try #require(entry["httpRequest"] as? [String: Any])
+        #expect(http["status"] as? Int == 413 && http["responseSize"] as? String == "97")
+        #expect(http["latency"] as? String == "12.345679s")
+        #expect(http["remoteIp"] as? String == "10.0.0.1" && http["userAgent"] as? String == "curl/8")
     }
 }

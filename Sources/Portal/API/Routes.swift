@@ -113,6 +113,7 @@ enum Routes {
         for outcome in outcomes {
             audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,
                                errorMessage: outcome.errorMessage)
+            Self.logUpload(outcome, by: caller.principal.name, requestID: request.requestID)
             let rows = outcome.inProgressElsewhere ? RowCounts() : outcome.record?.rows ?? RowCounts()
             metrics.recordUpload(status: outcome.inProgressElsewhere ? "resent_while_loading" : outcome.record?.status.rawValue ?? "rejected",
                                  loaded: rows.loaded, rejected: rows.rejected, duplicates: rows.duplicates,
@@ -126,6 +127,19 @@ enum Routes {
             return .html(status, UploadHTML.page(outcomes))
         }
         return .json(status, UploadJSON.results(outcomes, showPaths: showPaths))
+    }
+
+    /// One line per file of an upload request, with the request's id: what happened to it.
+    static func logUpload(_ outcome: UploadOutcome, by user: String, requestID: String) {
+        let record = outcome.record
+        let status = outcome.inProgressElsewhere ? "being loaded already" : record?.status.rawValue ?? "rejected"
+        var line = "upload \(record?.id ?? "-") of \(outcome.fileName) by \(user): \(status)"
+        if let rows = record?.rows, !outcome.inProgressElsewhere {
+            line += ", \(rows.loaded) loaded, \(rows.rejected) rejected, \(rows.duplicates) duplicates"
+        }
+        if let code = outcome.errorCode ?? record?.errorCode { line += " (\(code))" }
+        let severity: LogSeverity = outcome.failedOnTheServer ? .error : outcome.succeeded ? .info : .warning
+        ServerLog.line(line, severity: severity, requestID: requestID)
     }
 
     /// `?limit=` of the history: 1…1000, 50 when absent.

@@ -27,6 +27,7 @@ public enum ConfigLoader {
         ("SALES_PORTAL_DATA_DIR", "storage.dataDir"),
         ("SALES_PORTAL_MODE", "storage.mode"),
         ("SALES_PORTAL_PUBLIC_DIR", "server.publicDir"),
+        ("SALES_PORTAL_LOG_FORMAT", "server.logFormat"),
         ("SALES_PORTAL_ALLOWED_HOSTS", "server.allowedHosts"),
         ("SALES_PORTAL_TRUSTED_PROXIES", "server.trustedProxies"),
         ("SALES_PORTAL_AUTH_MODE", "auth.mode"),

@@ -27,6 +27,9 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     /// Threads that receive and load uploads (the most uploads handled at once; more wait their turn).
     public var uploadThreads = 4
     public var accessLog = true
+    /// `text` (lines as they are, for a terminal) or `json` (one JSON object per line, with the
+    /// field names Google Cloud Logging reads), for the access log and every other log line.
+    public var logFormat = "text"
     public var limits = LimitSettings()
     public var timeouts = TimeoutSettings()
     /// How long a stop waits for requests in flight.
@@ -254,6 +257,9 @@ extension PortalConfig {
             throw .invalid("storage.mode must be \"embedded\" or \"gcp\", not \"\(storage.mode)\"")
         }
         guard (0...65_535).contains(server.port) else { throw .invalid("server.port must be 0…65535") }
+        guard LogFormat(rawValue: server.logFormat) != nil else {
+            throw .invalid("server.logFormat must be \"text\" or \"json\", not \"\(server.logFormat)\"")
+        }
         guard server.eventLoopThreads >= 1, server.workerThreads >= 1, server.uploadThreads >= 1 else {
             throw .invalid("server.eventLoopThreads, server.workerThreads and server.uploadThreads must be at least 1")
         }
