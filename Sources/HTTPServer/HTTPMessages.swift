@@ -97,6 +97,18 @@ public struct HTTPRequestHead: Sendable {
         return nil
     }
 
+    /// The name of the first query parameter given more than once (names compared decoded); nil
+    /// when each is given once. Which of two values counts is not a guess the server makes.
+    public var repeatedQueryParameter: String? {
+        var seen = Set<String>()
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let rawName = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            let name = PercentDecoding.decodeForm(rawName) ?? String(rawName)
+            if !seen.insert(name).inserted { return name }
+        }
+        return nil
+    }
+
     /// The first value of a query parameter, form-decoded ("+" is a space, %XX escapes), or nil.
     public func queryValue(_ name: String) -> String? {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {

@@ -111,6 +111,15 @@ import Testing
         #expect(status(request("GET", "/api/report/summary?region=IN&country=United+Kingdom", [auth]), summary) == 200)
     }
 
+    @Test func aQueryParameterGivenTwiceIs400NotAGuessAtWhichCounts() throws {
+        let summary = try declaration("GET", "/api/report/summary")
+        let auth = ("Authorization", "Bearer \(adminToken)")
+        for query in ["region=IN&region=UK", "region=&region=IN", "limit=&limit=%60", "region=IN&%72egion=UK"] {
+            #expect(status(request("GET", "/api/report/summary?\(query)", [auth]), summary) == 400, "\(query)")
+        }
+        #expect(status(request("GET", "/api/report/summary?region=IN&regions=UK", [auth]), summary) == 200)
+    }
+
     @Test func aHostThatIsNotOursIs421ExceptForHealthChecks() throws {
         let me = try declaration("GET", "/api/me")
         let auth = ("Authorization", "Bearer \(adminToken)")

@@ -50,6 +50,10 @@ final class Gatekeeper: Sendable {
             throw HTTPError(status: 400, code: "bad_query",
                             message: "the query parameter \(JSONString.quoted(name)) does not decode (a bad %XX escape, NUL, or not UTF-8)")
         }
+        if let name = head.repeatedQueryParameter {
+            throw HTTPError(status: 400, code: "repeated_query_parameter",
+                            message: "the query parameter \(JSONString.quoted(name)) is given more than once; give it once")
+        }
         // A public route serves anyone: credentials that do not check out are ignored there.
         var caller = route.access == .public ? (try? identify(request)) ?? nil : try identify(request)
         if let role = route.access.role {
