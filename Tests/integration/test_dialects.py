@@ -65,3 +65,30 @@ def test_a_semicolon_file_with_a_missing_column_lists_what_it_has(fresh_server, 
     [result] = support.uploads_of(support.upload(fresh_server, path))
     assert result["status"] == "rejected" and result["error"] == "missing_columns", result
     assert "the header has 8: InvoiceNo, StockCode, Description, Quantity, InvoiceDate, Price" in result["message"]
+
+
+def test_the_uploader_can_name_the_delimiter_and_a_wrong_name_stores_nothing(fresh_server, seed, tmp_path):
+    want = reference.load_file(str(seed / "IN.csv"))
+    path = resave(seed / "IN.csv", tmp_path / "IN.csv", ";", True)
+    [named] = support.uploads_of(support.upload(fresh_server, path, extra=("-F", "delimiter=semicolon")))
+    assert named["status"] == "loaded" and named["revenue"] == want.revenue_text, named
+    assert named["dialect"] == {"delimiter": "semicolon", "decimal_separator": ","}
+    # Named wrongly, the header is one field: the answer says which names it found.
+    comma = tmp_path / "comma" / "IN.csv"
+    comma.parent.mkdir()
+    comma.write_bytes((seed / "IN.csv").read_bytes())
+    response = support.upload(fresh_server, comma, extra=("-F", "delimiter=tab"))
+    [wrong] = support.uploads_of(response)
+    assert wrong["status"] == "rejected" and wrong["error"] == "missing_columns", wrong
+    assert "the header has 1: InvoiceNo,StockCode" in wrong["message"]
+    # A delimiter that is not one of ours is refused before anything is stored.
+    before = support.history(fresh_server)
+    refused = support.upload(fresh_server, comma, extra=("-F", "delimiter=colon"))
+    assert refused.status == 400, refused.body
+    assert support.problem(refused)[0] == "bad_delimiter"
+    assert support.history(fresh_server) == before
+    # The query parameter works as the form field does.
+    other = resave(seed / "usa.csv", tmp_path / "usa.csv", "|", False)
+    query = support.curl(fresh_server.url("/api/uploads?delimiter=pipe"), "-F", f"file=@{other}")
+    [piped] = support.uploads_of(query)
+    assert piped["status"] == "loaded" and piped["dialect"]["delimiter"] == "pipe", piped

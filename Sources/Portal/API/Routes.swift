@@ -94,6 +94,16 @@ enum Routes {
             throw error.httpError
         }
         let region = form.fields["region"]
+        // The delimiter the uploader names (form field or query), else told from each header line.
+        var dialect: CSVDialect?
+        if let name = (form.fields["delimiter"] ?? request.head.queryValue("delimiter"))?.trimmingSpaces(), !name.isEmpty {
+            guard let named = CSVDialect(name: name) else {
+                for file in form.files { processor.discard(file) }
+                throw PortalError.badRequest(code: "bad_delimiter",
+                                             message: "delimiter must be comma, semicolon, tab or pipe, not \"\(name)\"").httpError
+            }
+            dialect = named
+        }
         do {
             try caller.checkCSRF(formField: form.fields["csrf"])
             // Every file's region is checked before any is stored: a refused upload stores nothing.
@@ -108,7 +118,7 @@ enum Routes {
             throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
         }
         let outcomes = form.files.map {
-            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address)
+            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address, dialect: dialect)
         }
         for outcome in outcomes {
             audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,

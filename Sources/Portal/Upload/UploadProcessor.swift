@@ -59,8 +59,10 @@ final class UploadProcessor: Sendable {
     func discard(_ file: ReceivedFile) { removeSpool(file.content) }
 
     /// Processes one spooled file for `uploader` (a user name, `anonymous` without access control)
-    /// at `address`. Never throws: every failure becomes an outcome with a reason.
-    func process(_ file: ReceivedFile, explicitRegion: String?, uploader: String = "anonymous", address: String = "") -> UploadOutcome {
+    /// at `address`, read in `dialect` (nil: told from its header line). Never throws: every
+    /// failure becomes an outcome with a reason.
+    func process(_ file: ReceivedFile, explicitRegion: String?, uploader: String = "anonymous", address: String = "",
+                 dialect: CSVDialect? = nil) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         let content = file.content
         guard content.size > 0 else {
@@ -118,7 +120,7 @@ final class UploadProcessor: Sendable {
                 try warehouse.saveUpload(record)
                 outcome.storeMillis = Self.millis(since: storeStart)
                 let loadStart = Clock.monotonicNanos()
-                record = load(record, localCopy: keptSpool)
+                record = load(record, localCopy: keptSpool, dialect: dialect)
                 outcome.loadMillis = Self.millis(since: loadStart)
                 outcome.record = record
                 return outcome
@@ -136,7 +138,7 @@ final class UploadProcessor: Sendable {
     /// with `resuming`, to finish a load that an earlier run left unfinished.
     /// `localCopy`: a local file with the same bytes as the stored object (a fresh upload's spool),
     /// read instead of the object.
-    func load(_ stored: UploadRecord, resuming: Bool = false, localCopy: String? = nil) -> UploadRecord {
+    func load(_ stored: UploadRecord, resuming: Bool = false, localCopy: String? = nil, dialect: CSVDialect? = nil) -> UploadRecord {
         var record = stored
         guard let region = regions.region(named: record.region) else {
             record.status = .failed
@@ -152,9 +154,10 @@ final class UploadProcessor: Sendable {
         let context = UploadContext(
             uploadID: record.id, region: region.code, currency: region.currency,
             sourceURI: record.objectURI, loadedAtMicros: Clock.nowMicros(), resuming: resuming)
-        let job = LoadJob(
+        var job = LoadJob(
             settings: config.etlSettings, region: config.regionRules(region),
             encoding: TextEncoding(rawValue: record.encoding) ?? .utf8, context: context)
+        job.dialect = dialect
         // Objects are never overwritten: a resumed load writes its rejected lines under a name of its own.
         let rejectsName = ObjectNaming.rejects(
             region: region.code, uploadID: record.id, atMicros: record.createdAtMicros,
