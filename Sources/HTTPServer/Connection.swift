@@ -62,8 +62,8 @@ final class ActiveRequest {
     var body: [UInt8] = []
     var bodyBytes: Int64 = 0
     var bodyLimit: Int64 = 0
-    /// The queue feeding a streaming handler.
-    var stream: BodyStream?
+    /// The queue feeding a streaming handler's consumer.
+    var stream: BodyPump?
     var bodyComplete = false
     var responseSent = false
     /// Counted against the client's uploads in progress (released when answered or closed).
@@ -86,7 +86,7 @@ final class ActiveRequest {
 enum LoopMessage: Sendable {
     /// A worker finished a handler.
     case response(fd: Int32, connectionID: UInt64, requestID: UInt64, response: HTTPResponse)
-    /// A streaming handler drained its queue: read the socket again.
+    /// A streaming body's queue was drained: read the socket again.
     case resumeReading(fd: Int32, connectionID: UInt64)
     /// Stop accepting, finish in-flight requests until the deadline (coarse ms), then exit.
     case shutdown(deadline: UInt64)
@@ -159,6 +159,8 @@ struct ServerContext: Sendable {
     let clientUploads: ClientConnections
     /// Runs blocking handlers.
     let workers: WorkerPool
-    /// Runs streaming handlers.
+    /// Runs streaming handlers' `finish` (storing and loading uploads).
     let streamingWorkers: WorkerPool
+    /// Hands streaming bodies to their consumers, a queue's worth at a time.
+    let receiveWorkers: WorkerPool
 }

@@ -380,7 +380,7 @@ final class EventLoop {
             }
             if let request = connection.request {
                 if !request.bodyComplete && !request.responseSent, let failure = bodyTooSlow(connection, request) {
-                    request.stream?.fail(.incompleteBody)
+                    request.stream?.fail(failure)
                     respond(connection, failure.response, close: true)
                     flush(connection)
                 }

@@ -71,6 +71,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// Number of worker threads that run streaming handlers (uploads). A pool of their own, so
     /// that long or stalled uploads never keep the blocking handlers from a thread.
     public var streamingWorkerThreads: Int = 4
+    /// Number of worker threads that hand streaming bodies to their consumers (multipart parsing,
+    /// spooling). A thread is taken only while received bytes wait, never while a client is slow.
+    public var receiveWorkerThreads: Int = 2
     /// Request size limits.
     public var limits = HTTPLimits()
     /// Per-phase timeouts.

@@ -14,6 +14,7 @@ public final class HTTPServer: Sendable {
         var mailboxes: [LoopMailbox] = []
         var workers: [WorkerPool] = []
         var clientConnections: ClientConnections?
+        var clientUploads: ClientConnections?
         var runningLoops = 0
         var port = 0
     }
@@ -56,12 +57,14 @@ public final class HTTPServer: Sendable {
         }
         let workers = WorkerPool(threadCount: configuration.workerThreads)
         let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
+        let receiveWorkers = WorkerPool(threadCount: configuration.receiveWorkerThreads)
         let clientConnections = ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient))
+        let clientUploads = ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient))
         let context = ServerContext(
             router: router, configuration: configuration,
             clientConnections: clientConnections,
-            clientUploads: ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient)),
-            workers: workers, streamingWorkers: streamingWorkers)
+            clientUploads: clientUploads,
+            workers: workers, streamingWorkers: streamingWorkers, receiveWorkers: receiveWorkers)
         var handOffs: [EventLoopHandOff] = []
         var mailboxes: [LoopMailbox] = []
         for listener in listeners {
@@ -75,8 +78,9 @@ public final class HTTPServer: Sendable {
         }
         state.withLock { state in
             state.mailboxes = mailboxes
-            state.workers = [workers, streamingWorkers]
+            state.workers = [workers, streamingWorkers, receiveWorkers]
             state.clientConnections = clientConnections
+            state.clientUploads = clientUploads
             state.runningLoops = handOffs.count
             state.port = port
         }
@@ -90,12 +94,13 @@ public final class HTTPServer: Sendable {
     /// How busy the worker pools are: jobs waiting and running, and threads, for queries
     /// (`blocking`) and uploads (`streaming`). Zero before `start`.
     public var load: ServerLoad {
-        let (pools, connections) = state.withLock { ($0.workers, $0.clientConnections) }
-        guard pools.count == 2 else { return ServerLoad() }
-        let (queries, uploads) = (pools[0].load, pools[1].load)
+        let (pools, connections, uploads) = state.withLock { ($0.workers, $0.clientConnections, $0.clientUploads) }
+        guard pools.count >= 2 else { return ServerLoad() }
+        let (queries, uploadPool) = (pools[0].load, pools[1].load)
         return ServerLoad(queuedQueries: queries.queued, runningQueries: queries.running, queryThreads: pools[0].threadCount,
-                          queuedUploads: uploads.queued, runningUploads: uploads.running, uploadThreads: pools[1].threadCount,
-                          maxQueuedQueries: configuration.maxQueuedRequests, openConnections: connections?.total ?? 0)
+                          queuedUploads: uploadPool.queued, runningUploads: uploadPool.running, uploadThreads: pools[1].threadCount,
+                          maxQueuedQueries: configuration.maxQueuedRequests, openConnections: connections?.total ?? 0,
+                          uploadsInProgress: uploads?.total ?? 0)
     }
 
     /// The bound port once started (0 before).
@@ -162,10 +167,15 @@ public struct ServerLoad: Sendable, Equatable {
     public var maxQueuedQueries = 0
     /// Client connections open now.
     public var openConnections = 0
+    /// Upload requests from their head to their answer: bodies arriving (which hold no thread),
+    /// and files being stored and loaded (`runningUploads`) or waiting for an upload thread.
+    public var uploadsInProgress = 0
 
     public init(queuedQueries: Int = 0, runningQueries: Int = 0, queryThreads: Int = 0, queuedUploads: Int = 0,
-                runningUploads: Int = 0, uploadThreads: Int = 0, maxQueuedQueries: Int = 0, openConnections: Int = 0) {
+                runningUploads: Int = 0, uploadThreads: Int = 0, maxQueuedQueries: Int = 0, openConnections: Int = 0,
+                uploadsInProgress: Int = 0) {
         self.openConnections = openConnections
+        self.uploadsInProgress = uploadsInProgress
         self.queuedQueries = queuedQueries
         self.runningQueries = runningQueries
         self.queryThreads = queryThreads

@@ -173,23 +173,24 @@ extension EventLoop {
     }
 
     private func startStreaming(_ connection: Connection, _ request: ActiveRequest,
-                                _ run: @escaping @Sendable (HTTPRequest, any HTTPBodyReader) throws -> HTTPResponse) {
+                                _ make: @escaping @Sendable (HTTPRequest) throws -> any HTTPBodyConsumer) {
         let mailbox = self.mailbox
         let fd = connection.fd, connectionID = connection.id, requestID = request.id
-        let stream = BodyStream(contentLength: request.head.contentLength, capacity: limits.streamingQueueBytes) {
-            mailbox.post(.resumeReading(fd: fd, connectionID: connectionID))
-        }
-        if !request.head.hasBody { stream.finish() }
-        request.stream = stream
         let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: [], peer: request.peer,
                                       requestID: request.requestID)
         let minimumBytes = context.configuration.gzipMinimumBytes
-        context.streamingWorkers.submit {
-            var response = Self.run { try run(httpRequest, stream) }
-            stream.consumerFinished()
-            Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
-            mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
-        }
+        let pump = BodyPump(
+            contentLength: request.head.contentLength, capacity: limits.streamingQueueBytes,
+            receiveWorkers: context.receiveWorkers, streamingWorkers: context.streamingWorkers,
+            resumeProducer: { mailbox.post(.resumeReading(fd: fd, connectionID: connectionID)) },
+            answer: { response in
+                var response = response
+                Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
+                mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
+            })
+        request.stream = pump
+        pump.start { try make(httpRequest) }
+        if !request.head.hasBody { pump.finish() }
     }
 
     /// The answer when every worker is busy and the queue is full.

@@ -9,8 +9,10 @@ public struct Router: Sendable {
         case immediate(@Sendable (HTTPRequest) throws(HTTPError) -> HTTPResponse)
         /// Runs on a worker thread with the body buffered (at most `maxBufferedBodyBytes`).
         case blocking(@Sendable (HTTPRequest) throws -> HTTPResponse)
-        /// Runs on a worker thread as soon as the head arrives; the body is read from the reader, with backpressure.
-        case streaming(@Sendable (HTTPRequest, any HTTPBodyReader) throws -> HTTPResponse)
+        /// For large bodies (uploads): as soon as the head arrives, a receive worker makes the route's
+        /// consumer (or refuses the request); the body is handed to it in pieces as it arrives, with
+        /// backpressure, and its `finish` answers on a streaming worker. A slow body holds no thread.
+        case streaming(@Sendable (HTTPRequest) throws -> any HTTPBodyConsumer)
 
         var isStreaming: Bool {
             if case .streaming = self { return true }

@@ -202,6 +202,8 @@ public enum PortalApp {
         server.eventLoopThreads = config.server.eventLoopThreads
         server.workerThreads = config.server.workerThreads
         server.streamingWorkerThreads = config.server.uploadThreads
+        // Bodies are parsed and spooled as they arrive: about a core's worth of work each loop can feed.
+        server.receiveWorkerThreads = config.server.eventLoopThreads
         server.accessLog = config.server.accessLog
         server.maxQueuedRequests = config.server.limits.maxQueuedRequests
         server.commonHeaders = Gatekeeper.securityHeaders(hsts: config.server.hsts)

@@ -42,6 +42,36 @@ func fnv1a(_ bytes: some Sequence<UInt8>, _ start: UInt64 = 0xcbf2_9ce4_8422_232
     return hash
 }
 
+/// The consumer of the test routes' streaming bodies: counts and hashes what it takes.
+final class TestConsumer: HTTPBodyConsumer {
+    let recorder: Recorder?
+    let pauseEvery: Int
+    let answer: (TestConsumer) -> HTTPResponse
+    private(set) var count = 0
+    private(set) var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    private var calls = 0
+
+    init(recorder: Recorder?, pauseEvery: Int = 0, answer: @escaping (TestConsumer) -> HTTPResponse) {
+        self.recorder = recorder
+        self.pauseEvery = pauseEvery
+        self.answer = answer
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) {
+        count += bytes.count
+        hash = fnv1a(bytes, hash)
+        calls += 1
+        if pauseEvery > 0 && calls % pauseEvery == 0 { usleep(500) }
+    }
+
+    func finish() -> HTTPResponse {
+        recorder?.record("complete")
+        return answer(self)
+    }
+
+    func abandon(_ reason: HTTPError) { recorder?.record(reason.code) }
+}
+
 let bigText = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 500)
 
 func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Router {
@@ -63,38 +93,20 @@ func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Route
         usleep(300_000)
         return .text("slept")
     })
-    router.post("/upload", .streaming { _, body in
-        var count = 0
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        var reads = 0
-        while let chunk = try body.read() {
-            count += chunk.count
-            hash = fnv1a(chunk, hash)
-            reads += 1
-            if reads % 4 == 0 { usleep(500) }  // a slow consumer
+    // Counts and hashes the body, slowly (a pause every fourth piece).
+    router.post("/upload", .streaming { _ in
+        TestConsumer(recorder: nil, pauseEvery: 4) { consumer in
+            .json(200, "{\"bytes\":\(consumer.count),\"hash\":\"\(String(consumer.hash, radix: 16))\"}")
         }
-        return .json(200, "{\"bytes\":\(count),\"hash\":\"\(String(hash, radix: 16))\"}")
     })
-    router.post("/watched", .streaming { _, body in
-        do {
-            while try body.read() != nil {}
-            recorder.record("complete")
-        } catch let error as HTTPError {
-            recorder.record(error.code)
-            throw error
-        }
-        return .text("done")
+    // Records how the body ended: "complete", or the code of the reason it was abandoned.
+    router.post("/watched", .streaming { _ in
+        TestConsumer(recorder: recorder) { _ in .text("done") }
     })
-    router.post("/held", .streaming { _, body in
+    // As /watched, and records "entered" when the consumer is made (the head has arrived).
+    router.post("/held", .streaming { _ in
         recorder.record("entered")
-        do {
-            while try body.read() != nil {}
-            recorder.record("complete")
-        } catch let error as HTTPError {
-            recorder.record(error.code)
-            throw error
-        }
-        return .text("done")
+        return TestConsumer(recorder: recorder) { _ in .text("done") }
     })
     if let staticRoot {
         router.get("/static/{path...}", try StaticFiles(root: staticRoot).handler)
@@ -128,27 +140,36 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
         }
     }
 
-    @Test func stalledUploadsDoNotStarveBlockingHandlers() throws {
-        // Every upload thread is held by a client that sent half its body and went quiet;
-        // a query still gets a thread of its own.
+    @Test func stalledUploadsHoldNoThread() throws {
+        // More clients than there are threads of every kind sent part of a body and went quiet.
+        // None holds a thread: a whole upload and a query are both answered meanwhile.
         let recorder = Recorder()
-        try withServer({ $0.streamingWorkerThreads = 2; $0.workerThreads = 1; $0.timeouts.bodyInactivityMilliseconds = 60_000 },
-                       recorder: recorder) { port in
+        try withServer({
+            $0.streamingWorkerThreads = 1; $0.receiveWorkerThreads = 1; $0.workerThreads = 1
+            $0.limits.maxUploadsPerClient = 100; $0.timeouts.bodyInactivityMilliseconds = 60_000
+        }, recorder: recorder) { port in
             var stalled: [TestClient] = []
-            for _ in 0..<3 {
+            for _ in 0..<6 {
                 let client = try TestClient(port: port, timeoutMilliseconds: 30_000)
                 try client.send("POST /held HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nhalf")
                 stalled.append(client)
             }
-            // Both upload threads are inside a handler before the query is sent.
-            #expect(recorder.waitFor("entered", count: 2), "the stalled uploads never held the threads: \(recorder.outcomes.withLock { $0 })")
+            #expect(recorder.waitFor("entered", count: 6), "the stalled uploads were not all begun: \(recorder.outcomes.withLock { $0 })")
+            let body = [UInt8]((0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             let client = try TestClient(port: port, timeoutMilliseconds: 30_000)
-            try client.send("GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            let answer = try client.readResponse()
-            #expect(answer.status == 200 && answer.text == "slept")
-            // Answered while both threads were still held: no stalled body ended (they time out after 60 s).
-            #expect(recorder.outcomes.withLock { $0 } == ["entered", "entered"])
-            withExtendedLifetime(stalled) {}
+            try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
+            try client.send(body)
+            let upload = try client.readResponse()
+            #expect(upload.status == 200)
+            #expect(upload.text == "{\"bytes\":\(body.count),\"hash\":\"\(String(fnv1a(body), radix: 16))\"}")
+            let query = try request(port, "GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            #expect(query.status == 200 && query.text == "slept")
+            // Answered while the stalled bodies were still open (they time out after 60 s).
+            #expect(recorder.outcomes.withLock { $0 } == Array(repeating: "entered", count: 6))
+            // And a stalled body that completes is still taken whole.
+            try stalled[0].send([UInt8](repeating: 65, count: 996))
+            #expect(try stalled[0].readResponse().status == 200)
+            #expect(recorder.waitFor("complete", count: 1))
         }
     }
 
@@ -431,7 +452,7 @@ func withServer(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }, st
             let client = try TestClient(port: port)
             try client.send("POST /watched HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
             #expect(try client.readResponse().status == 408)
-            #expect(recorder.waitForOutcome() == "incomplete_body")
+            #expect(recorder.waitForOutcome() == "body_timeout")
         }
     }
 

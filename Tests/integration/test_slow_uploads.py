@@ -1,5 +1,7 @@
 """Uploads trickled in to hold the upload threads are cut off once they are slower than
-server.timeouts.minBodyBytesPerSecond over a window, and a normal upload beside them is loaded."""
+server.timeouts.minBodyBytesPerSecond over a window, and a normal upload beside them is loaded;
+a body that arrives slowly holds no thread, so two hundred of them from as many addresses do not
+keep a normal upload waiting either."""
 from __future__ import annotations
 
 import json
@@ -52,8 +54,9 @@ def test_trickled_uploads_are_cut_off_and_a_normal_upload_beside_them_loads(tmp_
     try:
         for thread in trickles:
             thread.start()
-        # The trickled uploads hold three of the four upload threads before the normal one is sent.
-        support.wait_for("three uploads running", lambda: support.get(server, "/readyz").json()["load"]["running_uploads"] >= 3,
+        # The three trickled uploads are in progress before the normal one is sent.
+        support.wait_for("three uploads in progress",
+                         lambda: support.get(server, "/readyz").json()["load"]["uploads_in_progress"] >= 3,
                          timeout=10, every=0.05)
         path = tmp_path / "USA.csv"
         path.write_text(support.sales_csv(500, first_invoice=520000, country="USA"))
@@ -68,4 +71,52 @@ def test_trickled_uploads_are_cut_off_and_a_normal_upload_beside_them_loads(tmp_
         assert not [r for r in support.history(server) if r["file"] == "UK.csv"], "a cut-off upload left a record"
     finally:
         stop.set()
+        support.stop_and_check(server)
+
+
+def test_two_hundred_stalled_uploads_hold_no_thread_and_a_normal_upload_loads_beside_them(tmp_path):
+    """Each of 200 addresses starts an upload and stops sending part-way (within the inactivity
+    timeout). The normal upload is answered while every one of them is still open and unanswered;
+    when they go away, their spool files go too and no record is left."""
+    server = support.Server(data_dir=tmp_path / "data").start()
+    stalled: list[socket.socket] = []
+    try:
+        body, content_type = support.multipart("UK.csv", support.sales_csv(2000, first_invoice=530000).encode())
+        for n in range(1, 201):
+            sock = socket.socket()
+            sock.settimeout(10)
+            sock.bind((f"127.0.1.{n}", 0))
+            sock.connect((server.host, server.port))
+            sock.sendall((f"POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {content_type}\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:len(body) // 2])
+            stalled.append(sock)
+        support.wait_for("200 uploads in progress",
+                         lambda: support.get(server, "/readyz").json()["load"]["uploads_in_progress"] >= 200,
+                         timeout=20, every=0.05)
+        path = tmp_path / "USA.csv"
+        path.write_text(support.sales_csv(500, first_invoice=540000, country="USA"))
+        started = time.monotonic()
+        [normal] = support.uploads_of(support.upload(server, path, timeout=60))
+        elapsed = time.monotonic() - started
+        assert normal["status"] == "loaded" and normal["rows"]["loaded"] == 500, normal
+        assert elapsed < 10, f"the normal upload took {elapsed:.1f} s beside the stalled ones"
+        load = support.get(server, "/readyz").json()["load"]
+        assert load["uploads_in_progress"] == 200 and load["running_uploads"] == 0, load
+        for sock in stalled:
+            sock.setblocking(False)
+            try:
+                assert sock.recv(1) == b"", "a stalled upload was answered"
+                raise AssertionError("a stalled upload was closed by the server")
+            except BlockingIOError:
+                pass  # still open, nothing sent back: what we expect
+    finally:
+        for sock in stalled:
+            sock.close()
+    try:
+        support.wait_for("the stalled uploads to be let go",
+                         lambda: support.get(server, "/readyz").json()["load"]["uploads_in_progress"] == 0, timeout=20, every=0.1)
+        support.wait_for("their spool files to be deleted",
+                         lambda: not list((tmp_path / "data").rglob("*.part")), timeout=20, every=0.1)
+        assert [r["file"] for r in support.history(server)] == ["USA.csv"]
+    finally:
         support.stop_and_check(server)

@@ -6,32 +6,8 @@ import HTTPServer
 enum AuditRoutes {
     static func add(to router: inout SecuredRouter, processor: UploadProcessor, pages: Pages?, audit: AuditLog) {
         // On the upload threads: removing a large upload's rows is a load's worth of work.
-        router.add("DELETE", "/api/uploads/{id}", access: .uploader, regions: .record, .streaming { request, caller, _ in
-            let id = request.pathParameters["id"] ?? ""
-            guard UploadID.isValid(id), let record = try Routes.warehouseCall({ try processor.warehouse.upload(id: id) }),
-                  caller.mayAccess(region: record.region)
-            else {
-                throw PortalError.notFound("no upload with id \"\(id)\"").httpError
-            }
-            let isAdmin = caller.principal.has(.admin)
-            guard isAdmin || record.user.lowercased() == caller.principal.name.lowercased() else {
-                throw HTTPError(status: 403, code: "forbidden",
-                                message: "only \(record.user), who uploaded it, or an admin may take upload \(id) back")
-            }
-            let result: UploadRecord
-            do {
-                // Recorded as it starts, so a retraction finished after a restart is in the trail too.
-                result = try processor.retract(record, by: caller.principal.name) {
-                    audit.record(kind: "retraction", actor: caller.principal.name, subject: id, address: caller.address,
-                                 detail: "took back \(record.fileName) (\(record.region)): \(record.rows.loaded) rows, revenue \(record.revenue.formatted(places: 2)) \(record.currency)")
-                }
-            } catch UploadProcessor.RetractionRefusal.stillLoading(let status) {
-                throw HTTPError(status: 409, code: "still_loading",
-                                message: "upload \(id) is \(status.rawValue): take it back once its load is over")
-            } catch {
-                throw PortalError.warehouse("the retraction of upload \(id) stopped: \(error); it is finished on the next start").httpError
-            }
-            return .json(200, UploadJSON.single(result, showPaths: isAdmin))
+        router.add("DELETE", "/api/uploads/{id}", access: .uploader, regions: .record, .streaming { request, caller in
+            BodyDiscardingConsumer { try retract(request, caller: caller, processor: processor, audit: audit) }
         })
         router.add("GET", "/api/audit", access: .admin, .blocking { request, _ in
             let head = request.head
@@ -82,6 +58,37 @@ enum AuditRoutes {
         }
     }
 
+
+    /// Takes upload `{id}` back: its uploader or an admin, once its load is over.
+    private static func retract(_ request: HTTPRequest, caller: Caller, processor: UploadProcessor,
+                                audit: AuditLog) throws -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        guard UploadID.isValid(id), let record = try Routes.warehouseCall({ try processor.warehouse.upload(id: id) }),
+              caller.mayAccess(region: record.region)
+        else {
+            throw PortalError.notFound("no upload with id \"\(id)\"").httpError
+        }
+        let isAdmin = caller.principal.has(.admin)
+        guard isAdmin || record.user.lowercased() == caller.principal.name.lowercased() else {
+            throw HTTPError(status: 403, code: "forbidden",
+                            message: "only \(record.user), who uploaded it, or an admin may take upload \(id) back")
+        }
+        let result: UploadRecord
+        do {
+            // Recorded as it starts, so a retraction finished after a restart is in the trail too.
+            result = try processor.retract(record, by: caller.principal.name) {
+                audit.record(kind: "retraction", actor: caller.principal.name, subject: id, address: caller.address,
+                             detail: "took back \(record.fileName) (\(record.region)): \(record.rows.loaded) rows, revenue \(record.revenue.formatted(places: 2)) \(record.currency)")
+            }
+        } catch UploadProcessor.RetractionRefusal.stillLoading(let status) {
+            throw HTTPError(status: 409, code: "still_loading",
+                            message: "upload \(id) is \(status.rawValue): take it back once its load is over")
+        } catch {
+            throw PortalError.warehouse("the retraction of upload \(id) stopped: \(error); it is finished on the next start").httpError
+        }
+        return .json(200, UploadJSON.single(result, showPaths: isAdmin))
+    }
+
 }
 
 /// Writes the audit trail; a failure to write is logged, never the reason a request fails.
@@ -110,4 +117,5 @@ final class AuditLog: Sendable {
                         + "revenue \((record?.revenue ?? .zero).formatted(places: 2)) \(record?.currency ?? "")"
                         + ((errorMessage ?? record?.errorMessage).map { "; \($0)" } ?? ""))
     }
+
 }

@@ -75,6 +75,7 @@ final class Readiness: Sendable {
         json.field("query_threads", load.queryThreads)
         json.field("queued_uploads", load.queuedUploads)
         json.field("running_uploads", load.runningUploads)
+        json.field("uploads_in_progress", load.uploadsInProgress)
         json.field("upload_threads", load.uploadThreads)
         json.endObject()
         json.endObject()

@@ -26,8 +26,8 @@ enum Routes {
         })
 
         let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
-        router.add("POST", "/api/uploads", access: .uploader, regions: .upload, csrf: .originAndTokenOrFormField, .streaming { request, caller, body in
-            try upload(request, caller: caller, body: body, processor: processor, limits: formLimits, audit: audit, metrics: metrics)
+        router.add("POST", "/api/uploads", access: .uploader, regions: .upload, csrf: .originAndTokenOrFormField, .streaming { request, caller in
+            try UploadRequest(request, caller: caller, processor: processor, limits: formLimits, audit: audit, metrics: metrics)
         })
         router.add("GET", "/api/uploads", access: .viewer, regions: .record, .blocking { request, caller in
             let limit = try listLimit(request.head.queryValue("limit"))
@@ -80,65 +80,6 @@ enum Routes {
         return router
     }
 
-    /// POST /api/uploads: spool every file of the form, then store and load each.
-    private static func upload(
-        _ request: HTTPRequest, caller: Caller, body: any HTTPBodyReader, processor: UploadProcessor, limits: UploadForm.Limits,
-        audit: AuditLog, metrics: Metrics
-    ) throws -> HTTPResponse {
-        let contentType = request.head.headers["content-type"] ?? ""
-        let form: UploadForm
-        do {
-            form = try UploadForm.receive(
-                contentType: contentType, body: body, spoolDirectory: processor.spoolDirectory, limits: limits)
-        } catch let error as PortalError {
-            throw error.httpError
-        }
-        let region = form.fields["region"]
-        // The delimiter the uploader names (form field or query), else told from each header line.
-        var dialect: CSVDialect?
-        if let name = (form.fields["delimiter"] ?? request.head.queryValue("delimiter"))?.trimmingSpaces(), !name.isEmpty {
-            guard let named = CSVDialect(name: name) else {
-                for file in form.files { processor.discard(file) }
-                throw PortalError.badRequest(code: "bad_delimiter",
-                                             message: "delimiter must be comma, semicolon, tab or pipe, not \"\(name)\"").httpError
-            }
-            dialect = named
-        }
-        do {
-            try caller.checkCSRF(formField: form.fields["csrf"])
-            // Every file's region is checked before any is stored: a refused upload stores nothing.
-            for file in form.files {
-                if let code = processor.regionCode(of: file, explicitRegion: region) { try caller.requireRegion(code) }
-            }
-        } catch {
-            for file in form.files { processor.discard(file) }
-            throw error
-        }
-        guard !form.files.isEmpty else {
-            throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
-        }
-        let outcomes = form.files.map {
-            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address, dialect: dialect)
-        }
-        for outcome in outcomes {
-            audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,
-                               errorMessage: outcome.errorMessage)
-            Self.logUpload(outcome, by: caller.principal.name, requestID: request.requestID)
-            let rows = outcome.inProgressElsewhere ? RowCounts() : outcome.record?.rows ?? RowCounts()
-            metrics.recordUpload(status: outcome.inProgressElsewhere ? "resent_while_loading" : outcome.record?.status.rawValue ?? "rejected",
-                                 loaded: rows.loaded, rejected: rows.rejected, duplicates: rows.duplicates,
-                                 loadSeconds: outcome.loadMillis > 0 ? outcome.loadMillis / 1000 : nil)
-        }
-        // 503 when the server failed a file (retrying is safe: loading is idempotent),
-        // else 200 when any file was processed, else 422.
-        let status = outcomes.contains(where: \.failedOnTheServer) ? 503 : outcomes.contains(where: \.succeeded) ? 200 : 422
-        let showPaths = caller.principal.has(.admin)
-        if prefersHTML(request.head) {
-            return .html(status, UploadHTML.page(outcomes))
-        }
-        return .json(status, UploadJSON.results(outcomes, showPaths: showPaths))
-    }
-
     /// One line per file of an upload request, with the request's id: what happened to it.
     static func logUpload(_ outcome: UploadOutcome, by user: String, requestID: String) {
         let record = outcome.record
@@ -159,13 +100,6 @@ enum Routes {
             throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 1000, not \"\(text)\"").httpError
         }
         return limit
-    }
-
-
-    /// True for a browser's plain form post (JavaScript asks for JSON).
-    private static func prefersHTML(_ head: HTTPRequestHead) -> Bool {
-        let accept = head.headers["accept"] ?? ""
-        return accept.hasPrefix("text/html")
     }
 
     /// Runs a warehouse call, turning its failure into a 503 with the reason.

@@ -110,7 +110,8 @@ struct Caller: Sendable {
 enum PortalHandler: Sendable {
     case immediate(@Sendable (HTTPRequest, Caller) throws(HTTPError) -> HTTPResponse)
     case blocking(@Sendable (HTTPRequest, Caller) throws -> HTTPResponse)
-    case streaming(@Sendable (HTTPRequest, Caller, any HTTPBodyReader) throws -> HTTPResponse)
+    /// The body is handed to the consumer the closure makes (see `Router.Handler.streaming`).
+    case streaming(@Sendable (HTTPRequest, Caller) throws -> any HTTPBodyConsumer)
 }
 
 /// Builds the router so that no route can be added without saying who may call it: every
@@ -171,10 +172,23 @@ struct SecuredRouter {
             router.add(method, pattern, .blocking { request in
                 try measured(request, bodyBytes: request.body.count) { try run(request, try gate.admit(request, declaration)) }
             })
-        case .streaming(let run):
-            router.add(method, pattern, .streaming { request, body in
-                try measured(request, bodyBytes: Int(request.head.contentLength ?? 0)) {
-                    try run(request, try gate.admit(request, declaration), body)
+        case .streaming(let make):
+            router.add(method, pattern, .streaming { request in
+                let bodyBytes = Int(request.head.contentLength ?? 0)
+                let start = DispatchTime.now().uptimeNanoseconds
+                let record: @Sendable (Int) -> Void = { status in
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    metrics.recordRequest(method: request.head.method, pattern: pattern, status: status, seconds: seconds,
+                                          bodyBytes: bodyBytes)
+                }
+                do {
+                    return MeasuredConsumer(try make(request, try gate.admit(request, declaration)), record: record)
+                } catch let error as HTTPError {
+                    record(error.status)
+                    throw error
+                } catch {
+                    record(500)
+                    throw error
                 }
             })
         }
@@ -182,4 +196,37 @@ struct SecuredRouter {
 
     /// The router to hand to the server.
     var built: Router { router }
+}
+
+/// Counts a streaming route's answer (or why its body was abandoned) with its time, as
+/// `SecuredRouter` counts the others.
+private final class MeasuredConsumer: HTTPBodyConsumer {
+    private let inner: any HTTPBodyConsumer
+    private let record: @Sendable (Int) -> Void
+
+    init(_ inner: any HTTPBodyConsumer, record: @escaping @Sendable (Int) -> Void) {
+        self.inner = inner
+        self.record = record
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) throws { try inner.consume(bytes) }
+
+    func finish() throws -> HTTPResponse {
+        do {
+            let response = try inner.finish()
+            record(response.status)
+            return response
+        } catch let error as HTTPError {
+            record(error.status)
+            throw error
+        } catch {
+            record(500)
+            throw error
+        }
+    }
+
+    func abandon(_ reason: HTTPError) {
+        record(reason.status)
+        inner.abandon(reason)
+    }
 }

@@ -129,7 +129,7 @@ final class Metrics: Sendable {
             family("sales_portal_open_connections", "gauge", "Client connections open now.")
             sample("sales_portal_open_connections", "", Double(load.openConnections))
             family("sales_portal_uploads_in_progress", "gauge", "Uploads being received or loaded now.")
-            sample("sales_portal_uploads_in_progress", "", Double(load.runningUploads))
+            sample("sales_portal_uploads_in_progress", "", Double(load.uploadsInProgress))
             family("sales_portal_queued_requests", "gauge", "Requests waiting for a worker thread, by pool.")
             sample("sales_portal_queued_requests", "pool=\"queries\"", Double(load.queuedQueries))
             sample("sales_portal_queued_requests", "pool=\"uploads\"", Double(load.queuedUploads))

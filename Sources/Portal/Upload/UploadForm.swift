@@ -11,52 +11,76 @@ struct UploadForm {
         var maxFieldBytes = 65_536
     }
 
-    /// Reads a multipart/form-data body to its end, spooling each file part (field `file`,
-    /// or any part with a file name). On any error every spool file made so far is deleted.
-    static func receive(
-        contentType: String, body: any HTTPBodyReader, spoolDirectory: String, limits: Limits
-    ) throws -> UploadForm {
-        guard contentType.lowercased().hasPrefix("multipart/form-data") else {
-            throw PortalError.unsupportedMediaType(
-                "send the files as multipart/form-data (e.g. curl -F file=@IN.csv)")
-        }
-        guard let boundary = MultipartParser.boundary(fromContentType: contentType) else {
-            throw PortalError.badRequest(code: "missing_boundary", message: "the multipart Content-Type has no boundary")
-        }
-        var receiver = Receiver(spoolDirectory: spoolDirectory, limits: limits)
-        // A part named `file` is a file even without a file name (`curl -F 'file=<IN.csv'`),
-        // so the field limit is applied here, to real fields only.
-        var parser = MultipartParser(
-            boundary: boundary,
-            limits: MultipartLimits(maxParts: limits.maxFiles + 16, maxFieldValueBytes: Int.max))
-        do {
-            var finished = false
-            while !finished {
-                if let chunk = try body.read() {
-                    chunk.withUnsafeBytes { parser.append($0) }
-                } else {
-                    parser.finish()
-                    finished = true
-                }
-                while let event = try parser.next() {
-                    if try receiver.handle(event) { finished = true; break }
-                }
+    /// Takes a multipart/form-data body piece by piece (`consume`, then `finish`), spooling each
+    /// file part (field `file`, or any part with a file name) and keeping small fields in memory.
+    /// On any error, and on `discard`, every spool file made so far is deleted.
+    final class Intake {
+        private var parser: MultipartParser
+        private var receiver: Receiver
+        private var ended = false
+
+        /// Refuses a body that is not multipart/form-data with a boundary before any byte is read.
+        init(contentType: String, spoolDirectory: String, limits: Limits) throws(PortalError) {
+            guard contentType.lowercased().hasPrefix("multipart/form-data") else {
+                throw .unsupportedMediaType("send the files as multipart/form-data (e.g. curl -F file=@IN.csv)")
             }
-            // Drain what the client sent after the closing boundary.
-            while try body.read() != nil {}
-        } catch {
-            receiver.discardAll()
-            throw Self.describe(error)
+            guard let boundary = MultipartParser.boundary(fromContentType: contentType) else {
+                throw .badRequest(code: "missing_boundary", message: "the multipart Content-Type has no boundary")
+            }
+            receiver = Receiver(spoolDirectory: spoolDirectory, limits: limits)
+            // A part named `file` is a file even without a file name (`curl -F 'file=<IN.csv'`),
+            // so the field limit is applied here, to real fields only.
+            parser = MultipartParser(
+                boundary: boundary,
+                limits: MultipartLimits(maxParts: limits.maxFiles + 16, maxFieldValueBytes: Int.max))
         }
-        return receiver.form
+
+        /// The next bytes of the body. What follows the closing boundary is ignored.
+        func consume(_ bytes: UnsafeRawBufferPointer) throws(PortalError) {
+            guard !ended else { return }
+            parser.append(bytes)
+            try takeEvents()
+        }
+
+        /// After the last byte: the form, or an error when the body stopped before its end.
+        func finish() throws(PortalError) -> UploadForm {
+            if !ended {
+                parser.finish()
+                try takeEvents()
+            }
+            guard ended else {
+                receiver.discardAll()
+                throw .badRequest(code: "bad_multipart", message: "malformed multipart body: the body ended before the closing boundary")
+            }
+            return receiver.form
+        }
+
+        /// Deletes every spool file made so far.
+        func discard() { receiver.discardAll() }
+
+        private func takeEvents() throws(PortalError) {
+            do {
+                while let event = try parser.next() {
+                    if try receiver.handle(event) {
+                        ended = true
+                        return
+                    }
+                }
+            } catch {
+                receiver.discardAll()
+                ended = true
+                throw UploadForm.describe(error)
+            }
+        }
     }
 
-    private static func describe(_ error: any Error) -> any Error {
+    private static func describe(_ error: any Error) -> PortalError {
         if let error = error as? MultipartError {
-            if case .tooManyParts = error { return PortalError.tooLarge(error.message) }
-            return PortalError.badRequest(code: "bad_multipart", message: "malformed multipart body: \(error.message)")
+            if case .tooManyParts = error { return .tooLarge(error.message) }
+            return .badRequest(code: "bad_multipart", message: "malformed multipart body: \(error.message)")
         }
-        return error
+        if let error = error as? PortalError { return error }
+        return .storage("cannot spool the upload: \(error)")
     }
 
     /// Turns parser events into spool files and fields.

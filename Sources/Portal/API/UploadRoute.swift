@@ -1,0 +1,105 @@
+import ETL
+import HTTPServer
+
+/// `POST /api/uploads`: the form's files are spooled as the body arrives (a receive worker takes
+/// each piece; a slow sender holds no thread), then each file is stored and loaded on an upload
+/// thread and the answer lists what became of every file.
+final class UploadRequest: HTTPBodyConsumer {
+    private let request: HTTPRequest
+    private let caller: Caller
+    private let processor: UploadProcessor
+    private let audit: AuditLog
+    private let metrics: Metrics
+    private let intake: UploadForm.Intake
+
+    /// Refuses a body that is not a multipart form before any byte of it is read.
+    init(_ request: HTTPRequest, caller: Caller, processor: UploadProcessor, limits: UploadForm.Limits,
+         audit: AuditLog, metrics: Metrics) throws(HTTPError) {
+        self.request = request
+        self.caller = caller
+        self.processor = processor
+        self.audit = audit
+        self.metrics = metrics
+        do {
+            intake = try UploadForm.Intake(contentType: request.head.headers["content-type"] ?? "",
+                                           spoolDirectory: processor.spoolDirectory, limits: limits)
+        } catch {
+            throw error.httpError
+        }
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try intake.consume(bytes)
+        } catch {
+            throw error.httpError
+        }
+    }
+
+    func abandon(_ reason: HTTPError) { intake.discard() }
+
+    func finish() throws -> HTTPResponse {
+        let form: UploadForm
+        do {
+            form = try intake.finish()
+        } catch {
+            throw error.httpError
+        }
+        return try answer(form)
+    }
+
+    /// Checks the form as a whole (delimiter, CSRF field, every file's region) before anything is
+    /// stored, then stores and loads each file.
+    private func answer(_ form: UploadForm) throws -> HTTPResponse {
+        let region = form.fields["region"]
+        // The delimiter the uploader names (form field or query), else told from each header line.
+        var dialect: CSVDialect?
+        if let name = (form.fields["delimiter"] ?? request.head.queryValue("delimiter"))?.trimmingSpaces(), !name.isEmpty {
+            guard let named = CSVDialect(name: name) else {
+                for file in form.files { processor.discard(file) }
+                throw PortalError.badRequest(code: "bad_delimiter",
+                                             message: "delimiter must be comma, semicolon, tab or pipe, not \"\(name)\"").httpError
+            }
+            dialect = named
+        }
+        do {
+            try caller.checkCSRF(formField: form.fields["csrf"])
+            // Every file's region is checked before any is stored: a refused upload stores nothing.
+            for file in form.files {
+                if let code = processor.regionCode(of: file, explicitRegion: region) { try caller.requireRegion(code) }
+            }
+        } catch {
+            for file in form.files { processor.discard(file) }
+            throw error
+        }
+        guard !form.files.isEmpty else {
+            throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
+        }
+        let outcomes = form.files.map {
+            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address, dialect: dialect)
+        }
+        for outcome in outcomes {
+            audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,
+                               errorMessage: outcome.errorMessage)
+            Routes.logUpload(outcome, by: caller.principal.name, requestID: request.requestID)
+            let rows = outcome.inProgressElsewhere ? RowCounts() : outcome.record?.rows ?? RowCounts()
+            metrics.recordUpload(status: outcome.inProgressElsewhere ? "resent_while_loading" : outcome.record?.status.rawValue ?? "rejected",
+                                 loaded: rows.loaded, rejected: rows.rejected, duplicates: rows.duplicates,
+                                 loadSeconds: outcome.loadMillis > 0 ? outcome.loadMillis / 1000 : nil)
+        }
+        // 503 when the server failed a file (retrying is safe: loading is idempotent),
+        // else 200 when any file was processed, else 422.
+        let status = outcomes.contains(where: \.failedOnTheServer) ? 503 : outcomes.contains(where: \.succeeded) ? 200 : 422
+        let showPaths = caller.principal.has(.admin)
+        if Self.prefersHTML(request.head) {
+            return .html(status, UploadHTML.page(outcomes))
+        }
+        return .json(status, UploadJSON.results(outcomes, showPaths: showPaths))
+    }
+
+    /// True for a browser's plain form post (JavaScript asks for JSON).
+    private static func prefersHTML(_ head: HTTPRequestHead) -> Bool {
+        let accept = head.headers["accept"] ?? ""
+        return accept.hasPrefix("text/html")
+    }
+}
