@@ -28,6 +28,12 @@ answer is sent back (status, headers, body), with these differences:
   does: it is answered as inserted but never reaches the emulator.
 - GET /standin/stats answers what passed through as JSON (rows accepted and refused per
   table); DELETE /standin/stats sets the counts back to zero.
+- Slow queries, for tests of time budgets: PUT /standin/slow-queries {"match": REGEX,
+  "seconds": S} makes every jobs.query whose SQL matches REGEX run S seconds, as BigQuery
+  answers a job still running: `jobComplete: false` and a job reference after the call's
+  `timeoutMs`, the same from getQueryResults until S seconds have passed (then the emulator's
+  answer). jobs.cancel of such a job is answered as BigQuery does and remembered; GET
+  /standin/slow-queries lists the cancelled jobs; DELETE forgets the rules and the jobs.
 
 Standard library only. Loopback addresses only. One line per refused batch on stderr.
 Exits 0 on SIGTERM or SIGINT.
@@ -65,6 +71,8 @@ ROUTES = [
     ("tables", None, re.compile(API + r"/datasets/(?P<d>[^/]+)/tables/?$")),
     ("dataset", "DELETE", re.compile(API + r"/datasets/(?P<d>[^/]+)/?$")),
     ("query", "POST", re.compile(API + r"/(?:queries|jobs)/?$")),
+    ("query_results", "GET", re.compile(API + r"/queries/(?P<j>[^/]+)/?$")),
+    ("cancel", "POST", re.compile(API + r"/jobs/(?P<j>[^/]+)/cancel/?$")),
 ]
 
 
@@ -331,6 +339,11 @@ class StandIn(http.server.ThreadingHTTPServer):
         self.absorbed_lock = threading.Lock()
         self.layouts = Layouts()
         self.stats = Stats()
+        # Slow queries: rules (compiled SQL pattern, seconds), running jobs by id, cancelled ids.
+        self.slow_lock = threading.Lock()
+        self.slow_rules: list[tuple[re.Pattern, float]] = []
+        self.slow_jobs: dict[str, dict] = {}
+        self.cancelled_jobs: list[str] = []
         # insertIds accepted per table and when: BigQuery drops a row whose insertId it saw
         # for the table within about a minute.
         self.dedupe_seconds = dedupe_seconds
@@ -513,6 +526,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.rstrip("/") == "/standin/stats":
             self.stats_endpoint()
             return
+        if path.rstrip("/") == "/standin/slow-queries":
+            self.slow_queries_endpoint(body)
+            return
         route, params = None, {}
         for name, method, pattern in ROUTES:
             match = pattern.match(path)
@@ -538,6 +554,94 @@ class Handler(http.server.BaseHTTPRequestHandler):
         snapshot = self.server.stats.snapshot()
         snapshot["today"] = self.server.today().isoformat()
         self.send(json_answer(200, snapshot), head_only=self.command == "HEAD")
+
+    def slow_queries_endpoint(self, body: bytes | None) -> None:
+        server = self.server
+        if self.command == "PUT":
+            try:
+                rule = json.loads(body or b"{}")
+                pattern, seconds = re.compile(rule["match"]), float(rule["seconds"])
+            except (ValueError, KeyError, TypeError, re.error) as error:
+                self.send(error_answer(400, "invalid", f'PUT {{"match": REGEX, "seconds": S}}: {error}'))
+                return
+            with server.slow_lock:
+                server.slow_rules.append((pattern, seconds))
+        elif self.command == "DELETE":
+            with server.slow_lock:
+                server.slow_rules.clear()
+                server.slow_jobs.clear()
+                server.cancelled_jobs.clear()
+        elif self.command not in ("GET", "HEAD"):
+            self.send(error_answer(405, "invalid", "GET, PUT or DELETE /standin/slow-queries"))
+            return
+        with server.slow_lock:
+            state = {"rules": [{"match": p.pattern, "seconds": s} for p, s in server.slow_rules],
+                     "running": sorted(j for j, job in server.slow_jobs.items() if not job["cancelled"]), "cancelled": list(server.cancelled_jobs)}
+        self.send(json_answer(200, state), head_only=self.command == "HEAD")
+
+    def slow_job(self, p, body, request) -> Answer | None:
+        """A jobs.query that a slow-query rule matches: started here, answered as a running job."""
+        sql = request.get("query") if isinstance(request, dict) else None
+        if not isinstance(sql, str) or not self.path.split("?", 1)[0].rstrip("/").endswith("/queries"):
+            return None
+        server = self.server
+        with server.slow_lock:
+            seconds = next((s for pattern, s in server.slow_rules if pattern.search(sql)), None)
+            if seconds is None:
+                return None
+            job_id = f"standin_slow_{len(server.slow_jobs) + len(server.cancelled_jobs) + 1}_{int(time.time() * 1000)}"
+            server.slow_jobs[job_id] = {"project": p["p"], "location": request.get("location"), "body": body,
+                                        "headers": self.forwarded_headers(), "ready": time.monotonic() + seconds,
+                                        "cancelled": False}
+        return self.slow_answer(job_id, request.get("timeoutMs", 10000))
+
+    def slow_answer(self, job_id: str, timeout_ms) -> Answer:
+        """After at most the call's timeoutMs: still running, cancelled, or the emulator's answer."""
+        server = self.server
+        with server.slow_lock:
+            job = server.slow_jobs[job_id]
+        try:
+            wait = max(0.0, float(timeout_ms) / 1000)
+        except (TypeError, ValueError):
+            wait = 10.0
+        time.sleep(max(0.0, min(wait, job["ready"] - time.monotonic())))
+        reference = {"projectId": job["project"], "jobId": job_id}
+        if job["location"]:
+            reference["location"] = job["location"]
+        if job["cancelled"]:
+            return json_answer(200, {"kind": "bigquery#getQueryResultsResponse", "jobReference": reference,
+                                     "jobComplete": True, "errors": [{"reason": "stopped", "message":
+                                                                       "Job execution was cancelled: User requested cancellation"}],
+                                     "status": {"state": "DONE", "errorResult": {
+                                         "reason": "stopped", "message": "Job execution was cancelled: User requested cancellation"}}})
+        if time.monotonic() < job["ready"]:
+            return json_answer(200, {"kind": "bigquery#queryResponse", "jobReference": reference, "jobComplete": False})
+        with server.slow_lock:
+            server.slow_jobs.pop(job_id, None)
+        return self.upstream("POST", f"/bigquery/v2/projects/{urllib.parse.quote(job['project'], safe='')}/queries",
+                             job["headers"], job["body"])
+
+    def route_query_results(self, p, body):
+        with self.server.slow_lock:
+            known = p["j"] in self.server.slow_jobs
+        if not known:
+            return None
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        return self.slow_answer(p["j"], (query.get("timeoutMs") or [10000])[0])
+
+    def route_cancel(self, p, body):
+        server = self.server
+        with server.slow_lock:
+            job = server.slow_jobs.get(p["j"])
+            if job is None:
+                return None
+            job["cancelled"] = True
+            server.cancelled_jobs.append(p["j"])
+        reference = {"projectId": job["project"], "jobId": p["j"]}
+        if job["location"]:
+            reference["location"] = job["location"]
+        return json_answer(200, {"kind": "bigquery#jobCancelResponse",
+                                 "job": {"jobReference": reference, "status": {"state": "DONE"}}})
 
     @staticmethod
     def parsed_json(body: bytes | None, encoding: str | None):
@@ -620,9 +724,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
     def route_query(self, p, body):
+        request = self.parsed_json(body, self.headers.get("Content-Encoding"))
+        slow = self.slow_job(p, body, request)
+        if slow is not None:
+            return slow
         answer = self.forward(body)
         self.server.layouts.changed()
-        request = self.parsed_json(body, self.headers.get("Content-Encoding"))
         if not isinstance(request, dict) or not 200 <= answer.status < 300:
             return answer
         sql = request.get("query")

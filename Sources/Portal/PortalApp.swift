@@ -181,7 +181,7 @@ public enum PortalApp {
         try FileSystem.makeDirectories(spoolDirectory)
         FileSystem.removeAbandonedTemporaryFiles(in: spoolDirectory)
         if config.isGCP {
-            let gcp = try GCPDeployment.make(config.gcp, log: log)
+            let gcp = try GCPDeployment.make(config.gcp, reportQueryMilliseconds: config.server.queryTimeoutMs, log: log)
             let processor = UploadProcessor(config: config, store: gcp.store, warehouse: gcp.warehouse,
                                             spoolDirectory: spoolDirectory)
             return Wiring(processor: processor, gcp: gcp)

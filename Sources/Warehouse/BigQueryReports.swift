@@ -72,7 +72,7 @@ extension BigQueryWarehouse: ReportingWarehouse {
         case .month: period = "DATE_TRUNC(invoice_date, MONTH)"
         }
         let conditions = BigQueryReportConditions(filter)
-        let result = try client.query(
+        let result = try reportQuery(
             """
             SELECT UNIX_DATE(\(period)) AS period, \(Self.figureColumns)
             FROM \(report) \(conditions.whereClause)
@@ -92,7 +92,7 @@ extension BigQueryWarehouse: ReportingWarehouse {
         case .product: key = "stock_code"; label = "MAX(description)"
         }
         let conditions = BigQueryReportConditions(filter)
-        let result = try client.query(
+        let result = try reportQuery(
             """
             SELECT \(key) AS group_key, \(label) AS label, \(Self.figureColumns)
             FROM \(report) \(conditions.whereClause)
@@ -107,7 +107,7 @@ extension BigQueryWarehouse: ReportingWarehouse {
     public func reportOptions(regions allowed: [String]?) throws -> ReportOptions {
         let scope = BigQueryReportConditions(ReportFilter(allowedRegions: allowed))
         let rows = scope.conditions.isEmpty ? report : "(SELECT * FROM \(report) \(scope.whereClause))"
-        let result = try client.query(
+        let result = try reportQuery(
             """
             SELECT 'region' AS kind, region AS value FROM \(rows) GROUP BY region
             UNION ALL SELECT 'country' AS kind, country AS value FROM \(rows) WHERE country IS NOT NULL GROUP BY country
@@ -135,7 +135,7 @@ extension BigQueryWarehouse: ReportingWarehouse {
         let size = max(pageSize, 1)
         let number = max(page, 1)
         let conditions = BigQueryReportConditions(filter)
-        let result = try client.query(
+        let result = try reportQuery(
             """
             WITH invoices AS (
               SELECT region, invoice_no, UNIX_SECONDS(TIMESTAMP(MIN(invoice_ts))) AS first_time, MIN(country) AS country,
@@ -170,7 +170,7 @@ extension BigQueryWarehouse: ReportingWarehouse {
     }
 
     public func invoiceLines(region: String, invoiceNo: String) throws -> [InvoiceLine] {
-        let result = try client.query(
+        let result = try reportQuery(
             """
             SELECT stock_code, description, quantity, unit_price, revenue, UNIX_SECONDS(TIMESTAMP(invoice_ts)) AS seconds,
                    country, customer_id, is_product, is_cancellation, source_line

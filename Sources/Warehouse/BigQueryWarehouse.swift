@@ -25,6 +25,9 @@ public struct BigQueryWarehouseSettings: Sendable, Equatable {
     /// A row BigQuery did not store for a passing reason (`stopped`, `backendError`,
     /// `internalError`, `timeout`) is sent again, with its insertId, at most this often.
     public var stoppedRowRetries = 3
+    /// The time budget of one report question, in milliseconds: a job still running then is
+    /// cancelled and the question fails with `WarehouseError.timedOut`. 0: the client's own deadline.
+    public var reportQueryMilliseconds = 0
     public init() {}
 }
 
@@ -297,9 +300,19 @@ public final class BigQueryWarehouse: Warehouse {
         return out
     }
 
+    /// Runs a report question within `settings.reportQueryMilliseconds`.
+    func reportQuery(_ sql: String, parameters: [QueryParameter] = []) throws -> QueryResult {
+        let budget = settings.reportQueryMilliseconds
+        do {
+            return try client.query(sql, parameters: parameters, budget: budget > 0 ? .milliseconds(budget) : nil)
+        } catch GoogleCloudError.query(reason: "timeout", _) where budget > 0 {
+            throw WarehouseError.timedOut(budget)
+        }
+    }
+
     public func summary(_ filter: ReportFilter) throws -> ReportSummary {
         let conditions = BigQueryReportConditions(filter)
-        let result = try client.query(
+        let result = try reportQuery(
             """
             SELECT
               SUM(IF(is_product, revenue, 0)) AS revenue,

@@ -53,15 +53,17 @@ class Place:
         return {"SALES_PORTAL_BUCKET": self.bucket, "SALES_PORTAL_DATASET": self.dataset,
                 "STORAGE_EMULATOR_HOST": STORAGE_HOST, "BIGQUERY_EMULATOR_HOST": BIGQUERY_HOST}
 
-    def start(self, **gcp_settings) -> support.Server:
+    def start(self, server_settings: dict | None = None, **gcp_settings) -> support.Server:
         """A server in gcp mode on this bucket and dataset, with its own spool folder;
-        `gcp_settings` (e.g. loadBatchRows=2000) are laid over Config/emulator.json's gcp section."""
+        `gcp_settings` (e.g. loadBatchRows=2000) are laid over Config/emulator.json's gcp section,
+        `server_settings` (e.g. {"queryTimeoutMs": 1000}) over its server section."""
         data = self.root / f"replica-{len(self.servers)}"
         data.mkdir()
         config = EMULATOR_CONFIG
-        if gcp_settings:
+        if gcp_settings or server_settings:
             tree = json.loads(Path(EMULATOR_CONFIG).read_text())
             tree.setdefault("gcp", {}).update(gcp_settings)
+            tree.setdefault("server", {}).update(server_settings or {})
             config = self.root / f"config-{len(self.servers)}.json"
             config.write_text(json.dumps(tree))
         server = support.Server(data_dir=data, config=config, env=self.env).start()

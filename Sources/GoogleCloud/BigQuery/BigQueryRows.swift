@@ -97,13 +97,23 @@ extension BigQueryClient {
 
     /// Runs a standard-SQL query with named parameters and returns every row, following
     /// `pageToken`s. Sent with a request id, so a retried call does not run it twice.
-    public func query(_ sql: String, parameters: [QueryParameter] = []) throws -> QueryResult {
+    /// A job not complete within `budget` (else `settings.queryDeadlineSeconds`) is cancelled
+    /// (`jobs.cancel`, so it stops costing) and the call fails with `.query(reason: "timeout")`.
+    public func query(_ sql: String, parameters: [QueryParameter] = [], budget: Duration? = nil) throws -> QueryResult {
+        let start = ContinuousClock.now
+        let limit = budget ?? .seconds(settings.queryDeadlineSeconds)
+        /// How long the next call may wait for the job: the usual wait, cut to what is left of the budget.
+        func waitMilliseconds() -> Int64 {
+            let left = limit - start.duration(to: .now)
+            let leftMilliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+            return max(1, min(Int64(settings.queryWaitMilliseconds), leftMilliseconds))
+        }
         var body = JSONWriter()
         body.beginObject()
         body.member("query", sql)
         body.member("useLegacySql", false)
         body.member("requestId", UUID().uuidString.lowercased())
-        body.member("timeoutMs", Int64(settings.queryWaitMilliseconds))
+        body.member("timeoutMs", waitMilliseconds())
         if let pageSize = settings.pageSize { body.member("maxResults", Int64(pageSize)) }
         if let location = settings.location { body.member("location", location) }
         if !parameters.isEmpty {
@@ -135,7 +145,6 @@ extension BigQueryClient {
         request.addHeader("Content-Type", "application/json")
         var page = try Self.checkedQueryAnswer(transport.send(request, idempotent: true).body)
 
-        let start = ContinuousClock.now
         guard let jobReference = page["jobReference"] as? [String: Any], let jobID = jobReference["jobId"] as? String else {
             if page["jobComplete"] as? Bool == false {
                 throw GoogleCloudError.invalidResponse("query not complete and no job reference")
@@ -144,7 +153,7 @@ extension BigQueryClient {
         }
         let location = jobReference["location"] as? String
         func results(pageToken: String?) throws -> [String: Any] {
-            var query: [(String, String)] = [("timeoutMs", String(settings.queryWaitMilliseconds))]
+            var query: [(String, String)] = [("timeoutMs", String(waitMilliseconds()))]
             if let location { query.append(("location", location)) }
             if let pageToken { query.append(("pageToken", pageToken)) }
             if let pageSize = settings.pageSize { query.append(("maxResults", String(pageSize))) }
@@ -152,12 +161,23 @@ extension BigQueryClient {
             return try Self.checkedQueryAnswer(transport.send(HTTPRequest(method: "GET", url: url), idempotent: true).body)
         }
         while page["jobComplete"] as? Bool == false {
-            if start.duration(to: .now) > .seconds(settings.queryDeadlineSeconds) {
-                throw GoogleCloudError.query(reason: "timeout", message: "the query did not finish in \(settings.queryDeadlineSeconds) s")
+            if start.duration(to: .now) >= limit {
+                cancelJob(jobID, location: location)
+                throw GoogleCloudError.query(reason: "timeout", message: "the query did not finish in \(limit) and was cancelled")
             }
             page = try results(pageToken: nil)
         }
         return try Self.collect(first: page, next: { token in try results(pageToken: token) })
+    }
+
+    /// Asks BigQuery to stop a job (`jobs.cancel`). Best effort: the answer is not awaited beyond
+    /// one attempt, and a failure is ignored (the job then runs to its end, unread).
+    public func cancelJob(_ jobID: String, location: String?) {
+        var query: [(String, String)] = []
+        if let location { query.append(("location", location)) }
+        let suffix = query.isEmpty ? "" : "?" + PercentEncoding.query(query)
+        let url = "\(projectURL)/jobs/\(PercentEncoding.encode(jobID))/cancel\(suffix)"
+        _ = try? transport.send(HTTPRequest(method: "POST", url: url), idempotent: false)
     }
 
     /// A failed job in a 200 answer becomes `.query`: `status.errorResult`, or top-level `errors`

@@ -18,7 +18,8 @@ struct GCPDeployment {
     let bigqueryEndpoint: String
 
     /// Builds the clients and prepares the bucket and the dataset. Blocks (network calls).
-    static func make(_ settings: GCPSettings, log: (String) -> Void) throws -> GCPDeployment {
+    /// `reportQueryMilliseconds`: the time budget of a report question (0: none of our own).
+    static func make(_ settings: GCPSettings, reportQueryMilliseconds: Int = 0, log: (String) -> Void) throws -> GCPDeployment {
         let http = CurlHTTPClient()
         let storageEndpoint = endpoint(settings.storageEndpoint, default: StorageClient.defaultEndpoint)
         let bigqueryEndpoint = endpoint(settings.bigqueryEndpoint, default: BigQueryClient.defaultEndpoint)
@@ -65,6 +66,7 @@ struct GCPDeployment {
         warehouseSettings.ordersTable = settings.table
         warehouseSettings.rowsPerInsert = settings.insertBatchRows
         warehouseSettings.concurrentInserts = settings.concurrentInserts
+        warehouseSettings.reportQueryMilliseconds = reportQueryMilliseconds
         let warehouse = BigQueryWarehouse(client: bigquery, settings: warehouseSettings)
         do { try BigQueryWarehouse(client: try bigqueryClient(startupPolicy), settings: warehouseSettings).prepare() } catch {
             throw PortalError.configuration(
