@@ -163,4 +163,6 @@ struct ServerContext: Sendable {
     let streamingWorkers: WorkerPool
     /// Hands streaming bodies to their consumers, a queue's worth at a time.
     let receiveWorkers: WorkerPool
+    /// Runs the work of `HTTPResponse.computed(by:)` answers, at a lower CPU priority.
+    let computeWorkers: WorkerPool
 }

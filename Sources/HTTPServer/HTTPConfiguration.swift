@@ -71,6 +71,12 @@ public struct HTTPServerConfiguration: Sendable {
     /// Number of worker threads that run streaming handlers (uploads). A pool of their own, so
     /// that long or stalled uploads never keep the blocking handlers from a thread.
     public var streamingWorkerThreads: Int = 4
+    /// Number of threads that run the work of answers made with `HTTPResponse.computed(by:)`
+    /// (report questions over many rows), apart from the blocking handlers' threads.
+    public var computeWorkerThreads: Int = 4
+    /// The compute threads' nice value (0 normal, 19 lowest): when the cores are busy, event
+    /// loops, uploads and quick answers get them before expensive questions do.
+    public var computeThreadNiceness: Int32 = 5
     /// Number of worker threads that hand streaming bodies to their consumers (multipart parsing,
     /// spooling). A thread is taken only while received bytes wait, never while a client is slow.
     public var receiveWorkerThreads: Int = 2

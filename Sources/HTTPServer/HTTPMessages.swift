@@ -179,12 +179,24 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body; not sent for HEAD requests, 204 and 304.
     public var body: [UInt8]
+    /// Set by `computed(by:)`: the work that makes the real answer, run on the compute threads.
+    public private(set) var computation: (@Sendable () throws -> HTTPResponse)?
 
     /// A response from its parts.
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// From a blocking handler: the answer takes real work (a report computed over many rows),
+    /// so `work` runs on the server's compute threads and its result is the answer. The handler's
+    /// thread is free at once for requests that need no such work (an answer already cached), so
+    /// those never wait behind expensive ones.
+    public static func computed(by work: @escaping @Sendable () throws -> HTTPResponse) -> HTTPResponse {
+        var response = HTTPResponse(status: 500)
+        response.computation = work
+        return response
     }
 
     /// A JSON response from already encoded bytes.

@@ -58,13 +58,16 @@ public final class HTTPServer: Sendable {
         let workers = WorkerPool(threadCount: configuration.workerThreads)
         let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
         let receiveWorkers = WorkerPool(threadCount: configuration.receiveWorkerThreads)
+        let computeWorkers = WorkerPool(threadCount: configuration.computeWorkerThreads,
+                                        niceness: configuration.computeThreadNiceness)
         let clientConnections = ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient))
         let clientUploads = ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient))
         let context = ServerContext(
             router: router, configuration: configuration,
             clientConnections: clientConnections,
             clientUploads: clientUploads,
-            workers: workers, streamingWorkers: streamingWorkers, receiveWorkers: receiveWorkers)
+            workers: workers, streamingWorkers: streamingWorkers, receiveWorkers: receiveWorkers,
+            computeWorkers: computeWorkers)
         var handOffs: [EventLoopHandOff] = []
         var mailboxes: [LoopMailbox] = []
         for listener in listeners {
@@ -78,7 +81,7 @@ public final class HTTPServer: Sendable {
         }
         state.withLock { state in
             state.mailboxes = mailboxes
-            state.workers = [workers, streamingWorkers, receiveWorkers]
+            state.workers = [workers, streamingWorkers, receiveWorkers, computeWorkers]
             state.clientConnections = clientConnections
             state.clientUploads = clientUploads
             state.runningLoops = handOffs.count
@@ -92,12 +95,14 @@ public final class HTTPServer: Sendable {
     }
 
     /// How busy the worker pools are: jobs waiting and running, and threads, for queries
-    /// (`blocking`) and uploads (`streaming`). Zero before `start`.
+    /// (`blocking` handlers and the computations they hand on) and uploads (`streaming`).
+    /// Zero before `start`.
     public var load: ServerLoad {
         let (pools, connections, uploads) = state.withLock { ($0.workers, $0.clientConnections, $0.clientUploads) }
-        guard pools.count >= 2 else { return ServerLoad() }
-        let (queries, uploadPool) = (pools[0].load, pools[1].load)
-        return ServerLoad(queuedQueries: queries.queued, runningQueries: queries.running, queryThreads: pools[0].threadCount,
+        guard pools.count == 4 else { return ServerLoad() }
+        let (queries, uploadPool, computations) = (pools[0].load, pools[1].load, pools[3].load)
+        return ServerLoad(queuedQueries: queries.queued + computations.queued, runningQueries: queries.running + computations.running,
+                          queryThreads: pools[0].threadCount + pools[3].threadCount,
                           queuedUploads: uploadPool.queued, runningUploads: uploadPool.running, uploadThreads: pools[1].threadCount,
                           maxQueuedQueries: configuration.maxQueuedRequests, openConnections: connections?.total ?? 0,
                           uploadsInProgress: uploads?.total ?? 0)

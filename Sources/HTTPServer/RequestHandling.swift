@@ -157,8 +157,21 @@ extension EventLoop {
                                           requestID: request.requestID)
             let mailbox = self.mailbox
             let fd = connection.fd, connectionID = connection.id, requestID = request.id
-            let queued = context.workers.submit(ifFewerWaitingThan: context.configuration.maxQueuedRequests) {
+            let computeWorkers = context.computeWorkers, maxQueued = context.configuration.maxQueuedRequests
+            let queued = context.workers.submit(ifFewerWaitingThan: maxQueued) {
                 var response = Self.run { try run(httpRequest) }
+                if let work = response.computation {
+                    // The answer needs real work: on the compute threads, so this one is free for quick answers.
+                    let accepted = computeWorkers.submit(ifFewerWaitingThan: maxQueued) {
+                        var response = Self.run(work)
+                        Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
+                        mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
+                    }
+                    if !accepted {
+                        mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: Self.busy.response))
+                    }
+                    return
+                }
                 Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                 mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
             }

@@ -108,10 +108,14 @@ final class WorkerPool: @unchecked Sendable {
     /// Worker threads.
     let threadCount: Int
 
-    init(threadCount: Int) {
+    /// `niceness` above 0 lowers the threads' CPU priority (Linux sets it per thread).
+    init(threadCount: Int, niceness: Int32 = 0) {
         self.threadCount = max(1, threadCount)
         for _ in 0..<max(1, threadCount) {
-            pthread_detach(PThread.start { [self] in self.runWorker() })
+            pthread_detach(PThread.start { [self] in
+                if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+                self.runWorker()
+            })
         }
     }
 

@@ -24,7 +24,13 @@ final class ReportCache: Sendable {
     /// The answer to `key` at `version`, computed by `compute` when not kept. A nil version is
     /// never cached. `pinned` answers stay until the rows change, whatever else is asked.
     func answer(_ key: String, version: String?, pinned: Bool = false, compute: () throws -> [UInt8]) rethrows -> [UInt8] {
-        guard let version else { return try compute() }
+        if let kept = lookup(key, version: version, pinned: pinned) { return kept }
+        return try self.compute(key, version: version, pinned: pinned, compute)
+    }
+
+    /// The kept answer to `key` at `version` (a hit), or nil. A new version forgets every answer.
+    func lookup(_ key: String, version: String?, pinned: Bool = false) -> [UInt8]? {
+        guard let version else { return nil }
         let kept: [UInt8]? = state.withLock { state in
             if state.version != version {
                 state.version = version
@@ -40,12 +46,15 @@ final class ReportCache: Sendable {
             }
             return state.pinned[key] ?? state.answers[key]
         }
-        if let kept {
-            hitCount.add(1, ordering: .relaxed)
-            return kept
-        }
+        if kept != nil { hitCount.add(1, ordering: .relaxed) }
+        return kept
+    }
+
+    /// Computes the answer to `key` (a miss) and keeps it for `version`, unless the rows changed meanwhile.
+    func compute(_ key: String, version: String?, pinned: Bool = false, _ compute: () throws -> [UInt8]) rethrows -> [UInt8] {
         missCount.add(1, ordering: .relaxed)
         let bytes = try compute()
+        guard let version else { return bytes }
         state.withLock { state in
             guard state.version == version, state.pinned[key] == nil else { return }
             if pinned {

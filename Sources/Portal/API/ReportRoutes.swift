@@ -23,20 +23,25 @@ enum ReportRoutes {
         let cache = ReportCache(capacity: limits.cachedAnswers)
         router.metrics.setSources { $0.cacheCounts = { cache.counts } }
         let slots = ClientSlots(limit: config.server.limits.maxQueriesPerClient)
-        /// The answer, from the cache or computed; a client may have only so many computed at once.
+        /// The answer from the cache, at once; else computed on the compute threads (so answers
+        /// already kept never wait behind computations). A client may have only so many computed at once.
         @Sendable func respond(_ question: ReportQuestion, _ caller: Caller) throws -> HTTPResponse {
-            let bytes = try reportCall(processor) { warehouse in
-                try cache.answer(question.cacheKey, version: try warehouse.reportDataVersion()) {
-                    guard slots.acquire(caller.address) else {
-                        throw HTTPError(status: 429, code: "too_many_queries",
-                                        message: "this address has \(slots.limit) report questions running; ask again when one is answered",
-                                        extraHeaders: ["Retry-After": "1"])
-                    }
-                    defer { slots.release(caller.address) }
-                    return try question.answer(warehouse, context)
-                }
+            let version = try reportCall(processor) { try $0.reportDataVersion() }
+            if let kept = cache.lookup(question.cacheKey, version: version) {
+                return HTTPResponse.json(200, kept).withValidator(cacheControl: Routes.apiCacheControl)
             }
-            return HTTPResponse.json(200, bytes).withValidator(cacheControl: Routes.apiCacheControl)
+            return .computed {
+                guard slots.acquire(caller.address) else {
+                    throw HTTPError(status: 429, code: "too_many_queries",
+                                    message: "this address has \(slots.limit) report questions running; ask again when one is answered",
+                                    extraHeaders: ["Retry-After": "1"])
+                }
+                defer { slots.release(caller.address) }
+                let bytes = try reportCall(processor) { warehouse in
+                    try cache.compute(question.cacheKey, version: version) { try question.answer(warehouse, context) }
+                }
+                return HTTPResponse.json(200, bytes).withValidator(cacheControl: Routes.apiCacheControl)
+            }
         }
         if limits.warmIntervalSeconds > 0, let warehouse = processor.warehouse as? any ReportingWarehouse {
             ReportWarmer(warehouse: warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()

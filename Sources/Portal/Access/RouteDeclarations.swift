@@ -138,15 +138,31 @@ struct SecuredRouter {
         declarations.append(declaration)
         let gate = self.gate, metrics = self.metrics
         /// Runs a handler and counts its answer (an error's status too).
+        /// An answer computed later (`HTTPResponse.computed`) is counted when its work is done.
         @Sendable func measured(_ request: HTTPRequest, bodyBytes: Int, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
             let start = DispatchTime.now().uptimeNanoseconds
-            func record(_ status: Int) {
+            @Sendable func record(_ status: Int) {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.recordRequest(method: request.head.method, pattern: pattern, status: status, seconds: seconds,
                                       bodyBytes: bodyBytes)
             }
             do {
                 let response = try body()
+                if let work = response.computation {
+                    return .computed {
+                        do {
+                            let answer = try work()
+                            record(answer.status)
+                            return answer
+                        } catch let error as HTTPError {
+                            record(error.status)
+                            throw error
+                        } catch {
+                            record(500)
+                            throw error
+                        }
+                    }
+                }
                 record(response.status)
                 return response
             } catch let error as HTTPError {
