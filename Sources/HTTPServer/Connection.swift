@@ -164,5 +164,5 @@ struct ServerContext: Sendable {
     /// Hands streaming bodies to their consumers, a queue's worth at a time.
     let receiveWorkers: WorkerPool
     /// Runs the work of `HTTPResponse.computed(by:)` answers, at a lower CPU priority.
-    let computeWorkers: WorkerPool
+    let computeWorkers: ComputePool
 }

@@ -76,7 +76,7 @@ public struct HTTPServerConfiguration: Sendable {
     public var computeWorkerThreads: Int = 4
     /// The compute threads' nice value (0 normal, 19 lowest): when the cores are busy, event
     /// loops, uploads and quick answers get them before expensive questions do.
-    public var computeThreadNiceness: Int32 = 5
+    public var computeThreadNiceness: Int32 = 15
     /// Number of worker threads that hand streaming bodies to their consumers (multipart parsing,
     /// spooling). A thread is taken only while received bytes wait, never while a client is slow.
     public var receiveWorkerThreads: Int = 2

@@ -13,6 +13,7 @@ public final class HTTPServer: Sendable {
         var started = false
         var mailboxes: [LoopMailbox] = []
         var workers: [WorkerPool] = []
+        var computeWorkers: ComputePool?
         var clientConnections: ClientConnections?
         var clientUploads: ClientConnections?
         var runningLoops = 0
@@ -58,8 +59,8 @@ public final class HTTPServer: Sendable {
         let workers = WorkerPool(threadCount: configuration.workerThreads)
         let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
         let receiveWorkers = WorkerPool(threadCount: configuration.receiveWorkerThreads)
-        let computeWorkers = WorkerPool(threadCount: configuration.computeWorkerThreads,
-                                        niceness: configuration.computeThreadNiceness)
+        let computeWorkers = ComputePool(threadCount: configuration.computeWorkerThreads,
+                                         niceness: configuration.computeThreadNiceness)
         let clientConnections = ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient))
         let clientUploads = ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient))
         let context = ServerContext(
@@ -81,7 +82,8 @@ public final class HTTPServer: Sendable {
         }
         state.withLock { state in
             state.mailboxes = mailboxes
-            state.workers = [workers, streamingWorkers, receiveWorkers, computeWorkers]
+            state.workers = [workers, streamingWorkers, receiveWorkers]
+            state.computeWorkers = computeWorkers
             state.clientConnections = clientConnections
             state.clientUploads = clientUploads
             state.runningLoops = handOffs.count
@@ -98,11 +100,13 @@ public final class HTTPServer: Sendable {
     /// (`blocking` handlers and the computations they hand on) and uploads (`streaming`).
     /// Zero before `start`.
     public var load: ServerLoad {
-        let (pools, connections, uploads) = state.withLock { ($0.workers, $0.clientConnections, $0.clientUploads) }
-        guard pools.count == 4 else { return ServerLoad() }
-        let (queries, uploadPool, computations) = (pools[0].load, pools[1].load, pools[3].load)
+        let (pools, compute, connections, uploads) = state.withLock {
+            ($0.workers, $0.computeWorkers, $0.clientConnections, $0.clientUploads)
+        }
+        guard pools.count == 3, let compute else { return ServerLoad() }
+        let (queries, uploadPool, computations) = (pools[0].load, pools[1].load, compute.load)
         return ServerLoad(queuedQueries: queries.queued + computations.queued, runningQueries: queries.running + computations.running,
-                          queryThreads: pools[0].threadCount + pools[3].threadCount,
+                          queryThreads: pools[0].threadCount + compute.threadCount,
                           queuedUploads: uploadPool.queued, runningUploads: uploadPool.running, uploadThreads: pools[1].threadCount,
                           maxQueuedQueries: configuration.maxQueuedRequests, openConnections: connections?.total ?? 0,
                           uploadsInProgress: uploads?.total ?? 0)
@@ -130,12 +134,13 @@ public final class HTTPServer: Sendable {
     }
 
     private func loopExited() {
-        let (last, workers) = state.withLock { state -> (Bool, [WorkerPool]) in
+        let (last, workers, compute) = state.withLock { state -> (Bool, [WorkerPool], ComputePool?) in
             state.runningLoops -= 1
-            return (state.runningLoops == 0, state.workers)
+            return (state.runningLoops == 0, state.workers, state.computeWorkers)
         }
         if last {
             for pool in workers { pool.stop() }
+            compute?.stop()
             stopped.set()
         }
     }

@@ -162,7 +162,7 @@ extension EventLoop {
                 var response = Self.run { try run(httpRequest) }
                 if let work = response.computation {
                     // The answer needs real work: on the compute threads, so this one is free for quick answers.
-                    let accepted = computeWorkers.submit(ifFewerWaitingThan: maxQueued) {
+                    let accepted = computeWorkers.submit(client: httpRequest.peer, ifFewerWaitingThan: maxQueued) {
                         var response = Self.run(work)
                         Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                         mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))

@@ -204,6 +204,8 @@ public enum PortalApp {
         server.streamingWorkerThreads = config.server.uploadThreads
         // Bodies are parsed and spooled as they arrive: about a core's worth of work each loop can feed.
         server.receiveWorkerThreads = config.server.eventLoopThreads
+        server.computeWorkerThreads = config.server.computeThreads > 0
+            ? config.server.computeThreads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         server.accessLog = config.server.accessLog
         server.maxQueuedRequests = config.server.limits.maxQueuedRequests
         server.commonHeaders = Gatekeeper.securityHeaders(hsts: config.server.hsts)

@@ -17,6 +17,12 @@ import Testing
         }
     }
 
+    /// What the pool's jobs did.
+    final class Counts: Sendable {
+        let done = Atomic<Int>(0)
+        let lightDone = Atomic<Bool>(false)
+    }
+
     private func withComputingServer(_ hold: Hold, _ body: (Int) throws -> Void) throws {
         var router = Router()
         router.get("/quick", .blocking { _ in .text("quick") })
@@ -70,5 +76,39 @@ import Testing
             #expect(refused.status == 429)
             #expect(refused.text.contains("too_many"))
         }
+    }
+
+    @Test func aLightClientsQuestionStartsAtOnceWhileAHeavyClientHoldsTheOtherThreads() throws {
+        let pool = ComputePool(threadCount: 2, halfLifeSeconds: 600, lightUsageSeconds: 0.01)
+        defer { pool.stop() }
+        let heavy: UInt32 = 1, light: UInt32 = 2
+        let counts = Counts()
+        // The heavy client's first question burns 30 ms of CPU: its usage is over the light line.
+        #expect(pool.submit(client: heavy, ifFewerWaitingThan: 100) {
+            let start = ComputePool.threadCPUNanoseconds()
+            while ComputePool.threadCPUNanoseconds() - start < 30_000_000 {}
+            counts.done.add(1, ordering: .relaxed)
+        })
+        for _ in 0..<3000 where counts.done.load(ordering: .relaxed) < 1 { usleep(1000) }
+        // Then three questions that hold a thread until released: one runs, two wait, because
+        // the other thread is kept for light clients.
+        let hold = Hold()
+        for _ in 0..<3 {
+            #expect(pool.submit(client: heavy, ifFewerWaitingThan: 100) { hold.wait(); counts.done.add(1, ordering: .relaxed) })
+        }
+        for _ in 0..<3000 where hold.started.load(ordering: .relaxed) < 1 { usleep(1000) }
+        usleep(50_000)
+        let started = hold.started.load(ordering: .relaxed)
+        #expect(started == 1, "the thread kept for light clients took a heavy client's question")
+        #expect(pool.submit(client: light, ifFewerWaitingThan: 100) { counts.lightDone.store(true, ordering: .relaxed) })
+        for _ in 0..<3000 where !counts.lightDone.load(ordering: .relaxed) { usleep(1000) }
+        let lightAnswered = counts.lightDone.load(ordering: .relaxed)
+        #expect(lightAnswered, "the light client's question waited behind the heavy ones")
+        let finishedMeanwhile = counts.done.load(ordering: .relaxed)
+        #expect(finishedMeanwhile == 1, "answered while the heavy questions were still held")
+        hold.released.store(true, ordering: .relaxed)
+        for _ in 0..<3000 where counts.done.load(ordering: .relaxed) < 4 { usleep(1000) }
+        let finished = counts.done.load(ordering: .relaxed)
+        #expect(finished == 4)
     }
 }

@@ -24,6 +24,9 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     public var eventLoopThreads = 2
     /// Threads that run warehouse queries and status pages.
     public var workerThreads = 4
+    /// Threads that compute report answers not already cached (scans over many rows), at a low
+    /// CPU priority; 0 = one per core (the work is CPU-bound: more would only share the cores).
+    public var computeThreads = 0
     /// Threads that receive and load uploads (the most uploads handled at once; more wait their turn).
     public var uploadThreads = 4
     public var accessLog = true
@@ -260,8 +263,8 @@ extension PortalConfig {
         guard LogFormat(rawValue: server.logFormat) != nil else {
             throw .invalid("server.logFormat must be \"text\" or \"json\", not \"\(server.logFormat)\"")
         }
-        guard server.eventLoopThreads >= 1, server.workerThreads >= 1, server.uploadThreads >= 1 else {
-            throw .invalid("server.eventLoopThreads, server.workerThreads and server.uploadThreads must be at least 1")
+        guard server.eventLoopThreads >= 1, server.workerThreads >= 1, server.uploadThreads >= 1, server.computeThreads >= 0 else {
+            throw .invalid("server.eventLoopThreads, server.workerThreads and server.uploadThreads must be at least 1, server.computeThreads at least 0")
         }
         guard etl.batchSize >= 1 else { throw .invalid("etl.batchSize must be at least 1") }
         do { _ = try TrustedProxies(parsing: server.trustedProxies) } catch {

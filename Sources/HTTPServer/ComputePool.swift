@@ -1,0 +1,120 @@
+import Glibc
+
+/// The threads that run `HTTPResponse.computed(by:)` work, shared fairly between clients.
+///
+/// Each client address has a usage: the CPU seconds its computations took, halved every
+/// `halfLifeSeconds`. A free thread takes the waiting job of the client with the least usage
+/// (the oldest among equals), so a client that asks now and then goes before clients that keep
+/// the threads busy. With two threads or more, one is kept for light clients (usage under
+/// `lightUsageSeconds`): however many heavy questions others ask, a light client's question
+/// starts at once. The threads run at `niceness`, below the event loops and uploads.
+final class ComputePool: @unchecked Sendable {
+    // Safe: `jobs`, `usage`, `running` and `stopping` are only touched with `lock` held.
+    private struct Job {
+        let client: UInt32
+        let work: @Sendable () -> Void
+    }
+
+    private struct Usage {
+        var seconds: Double
+        var at: UInt64
+    }
+
+    private let lock = ConditionLock()
+    private var jobs: [Job] = []
+    private var usage: [UInt32: Usage] = [:]
+    private var running = 0
+    private var stopping = false
+    let threadCount: Int
+    let halfLifeSeconds: Double
+    let lightUsageSeconds: Double
+
+    init(threadCount: Int, niceness: Int32 = 0, halfLifeSeconds: Double = 10, lightUsageSeconds: Double = 0.1) {
+        self.threadCount = max(1, threadCount)
+        self.halfLifeSeconds = halfLifeSeconds
+        self.lightUsageSeconds = lightUsageSeconds
+        for index in 0..<self.threadCount {
+            let keptForLightClients = self.threadCount > 1 && index == 0
+            pthread_detach(PThread.start { [self] in
+                if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+                runWorker(onlyLight: keptForLightClients)
+            })
+        }
+    }
+
+    /// Jobs waiting, and jobs running.
+    var load: (queued: Int, running: Int) { lock.withLock { (jobs.count, running) } }
+
+    /// Queues `work` for `client` unless `limit` jobs already wait; false when refused.
+    func submit(client: UInt32, ifFewerWaitingThan limit: Int, _ work: @escaping @Sendable () -> Void) -> Bool {
+        lock.withLock {
+            guard jobs.count < limit else { return false }
+            jobs.append(Job(client: client, work: work))
+            lock.broadcast()
+            return true
+        }
+    }
+
+    /// Lets the threads finish what is queued, then exit.
+    func stop() {
+        lock.withLock {
+            stopping = true
+            lock.broadcast()
+        }
+    }
+
+    /// The client's usage now (decayed); call with the lock held.
+    private func currentUsage(_ client: UInt32, now: UInt64) -> Double {
+        guard let entry = usage[client] else { return 0 }
+        let elapsed = Double(now &- entry.at) / 1e9
+        return entry.seconds * exp2(-elapsed / halfLifeSeconds)
+    }
+
+    /// The index of the job to run next, or nil; call with the lock held.
+    private func pick(onlyLight: Bool, now: UInt64) -> Int? {
+        var best: (index: Int, usage: Double)?
+        for (index, job) in jobs.enumerated() {
+            let used = currentUsage(job.client, now: now)
+            if onlyLight && used >= lightUsageSeconds { continue }
+            if best == nil || used < best!.usage { best = (index, used) }
+        }
+        return best?.index
+    }
+
+    private func runWorker(onlyLight: Bool) {
+        while true {
+            let job: Job? = lock.withLock {
+                while true {
+                    if let index = pick(onlyLight: onlyLight, now: Clock.nanoseconds()) {
+                        running += 1
+                        return jobs.remove(at: index)
+                    }
+                    if stopping && (jobs.isEmpty || onlyLight) { return nil }
+                    lock.wait()
+                }
+            }
+            guard let job else { return }
+            let started = Self.threadCPUNanoseconds()
+            job.work()
+            let spent = Double(Self.threadCPUNanoseconds() &- started) / 1e9
+            lock.withLock {
+                running -= 1
+                let now = Clock.nanoseconds()
+                usage[job.client] = Usage(seconds: currentUsage(job.client, now: now) + spent, at: now)
+                if usage.count > 4096 {
+                    // Forget clients whose usage has faded.
+                    usage = usage.filter { currentUsage($0.key, now: now) >= 0.001 }
+                }
+                // A job another thread passed over may now be light enough for this one.
+                lock.broadcast()
+            }
+        }
+    }
+
+    /// CPU time of the calling thread.
+    static func threadCPUNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
