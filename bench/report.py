@@ -1,4 +1,4 @@
-"""Writes bench/RESULTS.md from the measurements gathered by bench.py (and bench/reports.py)."""
+"""Writes bench/RESULTS.md from the measurements gathered by bench.py (and bench/reports.py, bench/attacks.py)."""
 import glob
 import json
 import math
@@ -173,6 +173,10 @@ def write_report(results, args, path):
     reports = latest_reports(args.out)
     if reports:
         lines += reports_section(reports)
+    attacks = latest_reports(args.out, "attacks")
+    if attacks:
+        from attacks import render as attacks_section
+        lines += attacks_section(attacks)
 
     add("## Method")
     add("")
@@ -223,9 +227,9 @@ def write_report(results, args, path):
 # ---- the reports scenario (bench/reports.py): its own section, kept by either kind of run
 
 
-def latest_reports(out_dir):
-    """The newest bench/out/reports-YYYYMMDD-HHMMSS.json, or None."""
-    found = sorted(glob.glob(os.path.join(out_dir, "reports-[0-9]*-[0-9]*.json")))
+def latest_reports(out_dir, kind="reports"):
+    """The newest bench/out/KIND-YYYYMMDD-HHMMSS.json (reports, attacks), or None."""
+    found = sorted(glob.glob(os.path.join(out_dir, f"{kind}-[0-9]*-[0-9]*.json")))
     if not found:
         return None
     with open(found[-1]) as handle:
