@@ -5,9 +5,10 @@ import Glibc
 /// Each client address has a usage: the CPU seconds its computations took, halved every
 /// `halfLifeSeconds`. A free thread takes the waiting job of the client with the least usage
 /// (the oldest among equals), so a client that asks now and then goes before clients that keep
-/// the threads busy. With two threads or more, one is kept for light clients (usage under
-/// `lightUsageSeconds`): however many heavy questions others ask, a light client's question
-/// starts at once. The threads run at `niceness`, below the event loops and uploads.
+/// the threads busy. With two threads or more, one is kept for light clients: those under
+/// `lightUsageSeconds`, or at most a quarter of the heaviest client with work waiting or
+/// running. However many heavy questions others ask, a light client's question starts at once.
+/// The threads run at `niceness`, below the event loops and uploads.
 final class ComputePool: @unchecked Sendable {
     // Safe: `jobs`, `usage`, `running` and `stopping` are only touched with `lock` held.
     private struct Job {
@@ -24,6 +25,8 @@ final class ComputePool: @unchecked Sendable {
     private var jobs: [Job] = []
     private var usage: [UInt32: Usage] = [:]
     private var running = 0
+    /// Computations running now, per client.
+    private var runningClients: [UInt32: Int] = [:]
     private var stopping = false
     let threadCount: Int
     let halfLifeSeconds: Double
@@ -72,10 +75,15 @@ final class ComputePool: @unchecked Sendable {
 
     /// The index of the job to run next, or nil; call with the lock held.
     private func pick(onlyLight: Bool, now: UInt64) -> Int? {
+        var heaviest = 0.0
+        if onlyLight {
+            for client in runningClients.keys { heaviest = max(heaviest, currentUsage(client, now: now)) }
+            for job in jobs { heaviest = max(heaviest, currentUsage(job.client, now: now)) }
+        }
         var best: (index: Int, usage: Double)?
         for (index, job) in jobs.enumerated() {
             let used = currentUsage(job.client, now: now)
-            if onlyLight && used >= lightUsageSeconds { continue }
+            if onlyLight && used >= lightUsageSeconds && used * 4 > heaviest { continue }
             if best == nil || used < best!.usage { best = (index, used) }
         }
         return best?.index
@@ -87,7 +95,9 @@ final class ComputePool: @unchecked Sendable {
                 while true {
                     if let index = pick(onlyLight: onlyLight, now: Clock.nanoseconds()) {
                         running += 1
-                        return jobs.remove(at: index)
+                        let job = jobs.remove(at: index)
+                        runningClients[job.client, default: 0] += 1
+                        return job
                     }
                     if stopping && (jobs.isEmpty || onlyLight) { return nil }
                     lock.wait()
@@ -99,6 +109,8 @@ final class ComputePool: @unchecked Sendable {
             let spent = Double(Self.threadCPUNanoseconds() &- started) / 1e9
             lock.withLock {
                 running -= 1
+                let left = runningClients[job.client, default: 1] - 1
+                runningClients[job.client] = left > 0 ? left : nil
                 let now = Clock.nanoseconds()
                 usage[job.client] = Usage(seconds: currentUsage(job.client, now: now) + spent, at: now)
                 if usage.count > 4096 {
