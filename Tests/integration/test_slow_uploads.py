@@ -50,13 +50,13 @@ def test_trickled_uploads_are_cut_off_and_a_normal_upload_beside_them_loads(tmp_
     server = support.Server(data_dir=root / "data", config=root / "config.json").start()
     stop = threading.Event()
     results: list = []
-    trickles = [threading.Thread(target=_trickle, args=(server, f"127.0.0.{n}", results, stop)) for n in (2, 3, 4)]
+    trickles = [threading.Thread(target=_trickle, args=(server, f"127.0.0.{n}", results, stop)) for n in (2, 3, 4, 5)]
     try:
         for thread in trickles:
             thread.start()
-        # The three trickled uploads are in progress before the normal one is sent.
-        support.wait_for("three uploads in progress",
-                         lambda: support.get(server, "/readyz").json()["load"]["uploads_in_progress"] >= 3,
+        # The four trickled uploads (as many as there are upload threads) are in progress before the normal one is sent.
+        support.wait_for("four uploads in progress",
+                         lambda: support.get(server, "/readyz").json()["load"]["uploads_in_progress"] >= 4,
                          timeout=10, every=0.05)
         path = tmp_path / "USA.csv"
         path.write_text(support.sales_csv(500, first_invoice=520000, country="USA"))
@@ -66,7 +66,7 @@ def test_trickled_uploads_are_cut_off_and_a_normal_upload_beside_them_loads(tmp_
         assert time.monotonic() - started < 10, "the normal upload waited on the trickled ones"
         for thread in trickles:
             thread.join(timeout=30)
-        assert len(results) == 3, results
+        assert len(results) == 4, results
         assert all(status == 408 and answer["error"] == "body_too_slow" for status, answer in results), results
         assert not [r for r in support.history(server) if r["file"] == "UK.csv"], "a cut-off upload left a record"
     finally:
