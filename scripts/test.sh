@@ -37,7 +37,7 @@ echo "== swift tests"
 swift test --skip-build
 
 echo "== fuzzing (a short pass; scripts/fuzz.sh SECONDS runs longer)"
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
 echo "== container: the Dockerfile linted, the executable run in an empty root"
 .venv-test/bin/hadolint Dockerfile
