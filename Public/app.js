@@ -290,6 +290,7 @@ document.addEventListener("DOMContentLoaded", function () {
   if (form) {
   var input = document.getElementById("file");
   var region = document.getElementById("region");
+  var delimiter = document.getElementById("delimiter");
   var dropZone = document.getElementById("drop-zone");
   // The drop zone stands in for the visually hidden input; keep the input out of the tab order.
   // Its name is now the drop zone's title: the label shown without JavaScript goes (a hidden
@@ -312,7 +313,7 @@ document.addEventListener("DOMContentLoaded", function () {
         entry.showError("not_csv", "Only .csv files can be uploaded.");
         return;
       }
-      waiting.push({ file: file, region: region.value, entry: entry });
+      waiting.push({ file: file, region: region.value, delimiter: delimiter ? delimiter.value : "", entry: entry });
     });
     pump();
   }
@@ -327,14 +328,15 @@ document.addEventListener("DOMContentLoaded", function () {
     while (sending < PARALLEL_UPLOADS && waiting.length) {
       var next = waiting.shift();
       sending += 1;
-      send(next.file, next.region, next.entry);
+      send(next.file, next.region, next.delimiter, next.entry);
     }
   }
 
-  function send(file, regionValue, entry) {
+  function send(file, regionValue, delimiterValue, entry) {
     var data = new FormData();
     if (CSRF_TOKEN) data.append("csrf", CSRF_TOKEN);
     if (regionValue) data.append("region", regionValue);
+    if (delimiterValue) data.append("delimiter", delimiterValue);
     data.append("file", file, file.name);
     var request = new XMLHttpRequest();
     request.open("POST", UPLOAD_URL);

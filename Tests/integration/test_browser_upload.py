@@ -150,3 +150,33 @@ def test_a_semicolon_file_with_decimal_commas_through_the_page(fresh_server, bro
     assert "Read as semicolon-separated values, with decimal commas." in row.text
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "upload-semicolons.png"))
+
+
+def test_the_delimiter_chosen_on_the_page_is_the_one_used(fresh_server, browser, seed, tmp_path):
+    """Semicolons chosen for a comma file: the header is read with semicolons, so the file is
+    refused for the columns it lacks and nothing is loaded; chosen back to "told from the
+    header line", the same file loads."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.get(fresh_server.url("/"))
+    Select(browser.find_element(By.ID, "delimiter")).select_by_value("semicolon")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "upload-delimiter-chosen.png"))
+    browser.find_element(By.ID, "file").send_keys(str(seed / "IN.csv"))
+
+    def finished(count):
+        def check(driver):
+            rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody.result")
+            return rows if len(rows) == count and rows[-1].get_attribute("data-status") in FINAL else False
+        return check
+
+    [refused] = WebDriverWait(browser, WAIT_SECONDS).until(finished(1))
+    assert refused.get_attribute("data-status") != "loaded", refused.text
+    assert "header" in refused.text.lower(), refused.text
+    assert support.history(fresh_server) == [] or all(r["rows"]["loaded"] == 0 for r in support.history(fresh_server))
+
+    Select(browser.find_element(By.ID, "delimiter")).select_by_value("")
+    browser.find_element(By.ID, "file").send_keys(str(seed / "IN.csv"))
+    rows = WebDriverWait(browser, WAIT_SECONDS).until(finished(2))
+    assert rows[-1].get_attribute("data-status") == "loaded", rows[-1].text
