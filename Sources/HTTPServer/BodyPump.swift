@@ -86,7 +86,10 @@ final class BodyPump: @unchecked Sendable {
             do {
                 made = try make()
             } catch {
-                lock.withLock { phase = .over }
+                lock.withLock {
+                    phase = .over
+                    producerPaused = false
+                }
                 answer(EventLoop.run { throw error })
                 return
             }
@@ -224,6 +227,7 @@ final class BodyPump: @unchecked Sendable {
                         failure = reason
                         chunks.removeAll()
                         queuedBytes = 0
+                        producerPaused = false
                     }
                     consumer.abandon(reason)
                     answer(response)

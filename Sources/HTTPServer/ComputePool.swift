@@ -2,8 +2,8 @@ import Glibc
 
 /// The threads that run `HTTPResponse.computed(by:)` work, shared fairly between clients.
 ///
-/// Each client address has a usage: the CPU seconds its computations took, halved every
-/// `halfLifeSeconds`. A free thread takes the waiting job of the client with the least usage
+/// Each client address has a usage: the seconds its computations held a thread (CPU for a scan
+/// in SQLite, waiting for BigQuery's answer), halved every `halfLifeSeconds`. A free thread takes the waiting job of the client with the least usage
 /// (the oldest among equals), so a client that asks now and then goes before clients that keep
 /// the threads busy. With two threads or more, one is kept for light clients: those under
 /// `lightUsageSeconds`, or at most a quarter of the heaviest client with work waiting or
@@ -27,13 +27,18 @@ final class ComputePool: @unchecked Sendable {
     private var running = 0
     /// Computations running now, per client.
     private var runningClients: [UInt32: Int] = [:]
+    /// Computations waiting, per client.
+    private var waitingPerClient: [UInt32: Int] = [:]
+    let maxWaitingPerClient: Int
     private var stopping = false
     let threadCount: Int
     let halfLifeSeconds: Double
     let lightUsageSeconds: Double
 
-    init(threadCount: Int, niceness: Int32 = 0, halfLifeSeconds: Double = 10, lightUsageSeconds: Double = 0.1) {
+    init(threadCount: Int, niceness: Int32 = 0, maxWaitingPerClient: Int = 8, halfLifeSeconds: Double = 10,
+         lightUsageSeconds: Double = 0.1) {
         self.threadCount = max(1, threadCount)
+        self.maxWaitingPerClient = max(1, maxWaitingPerClient)
         self.halfLifeSeconds = halfLifeSeconds
         self.lightUsageSeconds = lightUsageSeconds
         for index in 0..<self.threadCount {
@@ -48,13 +53,27 @@ final class ComputePool: @unchecked Sendable {
     /// Jobs waiting, and jobs running.
     var load: (queued: Int, running: Int) { lock.withLock { (jobs.count, running) } }
 
-    /// Queues `work` for `client` unless `limit` jobs already wait; false when refused.
-    func submit(client: UInt32, ifFewerWaitingThan limit: Int, _ work: @escaping @Sendable () -> Void) -> Bool {
+    /// What `submit` did: queued, or refused with the answer to give instead.
+    struct Submission {
+        /// nil when the work was queued.
+        let refusal: HTTPError?
+    }
+
+    /// Queues `work` for `client` unless `limit` jobs already wait (503 busy) or the client has
+    /// `maxWaitingPerClient` waiting already (429: one address cannot fill the queue for all).
+    func submit(client: UInt32, ifFewerWaitingThan limit: Int, _ work: @escaping @Sendable () -> Void) -> Submission {
         lock.withLock {
-            guard jobs.count < limit else { return false }
+            guard jobs.count < limit else { return Submission(refusal: EventLoop.busy) }
+            guard waitingPerClient[client, default: 0] < maxWaitingPerClient else {
+                return Submission(refusal: HTTPError(
+                    status: 429, code: "too_many_queries",
+                    message: "this address has \(maxWaitingPerClient) questions waiting to be computed; ask again when one is answered",
+                    extraHeaders: ["Retry-After": "1"]))
+            }
             jobs.append(Job(client: client, work: work))
+            waitingPerClient[client, default: 0] += 1
             lock.broadcast()
-            return true
+            return Submission(refusal: nil)
         }
     }
 
@@ -97,6 +116,8 @@ final class ComputePool: @unchecked Sendable {
                         running += 1
                         let job = jobs.remove(at: index)
                         runningClients[job.client, default: 0] += 1
+                        let waiting = waitingPerClient[job.client, default: 1] - 1
+                        waitingPerClient[job.client] = waiting > 0 ? waiting : nil
                         return job
                     }
                     if stopping && (jobs.isEmpty || onlyLight) { return nil }
@@ -104,9 +125,9 @@ final class ComputePool: @unchecked Sendable {
                 }
             }
             guard let job else { return }
-            let started = Self.threadCPUNanoseconds()
+            let started = Clock.nanoseconds()
             job.work()
-            let spent = Double(Self.threadCPUNanoseconds() &- started) / 1e9
+            let spent = Double(Clock.nanoseconds() &- started) / 1e9
             lock.withLock {
                 running -= 1
                 let left = runningClients[job.client, default: 1] - 1
@@ -123,7 +144,7 @@ final class ComputePool: @unchecked Sendable {
         }
     }
 
-    /// CPU time of the calling thread.
+    /// CPU time of the calling thread (for tests that must spend some).
     static func threadCPUNanoseconds() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)

@@ -77,6 +77,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// The compute threads' nice value (0 normal, 19 lowest): when the cores are busy, event
     /// loops, uploads and quick answers get them before expensive questions do.
     public var computeThreadNiceness: Int32 = 15
+    /// Computations one client address may have waiting for a compute thread; more are answered
+    /// 429 at once, so one address cannot fill the queue (`maxQueuedRequests`) for everyone.
+    public var maxWaitingComputationsPerClient: Int = 8
     /// Number of worker threads that hand streaming bodies to their consumers (multipart parsing,
     /// spooling). A thread is taken only while received bytes wait, never while a client is slow.
     public var receiveWorkerThreads: Int = 2

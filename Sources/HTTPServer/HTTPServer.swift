@@ -60,7 +60,8 @@ public final class HTTPServer: Sendable {
         let streamingWorkers = WorkerPool(threadCount: configuration.streamingWorkerThreads)
         let receiveWorkers = WorkerPool(threadCount: configuration.receiveWorkerThreads)
         let computeWorkers = ComputePool(threadCount: configuration.computeWorkerThreads,
-                                         niceness: configuration.computeThreadNiceness)
+                                         niceness: configuration.computeThreadNiceness,
+                                         maxWaitingPerClient: configuration.maxWaitingComputationsPerClient)
         let clientConnections = ClientConnections(limit: max(1, configuration.limits.maxConnectionsPerClient))
         let clientUploads = ClientConnections(limit: max(1, configuration.limits.maxUploadsPerClient))
         let context = ServerContext(

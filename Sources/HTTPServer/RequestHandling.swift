@@ -162,13 +162,13 @@ extension EventLoop {
                 var response = Self.run { try run(httpRequest) }
                 if let work = response.computation {
                     // The answer needs real work: on the compute threads, so this one is free for quick answers.
-                    let accepted = computeWorkers.submit(client: httpRequest.peer, ifFewerWaitingThan: maxQueued) {
+                    let submitted = computeWorkers.submit(client: httpRequest.peer, ifFewerWaitingThan: maxQueued) {
                         var response = Self.run(work)
                         Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                         mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
                     }
-                    if !accepted {
-                        mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: Self.busy.response))
+                    if let refusal = submitted.refusal {
+                        mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: refusal.response))
                     }
                     return
                 }
@@ -243,6 +243,9 @@ extension EventLoop {
         if request.bodyComplete {
             connection.request = nil
             connection.lastActivity = now
+            // A streaming body refused while its queue was full leaves reading paused: the next
+            // request on the connection must be read (and a late resume is then harmless).
+            connection.pausedByStream = false
         }
     }
 

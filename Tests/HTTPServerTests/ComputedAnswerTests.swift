@@ -88,19 +88,19 @@ import Testing
             let start = ComputePool.threadCPUNanoseconds()
             while ComputePool.threadCPUNanoseconds() - start < 30_000_000 {}
             counts.done.add(1, ordering: .relaxed)
-        })
+        }.refusal == nil)
         for _ in 0..<3000 where counts.done.load(ordering: .relaxed) < 1 { usleep(1000) }
         // Then three questions that hold a thread until released: one runs, two wait, because
         // the other thread is kept for light clients.
         let hold = Hold()
         for _ in 0..<3 {
-            #expect(pool.submit(client: heavy, ifFewerWaitingThan: 100) { hold.wait(); counts.done.add(1, ordering: .relaxed) })
+            #expect(pool.submit(client: heavy, ifFewerWaitingThan: 100) { hold.wait(); counts.done.add(1, ordering: .relaxed) }.refusal == nil)
         }
         for _ in 0..<3000 where hold.started.load(ordering: .relaxed) < 1 { usleep(1000) }
         usleep(50_000)
         let started = hold.started.load(ordering: .relaxed)
         #expect(started == 1, "the thread kept for light clients took a heavy client's question")
-        #expect(pool.submit(client: light, ifFewerWaitingThan: 100) { counts.lightDone.store(true, ordering: .relaxed) })
+        #expect(pool.submit(client: light, ifFewerWaitingThan: 100) { counts.lightDone.store(true, ordering: .relaxed) }.refusal == nil)
         for _ in 0..<3000 where !counts.lightDone.load(ordering: .relaxed) { usleep(1000) }
         let lightAnswered = counts.lightDone.load(ordering: .relaxed)
         #expect(lightAnswered, "the light client's question waited behind the heavy ones")
@@ -110,5 +110,25 @@ import Testing
         for _ in 0..<3000 where counts.done.load(ordering: .relaxed) < 4 { usleep(1000) }
         let finished = counts.done.load(ordering: .relaxed)
         #expect(finished == 4)
+    }
+
+    @Test func oneAddressCannotFillTheQueueForEveryone() {
+        let pool = ComputePool(threadCount: 1, maxWaitingPerClient: 2)
+        let hold = Hold()
+        defer {
+            hold.released.store(true, ordering: .relaxed)
+            pool.stop()
+        }
+        #expect(pool.submit(client: 1, ifFewerWaitingThan: 100) { hold.wait() }.refusal == nil)
+        for _ in 0..<3000 where hold.started.load(ordering: .relaxed) < 1 { usleep(1000) }
+        // Running, then two waiting: the third waiting one is refused for this address only.
+        #expect(pool.submit(client: 1, ifFewerWaitingThan: 100) { hold.wait() }.refusal == nil)
+        #expect(pool.submit(client: 1, ifFewerWaitingThan: 100) { hold.wait() }.refusal == nil)
+        let refused = pool.submit(client: 1, ifFewerWaitingThan: 100) { hold.wait() }.refusal
+        #expect(refused?.status == 429 && refused?.code == "too_many_queries")
+        #expect(pool.submit(client: 2, ifFewerWaitingThan: 100) {}.refusal == nil)
+        // Past the queue's own limit everyone is told the server is busy.
+        let busy = pool.submit(client: 3, ifFewerWaitingThan: 3) {}.refusal
+        #expect(busy?.status == 503 && busy?.code == "busy")
     }
 }

@@ -52,9 +52,9 @@ final class ReportCache: Sendable {
 
     /// Computes the answer to `key` (a miss) and keeps it for `version`, unless the rows changed meanwhile.
     func compute(_ key: String, version: String?, pinned: Bool = false, _ compute: () throws -> [UInt8]) rethrows -> [UInt8] {
+        guard let version else { return try compute() }
         missCount.add(1, ordering: .relaxed)
         let bytes = try compute()
-        guard let version else { return bytes }
         state.withLock { state in
             guard state.version == version, state.pinned[key] == nil else { return }
             if pinned {
