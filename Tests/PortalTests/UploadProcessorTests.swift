@@ -71,15 +71,30 @@ import Warehouse
         #expect(objectFiles().count == 1)
     }
 
-    @Test func anUnknownRegionStoresNothing() throws {
+    @Test func anUnknownRegionStoresNothingAndIsRecordedRejected() throws {
         let outcome = processor.process(try spool(try seed("usa.csv"), name: "sales.csv"), explicitRegion: nil)
-        #expect(outcome.record == nil)
         #expect(outcome.errorCode == "unknown_region")
         #expect(outcome.errorMessage?.contains("IN, UK, USA") == true)
+        let record = try #require(outcome.record)
+        #expect(record.status == .rejected && record.errorCode == "unknown_region" && record.region.isEmpty)
+        #expect(record.objectURI.isEmpty)
         let named = processor.process(try spool(try seed("usa.csv"), name: "usa.csv"), explicitRegion: "Mars")
         #expect(named.errorCode == "unknown_region")
+        #expect(named.record?.region == "MARS")
         #expect(objectFiles().isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: processor.spoolDirectory).isEmpty)
+        // Both are in the history, newest first.
+        let history = try processor.warehouse.recentUploads(limit: 10, regions: nil)
+        #expect(history.map(\.id) == [named.record?.id, record.id].compactMap { $0 })
+    }
+
+    @Test func anEmptyFileIsRecordedRejectedForItsRegion() throws {
+        let outcome = processor.process(try spool([], name: "UK.csv"), explicitRegion: nil)
+        #expect(outcome.errorCode == "empty_file")
+        let record = try #require(outcome.record)
+        #expect(record.status == .rejected && record.errorCode == "empty_file" && record.region == "UK")
+        #expect(record.sizeBytes == 0 && record.objectURI.isEmpty)
+        #expect(objectFiles().isEmpty)
     }
 
     @Test func aFileMissingAColumnIsRejectedWholeAndNamesIt() throws {

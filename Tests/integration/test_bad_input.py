@@ -40,9 +40,12 @@ def _write(tmp_path, name: str, content: bytes):
     return path
 
 
-def test_empty_file_is_refused(server, tmp_path, unchanged):
+def test_empty_file_is_refused_and_recorded(server, tmp_path, unchanged):
     response = support.upload(server, _write(tmp_path, "UK.csv", b""))
     _rejected(response, "empty_file")
+    [result] = support.uploads_of(response)
+    [record] = [r for r in support.history(server) if r["id"] == result["id"]]
+    assert (record["status"], record["error"], record["region"]) == ("rejected", "empty_file", "UK"), record
 
 
 def test_header_only_file_is_refused(server, tmp_path, unchanged):
@@ -86,13 +89,17 @@ def test_one_50_megabyte_line_is_refused(server, tmp_path, unchanged):
     _rejected(response, "header_too_long")
 
 
-def test_unknown_region_field_is_422_and_nothing_is_stored(server, tmp_path, unchanged):
+def test_unknown_region_field_is_422_nothing_is_stored_and_the_history_says_so(server, tmp_path, unchanged):
     content = support.sales_csv(7, first_invoice=600200).encode()
     uploads_before = len(support.history(server))
     response = support.upload(server, _write(tmp_path, "UK.csv", content), region="MARS")
     message = _rejected(response, "unknown_region")
     assert "MARS" in message
-    assert len(support.history(server)) == uploads_before
+    [result] = support.uploads_of(response)
+    history = support.history(server)
+    assert len(history) == uploads_before + 1
+    assert (history[0]["id"], history[0]["status"], history[0]["error"], history[0]["region"]) == \
+        (result["id"], "rejected", "unknown_region", "MARS"), history[0]
     assert support.files_with_content(server.data_dir, content) == []
 
 

@@ -65,21 +65,21 @@ final class UploadProcessor: Sendable {
                  dialect: CSVDialect? = nil) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         let content = file.content
-        guard content.size > 0 else {
-            removeSpool(content)
-            outcome.errorCode = "empty_file"
-            outcome.errorMessage = "the file \"\(file.fileName)\" is empty"
-            return outcome
-        }
         let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
         let region = regionName.map { regions.region(named: $0) } ?? regions.region(forFileName: file.fileName)
+        guard content.size > 0 else {
+            removeSpool(content)
+            return refusedBeforeStoring(file, region: region?.code ?? regionName?.uppercased() ?? "", currency: region?.currency ?? "",
+                                        code: "empty_file", message: "the file \"\(file.fileName)\" is empty",
+                                        uploader: uploader, address: address)
+        }
         guard let region else {
             removeSpool(content)
             let known = config.regions.map(\.code).joined(separator: ", ")
-            outcome.errorCode = "unknown_region"
-            outcome.errorMessage = regionName.map { "unknown region \"\($0)\"; known regions: \(known)" }
+            let message = regionName.map { "unknown region \"\($0)\"; known regions: \(known)" }
                 ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or give its region"
-            return outcome
+            return refusedBeforeStoring(file, region: regionName?.uppercased() ?? "", currency: "", code: "unknown_region",
+                                        message: message, uploader: uploader, address: address)
         }
         do {
             // Apart from retractions of the region: what is checked here stays true until the load ends.
@@ -295,6 +295,24 @@ final class UploadProcessor: Sendable {
     }
 
     private func removeSpool(_ content: SpooledContent) { unlink(content.path) }
+
+    /// The outcome of a file refused before anything was stored (empty, no known region): it is
+    /// recorded `rejected`, with no object, so that the history lists every file answered about.
+    /// When the record cannot be saved the answer still says why the file was refused.
+    private func refusedBeforeStoring(_ file: ReceivedFile, region: String, currency: String, code: String, message: String,
+                                      uploader: String, address: String) -> UploadOutcome {
+        var outcome = UploadOutcome(fileName: file.fileName)
+        outcome.errorCode = code
+        outcome.errorMessage = message
+        let now = Clock.nowMicros()
+        let record = UploadRecord(
+            id: UploadID.make(), region: region, fileName: file.fileName, objectURI: "", sha256: file.content.sha256,
+            sizeBytes: file.content.size, encoding: file.content.encoding.rawValue, status: .rejected, currency: currency,
+            errorCode: code, errorMessage: message, createdAtMicros: now, updatedAtMicros: now,
+            user: uploader, clientAddress: address)
+        if (try? warehouse.saveUpload(record)) != nil { outcome.record = record }
+        return outcome
+    }
 
     /// Whole-file problems of the content itself (as opposed to a failing store or warehouse).
     private static func isFileProblem(_ error: ETLError) -> Bool {
