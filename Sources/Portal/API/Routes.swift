@@ -25,7 +25,8 @@ enum Routes {
             readiness.response()
         })
 
-        let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload)
+        let formLimits = UploadForm.Limits(maxFiles: config.server.limits.maxFilesPerUpload,
+                                           maxDecompressedBytes: config.server.limits.maxUploadBytes)
         router.add("POST", "/api/uploads", access: .uploader, regions: .upload, csrf: .originAndTokenOrFormField, .streaming { request, caller in
             try UploadRequest(request, caller: caller, processor: processor, limits: formLimits, audit: audit, metrics: metrics)
         })

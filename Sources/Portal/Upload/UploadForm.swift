@@ -9,6 +9,8 @@ struct UploadForm {
     struct Limits {
         var maxFiles: Int
         var maxFieldBytes = 65_536
+        /// The most a gzip file may decompress to.
+        var maxDecompressedBytes: Int64 = 4 << 30
     }
 
     /// Takes a multipart/form-data body piece by piece (`consume`, then `finish`), spooling each
@@ -105,7 +107,7 @@ struct UploadForm {
                     guard form.files.count + (currentFile == nil ? 0 : 1) < limits.maxFiles else {
                         throw PortalError.tooLarge("at most \(limits.maxFiles) files per upload")
                     }
-                    let spool = try SpoolFile(directory: spoolDirectory)
+                    let spool = try SpoolFile(directory: spoolDirectory, maxDecompressedBytes: limits.maxDecompressedBytes)
                     openSpools.append(spool)
                     currentFile = (fileName, spool)
                 } else {

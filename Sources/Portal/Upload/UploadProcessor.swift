@@ -81,6 +81,12 @@ final class UploadProcessor: Sendable {
             return refusedBeforeStoring(file, region: regionName?.uppercased() ?? "", currency: "", code: "unknown_region",
                                         message: message, uploader: uploader, address: address)
         }
+        guard content.gzipComplete else {
+            removeSpool(content)
+            return refusedBeforeStoring(file, region: region.code, currency: region.currency, code: "bad_gzip",
+                                        message: "the gzip file \"\(file.fileName)\" is cut short: send it again whole",
+                                        uploader: uploader, address: address)
+        }
         do {
             // Apart from retractions of the region: what is checked here stays true until the load ends.
             outcome = try regionGate.load(region.code) { () throws -> UploadOutcome in
@@ -164,11 +170,13 @@ final class UploadProcessor: Sendable {
             attempt: resuming ? UploadID.make() : nil)
         var lastProgressSave = Clock.monotonicNanos()
         do {
-            let source = try localCopy.map { path throws -> any ObjectReader in
+            let stored = try localCopy.map { path throws -> any ObjectReader in
                 let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw PortalError.storage("cannot open the spool of \(record.id): \(FileSystem.lastError())") }
                 return LocalObjectReader(fd: fd)
             } ?? store.open(uri: record.objectURI)
+            // A gzip file is read decompressed as it streams.
+            let source = DecompressingReader(stored, maxBytes: config.server.limits.maxUploadBytes)
             defer { source.close() }
             let report = try job.run(
                 source: source, warehouse: warehouse,
@@ -177,7 +185,7 @@ final class UploadProcessor: Sendable {
                     let now = Clock.monotonicNanos()
                     guard now - lastProgressSave > 500_000_000 else { return }
                     lastProgressSave = now
-                    record.bytesProcessed = progress.bytesRead
+                    record.bytesProcessed = source.isGzip ? source.storedBytesRead : progress.bytesRead
                     record.rows.read = progress.rowsRead
                     record.updatedAtMicros = Clock.nowMicros()
                     try? warehouse.saveUpload(record)
