@@ -1,6 +1,6 @@
 // The embedded warehouse: one SQLite file in WAL mode.
 
-import CNative
+import CSQLite
 import ETL
 import Synchronization
 
@@ -41,6 +41,10 @@ public struct SQLiteOptions: Sendable {
     @_spi(Benchmark) public var indexInvoiceDay = false
     /// WAL pages that trigger a checkpoint (measurements only).
     @_spi(Benchmark) public var walAutocheckpointPages = 1000
+    /// The size the write-ahead log file is cut back to when it starts over after a complete
+    /// checkpoint: a large load (or checkpoints lagging behind it on a busy machine) may grow
+    /// the log, and the disk space comes back once it is copied into the database.
+    @_spi(Benchmark) public var walSizeLimitBytes = 64 << 20
     /// Whether checkpoints run on a thread of their own instead of inside the commit that
     /// crosses `walAutocheckpointPages` (measurements only; the default is the supported one).
     @_spi(Benchmark) public var backgroundCheckpoints = true
@@ -88,6 +92,7 @@ public final class SQLiteWarehouse: Warehouse {
             PRAGMA page_size = \(options.pageSize);
             PRAGMA journal_mode = WAL;
             PRAGMA wal_autocheckpoint = \(options.walAutocheckpointPages);
+            PRAGMA journal_size_limit = \(options.walSizeLimitBytes);
             PRAGMA synchronous = \(options.synchronous.rawValue);
             PRAGMA cache_size = -\(options.cacheSizeKiB);
             PRAGMA temp_store = MEMORY;
