@@ -12,21 +12,25 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // C at the edge: epoll/eventfd/accept4 declarations, and typed wrappers for libcurl, SQLite and zlib.
+        // C at the edge, one target per library: Linux calls Glibc's module lacks (epoll, eventfd,
+        // accept4, malloc tuning), and typed wrappers for what Swift cannot call in libcurl,
+        // SQLite and zlib (variadic functions, macros).
         .target(name: "CSystemLinux"),
-        .target(
-            name: "CNative",
-            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("sqlite3"), .linkedLibrary("z")]
-        ),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // What every module may use: threads and a worker pool, the clock, the JSON writer,
+        // gzip, percent-encoding.
+        .target(name: "Support", dependencies: ["CZlib"]),
         // Sockets, reactor, HTTP/1.1 and multipart parsing, router, static files.
-        .target(name: "HTTPServer", dependencies: ["CSystemLinux", "CNative"]),
-        // CSV reading, cleaning, transforming; the ObjectStore and Warehouse contracts. Pure Swift.
-        .target(name: "ETL"),
+        .target(name: "HTTPServer", dependencies: ["CSystemLinux", "Support"]),
+        // CSV reading, cleaning, transforming; the ObjectStore and Warehouse contracts.
+        .target(name: "ETL", dependencies: ["Support"]),
         // libcurl client, credentials, Cloud Storage and BigQuery.
         .target(
             name: "GoogleCloud",
             dependencies: [
-                "CNative", .product(name: "Crypto", package: "swift-crypto"),
+                "CCurl", "Support", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
@@ -40,21 +44,22 @@ let package = Package(
             ]
         ),
         // SQLite (embedded) and BigQuery warehouses behind the ETL contract.
-        .target(name: "Warehouse", dependencies: ["ETL", "CNative", "GoogleCloud"]),
+        .target(name: "Warehouse", dependencies: ["ETL", "CSQLite", "GoogleCloud", "Support"]),
         // Configuration, object stores, upload handling, reports: where the modules meet.
         .target(
             name: "Portal",
-            dependencies: ["HTTPServer", "ETL", "Warehouse", "GoogleCloud", "Access", "CNative", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["HTTPServer", "ETL", "Warehouse", "GoogleCloud", "Access", "Support", "CSystemLinux", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "sales-portal",
             dependencies: ["Portal", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Support"]),
         .testTarget(name: "ETLTests", dependencies: ["ETL"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "ETL"]),
-        .testTarget(name: "GoogleCloudTests", dependencies: ["GoogleCloud"]),
-        .testTarget(name: "PortalTests", dependencies: ["Portal", "HTTPServer", "ETL", "Warehouse", "Access"]),
+        .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "ETL", "CSQLite", "Support"]),
+        .testTarget(name: "GoogleCloudTests", dependencies: ["GoogleCloud", "CZlib", "Support"]),
+        .testTarget(name: "PortalTests", dependencies: ["Portal", "HTTPServer", "ETL", "Warehouse", "Access", "Support"]),
         .testTarget(
             name: "AccessTests",
             dependencies: [

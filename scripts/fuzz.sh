@@ -14,9 +14,9 @@ if ! command -v swiftc >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swiftc ]; then
 out=.build-fuzz
 mkdir -p "$out/modules" "$out/obj" "$out/bin" "$out/crashes" "$out/corpus"
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g -enable-testing -swift-version 6)
-cshims=(-Xcc -I -Xcc Sources/CSystemLinux/include -Xcc -I -Xcc Sources/CNative/include)
+cshims=(-Xcc -I -Xcc Sources/CSystemLinux/include -Xcc -I -Xcc Sources/CZlib/include)
 # Module maps for the C shims, as SwiftPM makes them for their umbrella headers.
-for shim in CSystemLinux CNative; do
+for shim in CSystemLinux CZlib; do
   mkdir -p "$out/cmodules/$shim"
   printf 'module %s {\n  umbrella header "%s"\n  export *\n}\n' "$shim" "$PWD/Sources/$shim/include/$shim.h" \
     >"$out/cmodules/$shim/module.modulemap"
@@ -47,9 +47,12 @@ echo "== fuzz: build"
 build_start=$SECONDS
 rm -f "$out"/bin/*
 clang -c -O1 -fPIC -I Sources/CSystemLinux/include Sources/CSystemLinux/shim.c -o "$out/obj/CSystemLinux.o"
-clang -c -O1 -fPIC -I Sources/CNative/include Sources/CNative/CNative.c -o "$out/obj/CNative.o"
-module HTTPServer Sources/HTTPServer/*.swift
-module ETL Sources/ETL/*.swift
+clang -c -O1 -fPIC -I Sources/CZlib/include Sources/CZlib/CZlib.c -o "$out/obj/CZlib.o"
+# sources SOURCE_FOLDER: the Swift files of a module, in its subfolders too.
+sources() { find "$1" -name '*.swift' | sort; }
+module Support $(sources Sources/Support)
+module HTTPServer $(sources Sources/HTTPServer)
+module ETL $(sources Sources/ETL)
 # The configuration sources (they also use HTTPServer and ETL) with a stand-in for the one
 # GoogleCloud type they name (no swift-crypto needed); the users file decoding with a
 # stand-in for the token hash.
@@ -58,12 +61,13 @@ module Portal Sources/Portal/Config/*.swift Fuzz/config/PortalStubs.swift
 module Access Sources/Access/UsersFile.swift Sources/Access/Principal.swift Sources/Access/AccessError.swift \
   Fuzz/users_file/SecretsStub.swift
 
-http=("$out/obj/HTTPServer.o" "$out/obj/CSystemLinux.o" "$out/obj/CNative.o" -lz -lcurl -lsqlite3)
+support=("$out/obj/Support.o" "$out/obj/CZlib.o" -lz)
+http=("$out/obj/HTTPServer.o" "$out/obj/CSystemLinux.o" "${support[@]}")
 harness http_head "${http[@]}"
 harness http_chunked "${http[@]}"
 harness multipart "${http[@]}"
 harness form_decode "${http[@]}"
-harness csv_rows "$out/obj/ETL.o"
+harness csv_rows "$out/obj/ETL.o" "${support[@]}"
 harness config "$out/obj/Portal.o" "$out/obj/ETL.o" "$out/obj/GoogleCloud.o" "${http[@]}"
 harness users_file "$out/obj/Access.o"
 echo "built in $((SECONDS - build_start)) s"

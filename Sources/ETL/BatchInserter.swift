@@ -1,11 +1,8 @@
 // A thread that stores batches in the warehouse, one at a time, while the load goes on
 // reading and cleaning the next batch.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Support
 
 /// Hands batches to `Warehouse.insert` on a thread of its own, with at most one batch in
 /// flight: `submit` gives it a batch, `collect` waits for that batch's result. So reading and
@@ -37,17 +34,7 @@ final class BatchInserter: @unchecked Sendable {
         done = .allocate(capacity: 1)
         sem_init(work, 0, 0)
         sem_init(done, 0, 0)
-        let retained = Unmanaged.passRetained(self)
-        var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { argument in
-            let inserter = Unmanaged<BatchInserter>.fromOpaque(argument!).takeRetainedValue()
-            inserter.serve()
-            return nil
-        }, retained.toOpaque())
-        guard status == 0 else {
-            retained.release()
-            return nil
-        }
+        guard let handle = PThread.tryStart({ [self] in serve() }) else { return nil }
         thread = handle
     }
 
@@ -83,7 +70,7 @@ final class BatchInserter: @unchecked Sendable {
         guard let thread else { return }
         stopping = true
         sem_post(work)
-        pthread_join(thread, nil)
+        PThread.join(thread)
         self.thread = nil
     }
 

@@ -3,6 +3,8 @@
 /// The server calls it on worker threads, one call at a time and never concurrently, and only
 /// while there are bytes to take: a client that sends slowly holds memory and a descriptor,
 /// never a thread. `consume` must not wait for anything but the local disk.
+import Support
+
 public protocol HTTPBodyConsumer: AnyObject {
     /// The next bytes of the body, in order.
     func consume(_ bytes: UnsafeRawBufferPointer) throws

@@ -1,4 +1,5 @@
 import Glibc
+import Support
 
 /// The threads that run `HTTPResponse.computed(by:)` work, shared fairly between clients.
 ///

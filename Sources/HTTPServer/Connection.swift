@@ -1,3 +1,4 @@
+import Support
 import Synchronization
 
 /// One client connection, owned by the event loop that accepted it (never shared between threads).

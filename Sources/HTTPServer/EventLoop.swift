@@ -1,5 +1,6 @@
 import CSystemLinux
 import Glibc
+import Support
 
 /// One event-loop thread: an epoll instance, its own SO_REUSEPORT listener, and the connections it accepted.
 /// Idle connections cost a table slot and a small parser, never a thread.

@@ -1,4 +1,6 @@
 /// An HTTP protocol version; the server speaks 1.0 and 1.1.
+import Support
+
 public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
     /// Major version number.
     public var major: Int
@@ -257,9 +259,9 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         var body: [UInt8] = []
         body.reserveCapacity(32 + code.utf8.count + message.utf8.count)
         body.append(contentsOf: #"{"error":"#.utf8)
-        JSONString.append(code, to: &body)
+        JSONWriter.appendQuoted(code, to: &body)
         body.append(contentsOf: #","message":"#.utf8)
-        JSONString.append(message, to: &body)
+        JSONWriter.appendQuoted(message, to: &body)
         body.append(UInt8(ascii: "}"))
         var response = HTTPResponse.json(status, body)
         for (name, value) in extraHeaders { response.headers.add(name, value) }
@@ -277,35 +279,6 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A body that ended before its declared end (client disconnected or timed out).
     public static let incompleteBody = HTTPError(status: 400, code: "incomplete_body",
                                                  message: "The request body ended before its declared length.")
-}
-
-/// JSON string escaping (RFC 8259), byte by byte.
-public enum JSONString {
-    /// Appends `text` as a quoted JSON string.
-    public static func append(_ text: String, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
-            case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<32:
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    /// `text` as a quoted JSON string.
-    public static func quoted(_ text: String) -> String {
-        var out: [UInt8] = []
-        append(text, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 /// Percent-decoding of paths and form values.

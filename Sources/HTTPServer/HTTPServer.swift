@@ -1,4 +1,5 @@
 import Glibc
+import Support
 import Synchronization
 
 /// An HTTP/1.1 server on POSIX sockets: `eventLoopThreads` epoll loops accept and parse,

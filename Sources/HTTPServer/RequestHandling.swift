@@ -1,4 +1,5 @@
 import Glibc
+import Support
 
 /// From parser events to handlers and responses, on the loop thread.
 extension EventLoop {
@@ -150,7 +151,7 @@ extension EventLoop {
             } catch {
                 response = error.response
             }
-            Gzip.finish(&response, request: request.head, minimumBytes: minimumBytes)
+            ResponseCompression.finish(&response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
             let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer,
@@ -164,7 +165,7 @@ extension EventLoop {
                     // The answer needs real work: on the compute threads, so this one is free for quick answers.
                     let submitted = computeWorkers.submit(client: httpRequest.peer, ifFewerWaitingThan: maxQueued) {
                         var response = Self.run(work)
-                        Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
+                        ResponseCompression.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                         mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
                     }
                     if let refusal = submitted.refusal {
@@ -172,7 +173,7 @@ extension EventLoop {
                     }
                     return
                 }
-                Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
+                ResponseCompression.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                 mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
             }
             guard queued else {
@@ -198,7 +199,7 @@ extension EventLoop {
             resumeProducer: { mailbox.post(.resumeReading(fd: fd, connectionID: connectionID)) },
             answer: { response in
                 var response = response
-                Gzip.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
+                ResponseCompression.finish(&response, request: httpRequest.head, minimumBytes: minimumBytes)
                 mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
             })
         request.stream = pump

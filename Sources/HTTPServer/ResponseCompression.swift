@@ -1,53 +1,7 @@
-import CNative
+import Support
 
-/// gzip compression through zlib, and the rules for when a response is compressed.
-public enum Gzip {
-    /// The gzip encoding of `bytes`, or nil if zlib fails.
-    public static func compress(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8]? {
-        var stream = z_stream()
-        guard cn_deflate_init_gzip(&stream, level) == Z_OK else { return nil }
-        defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, uLong(bytes.count))) + 32
-        var output = [UInt8](repeating: 0, count: bound)
-        let status: Int32 = bytes.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-                stream.avail_in = uInt(input.count)
-                stream.next_out = out.baseAddress
-                stream.avail_out = uInt(out.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { return nil }
-        output.removeSubrange(Int(stream.total_out)...)
-        return output
-    }
-
-    /// The decoded bytes of a gzip (or zlib) stream, or nil if it is malformed or larger than `limit`.
-    public static func decompress(_ bytes: [UInt8], limit: Int = 1 << 30) -> [UInt8]? {
-        var stream = z_stream()
-        guard cn_inflate_init_gzip(&stream) == Z_OK else { return nil }
-        defer { inflateEnd(&stream) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        return bytes.withUnsafeBufferPointer { input -> [UInt8]? in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = uInt(input.count)
-            while true {
-                let (status, produced) = chunk.withUnsafeMutableBufferPointer { out -> (Int32, Int) in
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = uInt(out.count)
-                    let status = inflate(&stream, Z_NO_FLUSH)
-                    return (status, out.count - Int(stream.avail_out))
-                }
-                output.append(contentsOf: chunk[0..<produced])
-                if output.count > limit { return nil }
-                if status == Z_STREAM_END { return output }
-                if status != Z_OK || (produced == 0 && stream.avail_in == 0) { return nil }
-            }
-        }
-    }
-
+/// When and how a response is sent gzip-compressed.
+enum ResponseCompression {
     /// Whether a Content-Type is text-like and worth compressing.
     static func isCompressible(contentType: String) -> Bool {
         let type = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingASCIISpaces().lowercased() } ?? ""
@@ -81,7 +35,7 @@ public enum Gzip {
               let type = response.headers["Content-Type"], isCompressible(contentType: type) else { return }
         if response.headers["Vary"] == nil { response.headers.add("Vary", "Accept-Encoding") }
         guard accepts(request.headers["Accept-Encoding"]),
-              let compressed = compress(response.body), compressed.count < response.body.count else { return }
+              let compressed = Gzip.compress(response.body), compressed.count < response.body.count else { return }
         response.body = compressed
         response.headers.add("Content-Encoding", "gzip")
         if let tag = response.headers["ETag"] { response.headers.replaceOrAdd("ETag", EntityTag.gzipVariant(of: tag)) }

@@ -1,4 +1,5 @@
 import Glibc
+import Support
 
 /// Writes response heads as bytes, with a Date header rebuilt at most once per second.
 /// One per event loop: not shared between threads.
@@ -191,10 +192,11 @@ struct AccessLog {
     /// Cloud Logging's request entry: `httpRequest`, the request id, the trace when given.
     private mutating func recordJSON(method: String, path: String, status: Int, bytes: Int, nanoseconds: UInt64,
                                      request: ActiveRequest?) {
-        var line = JSONLine()
+        var line = JSONWriter(capacity: 384)
+        line.beginObject()
         line.field("severity", status >= 500 ? LogSeverity.error.rawValue : status >= 400 ? LogSeverity.warning.rawValue
             : LogSeverity.info.rawValue)
-        line.field("time", LogClock.timestamp())
+        line.field("time", Clock.isoTimestamp())
         line.field("message", "\(method) \(path) \(status)")
         let seconds = Double(nanoseconds) / 1e9
         line.object("httpRequest") { http in
@@ -215,7 +217,9 @@ struct AccessLog {
                 line.field("logging.googleapis.com/trace", "projects/\(project)/traces/\(trace)")
             }
         }
-        pending.append(contentsOf: line.finish())
+        line.endObject()
+        pending.append(contentsOf: line.bytes)
+        pending.append(UInt8(ascii: "\n"))
     }
 
     /// Writes the gathered lines to standard output in one call.

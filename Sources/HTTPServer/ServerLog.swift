@@ -7,6 +7,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Support
 import Synchronization
 
 /// How log lines are written.
@@ -45,12 +46,14 @@ public enum ServerLog {
                             toStandardOutput: Bool = false) {
         var bytes: [UInt8] = []
         if format == .json {
-            var json = JSONLine()
+            var json = JSONWriter()
+            json.beginObject()
             json.field("severity", severity.rawValue)
-            json.field("time", LogClock.timestamp())
+            json.field("time", Clock.isoTimestamp())
             json.field("message", message)
             if let requestID { json.field("requestId", requestID) }
-            bytes = json.finish()
+            json.endObject()
+            bytes = json.line()
         } else {
             bytes = textLine(message, requestID: requestID)
         }
@@ -78,75 +81,6 @@ public enum ServerLog {
                 offset += written
             }
         }
-    }
-}
-
-/// A JSON object written on one line, its strings escaped (control characters included).
-struct JSONLine {
-    private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
-
-    private mutating func key(_ name: String) {
-        if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
-        appendString(name)
-        bytes.append(UInt8(ascii: ":"))
-    }
-
-    mutating func field(_ name: String, _ value: String) {
-        key(name)
-        appendString(value)
-    }
-
-    mutating func field(_ name: String, _ value: Int) {
-        key(name)
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    /// `name: {…}`, the object's fields written by `body`.
-    mutating func object(_ name: String, _ body: (inout JSONLine) -> Void) {
-        key(name)
-        var inner = JSONLine()
-        body(&inner)
-        bytes.append(contentsOf: inner.bytes)
-        bytes.append(UInt8(ascii: "}"))
-    }
-
-    /// The object closed, and a line end.
-    func finish() -> [UInt8] { bytes + [UInt8(ascii: "}"), UInt8(ascii: "\n")] }
-
-    private mutating func appendString(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case ..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: "\\u00".utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xF)])
-            default:
-                bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-}
-
-/// RFC 3339 times in UTC with microseconds, as Cloud Logging reads them.
-enum LogClock {
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = time_t(now.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1000), 6))Z"
     }
 }
 

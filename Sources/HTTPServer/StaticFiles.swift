@@ -1,4 +1,5 @@
 import Glibc
+import Support
 
 /// A folder of static files, read into memory once, served by an immediate handler.
 ///
@@ -86,7 +87,7 @@ public struct StaticFiles: Sendable {
 
     private static func response(for entry: Entry, request: HTTPRequestHead) -> HTTPResponse {
         var chosen = entry.identity
-        if let gzipped = entry.gzipped, Gzip.accepts(request.headers["Accept-Encoding"]) { chosen = gzipped }
+        if let gzipped = entry.gzipped, ResponseCompression.accepts(request.headers["Accept-Encoding"]) { chosen = gzipped }
         if let ifNoneMatch = request.headers["If-None-Match"], EntityTag.ifNoneMatch(ifNoneMatch, matches: chosen.etag) {
             return HTTPResponse(status: 304, headers: chosen.notModifiedHeaders)
         }
@@ -120,7 +121,7 @@ public struct StaticFiles: Sendable {
                 let body = try readFile(path)
                 let type = contentType(for: name)
                 var gzipped: [UInt8]?
-                let varies = body.count >= gzipMinimumBytes && Gzip.isCompressible(contentType: type)
+                let varies = body.count >= gzipMinimumBytes && ResponseCompression.isCompressible(contentType: type)
                 if varies, let compressed = Gzip.compress(body, level: 9), compressed.count < body.count {
                     gzipped = compressed
                 }

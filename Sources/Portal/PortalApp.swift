@@ -1,8 +1,9 @@
-import CNative
+import CSystemLinux
 import ETL
 import Foundation
 import GoogleCloud
 import HTTPServer
+import Support
 import Warehouse
 
 /// Wires the configuration to a store, a warehouse and the HTTP server, and runs them.
@@ -63,8 +64,7 @@ public enum PortalApp {
         ServerLog.line("listening on http://\(config.server.host):\(port)", severity: .notice, toStandardOutput: true)
 
         if !unfinished.isEmpty {
-            let resumer = Thread { processor.resume(unfinished, log: log) }
-            resumer.start()
+            PThread.detach { processor.resume(unfinished, log: log) }
         }
         processor.startRejectedFileSweeper(log: { log($0) })
 

@@ -1,10 +1,13 @@
-/// Percent-encoding for URL path segments and query values (RFC 3986).
+// Percent-encoding (RFC 3986) for URLs the portal writes: object names, query values, redirects.
+
+/// Percent-encoding of URL path segments and query values.
 public enum PercentEncoding {
-    /// Encodes every byte except the unreserved characters `A-Z a-z 0-9 - . _ ~`,
-    /// so `/`, `?`, `#`, `%`, `+`, spaces and non-ASCII are all escaped: right for an
-    /// object name as one path segment and for query values.
-    public static func encode(_ text: String) -> String {
-        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+    private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// Encodes every byte of the UTF-8 except the unreserved characters `A-Z a-z 0-9 - . _ ~`
+    /// (and `keeping`), so `/`, `?`, `#`, `%`, `+`, spaces and non-ASCII are all escaped: right
+    /// for an object name as one path segment and for query values.
+    public static func encode(_ text: String, keeping extra: Set<UInt8> = []) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
@@ -12,6 +15,8 @@ public enum PercentEncoding {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            case _ where extra.contains(byte):
                 out.append(byte)
             default:
                 out.append(UInt8(ascii: "%"))

@@ -1,12 +1,15 @@
+// One way to run blocking work off Swift's cooperative pool: pthreads, a lock with a
+// condition, and a fixed pool of workers.
+
 import Glibc
 
 /// A pthread mutex with one condition variable, for threads that must sleep until something changes.
-final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: @unchecked Sendable {
     // Safe: the pthread objects are allocated once, never moved, and only used through pthread calls.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -25,69 +28,84 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     /// Runs `body` with the mutex held.
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Sleeps until signalled; call with the mutex held (inside `withLock`).
-    func wait() {
+    public func wait() {
         pthread_cond_wait(condition, mutex)
     }
 
     /// Sleeps until signalled or until the monotonic deadline (nanoseconds); returns false on timeout.
-    func wait(untilNanoseconds deadline: UInt64) -> Bool {
+    public func wait(untilNanoseconds deadline: UInt64) -> Bool {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         return pthread_cond_timedwait(condition, mutex, &time) == 0
     }
 
     /// Wakes every waiting thread; call with the mutex held.
-    func broadcast() {
+    public func broadcast() {
         pthread_cond_broadcast(condition)
     }
 
     /// Wakes one waiting thread; call with the mutex held.
-    func signal() {
+    public func signal() {
         pthread_cond_signal(condition)
     }
 }
 
-/// Monotonic clock readings.
-enum Clock {
-    /// Nanoseconds on the monotonic clock.
-    static func nanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
-
-    /// Milliseconds on the coarse monotonic clock (cheap; a few ms resolution).
-    static func coarseMilliseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
-        return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
-    }
-}
-
-/// Starts a detached-or-joinable pthread running `body` (never Swift's cooperative pool).
-enum PThread {
+/// Threads of our own (never Swift's cooperative pool), for work that blocks: accept, recv,
+/// epoll_wait, curl, sqlite. A niceness above 0 lowers the new thread's CPU priority (Linux
+/// sets it per thread), so such work takes the cores that loops and quick answers leave.
+public enum PThread {
     private final class Box {
+        let niceness: Int32
         let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
+        init(niceness: Int32, _ body: @escaping () -> Void) {
+            self.niceness = niceness
+            self.body = body
+        }
     }
 
-    /// Starts a joinable thread.
-    static func start(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    /// Starts a joinable thread; nil when the system refuses one (too many threads, no memory).
+    public static func tryStart(niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
+        let box = Unmanaged.passRetained(Box(niceness: niceness, body))
         var thread = pthread_t()
-        let result = pthread_create(&thread, nil, threadEntry, box)
-        precondition(result == 0, "pthread_create failed: \(result)")
+        guard pthread_create(&thread, nil, threadEntry, box.toOpaque()) == 0 else {
+            box.release()
+            return nil
+        }
         return thread
+    }
+
+    /// Starts a joinable thread; a process that cannot start one stops here.
+    public static func start(niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+        guard let thread = tryStart(niceness: niceness, body) else { fatalError("pthread_create failed: \(errno)") }
+        return thread
+    }
+
+    /// Starts a thread nobody joins: it ends when `body` returns.
+    public static func detach(niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) {
+        pthread_detach(start(niceness: niceness, body))
+    }
+
+    /// Sleeps the calling thread for `seconds` (resumed after a signal handler runs).
+    public static func sleep(seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
+    /// Waits for a thread started with `start` or `tryStart` to end.
+    public static func join(_ thread: pthread_t) {
+        pthread_join(thread, nil)
     }
 
     fileprivate static func run(_ pointer: UnsafeMutableRawPointer) {
         let box = Unmanaged<Box>.fromOpaque(pointer).takeRetainedValue()
+        if box.niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, box.niceness) }
         box.body()
     }
 }
@@ -98,7 +116,7 @@ private nonisolated func threadEntry(_ pointer: UnsafeMutableRawPointer?) -> Uns
 }
 
 /// A fixed pool of pthreads running blocking work (handlers) off the event loops.
-final class WorkerPool: @unchecked Sendable {
+public final class WorkerPool: @unchecked Sendable {
     // Safe: `jobs`, `head` and `stopping` are only touched with `lock` held.
     private let lock = ConditionLock()
     private var jobs: [(@Sendable () -> Void)?] = []
@@ -106,24 +124,21 @@ final class WorkerPool: @unchecked Sendable {
     private var stopping = false
     private var running = 0
     /// Worker threads.
-    let threadCount: Int
+    public let threadCount: Int
 
     /// `niceness` above 0 lowers the threads' CPU priority (Linux sets it per thread).
-    init(threadCount: Int, niceness: Int32 = 0) {
+    public init(threadCount: Int, niceness: Int32 = 0) {
         self.threadCount = max(1, threadCount)
         for _ in 0..<max(1, threadCount) {
-            pthread_detach(PThread.start { [self] in
-                if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
-                self.runWorker()
-            })
+            PThread.detach(niceness: niceness) { [self] in runWorker() }
         }
     }
 
     /// Jobs waiting for a worker, and jobs running.
-    var load: (queued: Int, running: Int) { lock.withLock { (jobs.count - head, running) } }
+    public var load: (queued: Int, running: Int) { lock.withLock { (jobs.count - head, running) } }
 
     /// Queues a job; it runs on the next free worker.
-    func submit(_ job: @escaping @Sendable () -> Void) {
+    public func submit(_ job: @escaping @Sendable () -> Void) {
         lock.withLock {
             jobs.append(job)
             lock.signal()
@@ -132,7 +147,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Queues a job unless `limit` jobs already wait; false when refused. One check and one
     /// append under the lock, so loops submitting at once cannot pass the limit together.
-    func submit(ifFewerWaitingThan limit: Int, _ job: @escaping @Sendable () -> Void) -> Bool {
+    public func submit(ifFewerWaitingThan limit: Int, _ job: @escaping @Sendable () -> Void) -> Bool {
         lock.withLock {
             guard jobs.count - head < limit else { return false }
             jobs.append(job)
@@ -142,7 +157,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Lets the workers finish queued jobs, then exit (without waiting: a handler may still be running).
-    func stop() {
+    public func stop() {
         lock.withLock {
             stopping = true
             lock.broadcast()

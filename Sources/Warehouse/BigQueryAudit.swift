@@ -2,6 +2,7 @@
 
 import ETL
 import GoogleCloud
+import Support
 
 extension BigQueryWarehouse {
     static let auditFields: [TableField] = [
@@ -43,13 +44,13 @@ extension BigQueryWarehouse {
         let eventID = "\(event.atMicros)-\(UInt32.random(in: 0...UInt32.max))"
         var json = JSONWriter(capacity: 256)
         json.beginObject()
-        json.member("event_id", eventID)
-        json.member("at_micros", event.atMicros)
-        json.member("actor", event.actor)
-        json.member("kind", event.kind)
-        json.member("subject", event.subject)
-        json.member("address", event.address)
-        json.member("detail", event.detail)
+        json.field("event_id", eventID)
+        json.field("at_micros", event.atMicros)
+        json.field("actor", event.actor)
+        json.field("kind", event.kind)
+        json.field("subject", event.subject)
+        json.field("address", event.address)
+        json.field("detail", event.detail)
         json.endObject()
         let errors = try client.insertAll(dataset: settings.dataset, table: settings.auditTable,
                                           rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)

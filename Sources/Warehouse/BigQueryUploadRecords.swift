@@ -1,6 +1,7 @@
 import ETL
 import Foundation
 import GoogleCloud
+import Support
 
 /// Upload records in BigQuery: every `saveUpload` appends an event (streaming inserts
 /// cannot update rows); readers take the latest event per upload.
@@ -42,35 +43,35 @@ extension BigQueryWarehouse {
         let eventID = "\(record.id)-\(recordedAt)-\(UInt32.random(in: 0...UInt32.max))"
         var json = JSONWriter(capacity: 1024)
         json.beginObject()
-        json.member("upload_id", record.id)
-        json.member("event_id", eventID)
-        json.member("recorded_at_micros", recordedAt)
-        json.member("region", record.region)
-        json.member("file_name", record.fileName)
-        json.member("object_uri", record.objectURI)
-        json.member("sha256", record.sha256)
-        json.member("size_bytes", record.sizeBytes)
-        json.member("encoding", record.encoding)
-        json.member("status", record.status.rawValue)
-        json.member("rows_read", Int64(record.rows.read))
-        json.member("rows_loaded", Int64(record.rows.loaded))
-        json.member("rows_rejected", Int64(record.rows.rejected))
-        json.member("rows_duplicates", Int64(record.rows.duplicates))
-        json.member("revenue", BigQueryText.decimal(record.revenue))
-        json.member("currency", record.currency)
-        json.member("first_rejects", String(decoding: try JSONEncoder().encode(record.firstRejects), as: UTF8.self))
-        json.member("rejects_uri", record.rejectsURI)
-        json.member("extra_columns", String(decoding: try JSONEncoder().encode(record.extraColumns), as: UTF8.self))
-        json.member("error_code", record.errorCode)
-        json.member("error_message", record.errorMessage)
-        json.member("bytes_processed", record.bytesProcessed)
-        json.member("created_at_micros", record.createdAtMicros)
-        json.member("updated_at_micros", record.updatedAtMicros)
-        json.member("user_name", record.user)
-        json.member("client_address", record.clientAddress)
-        json.member("retracted_by", record.retractedBy)
-        if let at = record.retractedAtMicros { json.member("retracted_at_micros", at) }
-        if let at = record.rawFileRemovedAtMicros { json.member("raw_removed_at_micros", at) }
+        json.field("upload_id", record.id)
+        json.field("event_id", eventID)
+        json.field("recorded_at_micros", recordedAt)
+        json.field("region", record.region)
+        json.field("file_name", record.fileName)
+        json.field("object_uri", record.objectURI)
+        json.field("sha256", record.sha256)
+        json.field("size_bytes", record.sizeBytes)
+        json.field("encoding", record.encoding)
+        json.field("status", record.status.rawValue)
+        json.field("rows_read", Int64(record.rows.read))
+        json.field("rows_loaded", Int64(record.rows.loaded))
+        json.field("rows_rejected", Int64(record.rows.rejected))
+        json.field("rows_duplicates", Int64(record.rows.duplicates))
+        json.field("revenue", BigQueryText.decimal(record.revenue))
+        json.field("currency", record.currency)
+        json.field("first_rejects", String(decoding: try JSONEncoder().encode(record.firstRejects), as: UTF8.self))
+        json.field("rejects_uri", record.rejectsURI)
+        json.field("extra_columns", String(decoding: try JSONEncoder().encode(record.extraColumns), as: UTF8.self))
+        json.field("error_code", record.errorCode)
+        json.field("error_message", record.errorMessage)
+        json.field("bytes_processed", record.bytesProcessed)
+        json.field("created_at_micros", record.createdAtMicros)
+        json.field("updated_at_micros", record.updatedAtMicros)
+        json.field("user_name", record.user)
+        json.field("client_address", record.clientAddress)
+        json.field("retracted_by", record.retractedBy)
+        if let at = record.retractedAtMicros { json.field("retracted_at_micros", at) }
+        if let at = record.rawFileRemovedAtMicros { json.field("raw_removed_at_micros", at) }
         json.endObject()
         let errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
                                           rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)

@@ -1,4 +1,4 @@
-import Foundation
+import Support
 import Synchronization
 
 /// Runs `count` blocking jobs (HTTP requests) on up to `width` threads, the calling thread
@@ -12,18 +12,9 @@ enum ConcurrentWork {
             return
         }
         let queue = Queue(count: count)
-        let group = DispatchGroup()
-        for _ in 1..<min(width, count) {
-            group.enter()
-            let thread = Thread {
-                queue.drain(job)
-                group.leave()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
+        let helpers = (1..<min(width, count)).map { _ in PThread.start { queue.drain(job) } }
         queue.drain(job)
-        group.wait()
+        helpers.forEach(PThread.join)
         if let error = queue.firstError { throw error }
     }
 

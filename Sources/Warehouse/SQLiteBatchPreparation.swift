@@ -2,7 +2,7 @@
 // batch before is being stored: the rows' values laid out for binding, and the report cells.
 // The insert thread, the one a load waits for, then does little besides SQLite's own work.
 
-import CNative
+import CSQLite
 import ETL
 
 /// Prepares the batches of one load (see `BatchPreparer`). Its product numbers run over the

@@ -1,13 +1,10 @@
 // WAL checkpoints on a thread of their own, so their copying and flushing to disk leave
 // the insert path.
 
-import CNative
+import CSQLite
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Support
 
 /// Copies the write-ahead log back into the database file on its own thread and connection.
 ///
@@ -17,13 +14,12 @@ import Darwin
 /// restarts the log from its beginning at its next transaction once a checkpoint has copied
 /// all of it, as SQLite always does, so the log stays about as small as before.
 ///
-/// `@unchecked Sendable`: `wanted` and `stopping` are only read and written with `mutex`
+/// `@unchecked Sendable`: `wanted` and `stopping` are only read and written with `lock`
 /// held; the connection is used by the checkpoint thread alone (and closed after it ends).
 final class SQLiteCheckpointer: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let thresholdPages: Int32
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let lock = ConditionLock()
     private var wanted = false
     private var stopping = false
     private var thread: pthread_t?
@@ -38,29 +34,10 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         }
         self.connection = connection
         self.thresholdPages = Int32(clamping: max(1, thresholdPages))
-        mutex = .allocate(capacity: 1)
-        condition = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-        let retained = Unmanaged.passRetained(self)
-        var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { argument in
-            let checkpointer = Unmanaged<SQLiteCheckpointer>.fromOpaque(argument!).takeRetainedValue()
-            checkpointer.serve()
-            return nil
-        }, retained.toOpaque())
-        guard status == 0 else {
-            retained.release()
-            return nil
-        }
+        // Copying the log is background work: at a lower priority, it takes the cores a load
+        // leaves idle instead of slowing the load down (it catches up once the load ends).
+        guard let handle = PThread.tryStart(niceness: Self.niceness, { [self] in serve() }) else { return nil }
         thread = handle
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        condition.deallocate()
     }
 
     /// Makes `writer` hand its checkpoints to this thread (replacing its automatic checkpoints).
@@ -75,35 +52,31 @@ final class SQLiteCheckpointer: @unchecked Sendable {
 
     /// Asks for a checkpoint soon; cheap, never blocks on the checkpoint itself.
     func request() {
-        pthread_mutex_lock(mutex)
-        wanted = true
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
+        lock.withLock {
+            wanted = true
+            lock.signal()
+        }
     }
 
     /// Ends the thread after the checkpoint in progress, if any. Detach the hook first.
     func stop() {
-        pthread_mutex_lock(mutex)
-        stopping = true
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
+        lock.withLock {
+            stopping = true
+            lock.signal()
+        }
         if let thread {
-            pthread_join(thread, nil)
+            PThread.join(thread)
             self.thread = nil
         }
     }
 
     private func serve() {
-        // Copying the log is background work: at a lower priority, it takes the cores a load
-        // leaves idle instead of slowing the load down (it catches up once the load ends).
-        // On Linux, `who` 0 with PRIO_PROCESS is the calling thread alone.
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
         while true {
-            pthread_mutex_lock(mutex)
-            while !wanted && !stopping { pthread_cond_wait(condition, mutex) }
-            let stop = stopping
-            wanted = false
-            pthread_mutex_unlock(mutex)
+            let stop: Bool = lock.withLock {
+                while !wanted && !stopping { lock.wait() }
+                wanted = false
+                return stopping
+            }
             if stop { return }
             // The pragma, not `sqlite3_wal_checkpoint_v2`: it reads the schema first, so a
             // connection that has read nothing yet learns the file is in WAL mode (the API call

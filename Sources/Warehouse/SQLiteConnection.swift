@@ -1,6 +1,6 @@
 // A thin layer over the SQLite C API: one connection, prepared statements, binding and reading.
 
-import CNative
+import CSQLite
 import Glibc
 import Synchronization
 

@@ -2,7 +2,7 @@
 // are gathered into cells in memory and written as one `report_chunks` row in the
 // batch's own transaction, so the tables never disagree with the rows.
 
-import CNative
+import CSQLite
 import ETL
 
 /// The identity of a cell (see `SQLiteReportSchema`).

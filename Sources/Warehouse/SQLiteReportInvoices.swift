@@ -1,7 +1,7 @@
 // Invoices over the report tables: the page of invoices behind a number, and one
 // invoice's stored lines (found through its cells, read from the rows by key range).
 
-import CNative
+import CSQLite
 import ETL
 
 /// One invoice's matching cells, merged (no heap storage: there is one per matching invoice).

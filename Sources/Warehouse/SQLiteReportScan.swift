@@ -7,7 +7,7 @@
 // or a breakdown by product. Memory: bit sets over invoice and customer numbers
 // and one entry per group; the invoice list holds one entry per matching invoice.
 
-import CNative
+import CSQLite
 import ETL
 
 /// The dictionary facts a question needs, read once per question.

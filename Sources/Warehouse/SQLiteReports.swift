@@ -2,7 +2,7 @@
 // breakdowns, filter choices and invoices. The numbers follow the definitions of
 // `summary`; `SQLiteRowScanReports` computes the same from the rows, for checks.
 
-import CNative
+import CSQLite
 import ETL
 
 /// Revenue, units and distinct orders of numbered groups.

@@ -1,7 +1,7 @@
 // Loading rows: one transaction per batch, multi-row INSERT OR IGNORE
 // statements prepared once, values bound in place from the batch's encoded rows.
 
-import CNative
+import CSQLite
 import ETL
 
 extension SQLiteWriter {

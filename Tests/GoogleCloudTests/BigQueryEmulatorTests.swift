@@ -1,3 +1,4 @@
+import Support
 import Testing
 @testable import GoogleCloud
 
@@ -24,13 +25,13 @@ let salesFields = [
 func salesRow(_ key: String, region: String, quantity: Int64, revenue: String, date: String, description: String? = nil) -> InsertRow {
     var json = JSONWriter()
     json.beginObject()
-    json.member("row_key", key)
-    json.member("region", region)
-    json.member("quantity", quantity)
-    json.member("revenue", revenue)
-    json.member("invoice_date", date)
-    json.member("is_product", true)
-    json.member("description", description)
+    json.field("row_key", key)
+    json.field("region", region)
+    json.field("quantity", quantity)
+    json.field("revenue", revenue)
+    json.field("invoice_date", date)
+    json.field("is_product", true)
+    json.field("description", description)
     json.endObject()
     return InsertRow(insertID: key, json: json.bytes)
 }
@@ -76,7 +77,7 @@ struct BigQueryEmulatorTests {
         let client = try bigQueryClient(gzip: false)
         let (dataset, table) = try Self.freshTable(client)
         var bad = JSONWriter()
-        bad.beginObject(); bad.member("row_key", "bad"); bad.member("quantity", "not a number"); bad.endObject()
+        bad.beginObject(); bad.field("row_key", "bad"); bad.field("quantity", "not a number"); bad.endObject()
         let rows = [salesRow("a", region: "UK", quantity: 1, revenue: "1.00", date: "2010-12-01"),
                     InsertRow(insertID: "bad", json: bad.bytes),
                     salesRow("c", region: "UK", quantity: 1, revenue: "2.00", date: "2010-12-01")]

@@ -1,4 +1,3 @@
-import CNative
 import Crypto
 import Foundation
 import Synchronization
@@ -146,48 +145,5 @@ import Testing
         #expect(requests[1].headers.contains { $0.name == "x-goog-hash" && $0.value == "crc32c=\(crc.base64),md5=\(md5)" })
         #expect(requests[2].method == "DELETE")
         #expect(requests[2].url.hasSuffix("/storage/v1/b/b/o/n?generation=77"))
-    }
-}
-
-/// A gzip stream written in pieces is the same bytes once inflated.
-@Suite struct GzipWriterTests {
-    static func inflate(_ compressed: [UInt8]) -> [UInt8]? {
-        var stream = z_stream()
-        guard cn_inflate_init_gzip(&stream) == Z_OK else { return nil }
-        defer { inflateEnd(&stream) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        var input = compressed
-        return input.withUnsafeMutableBytes { source -> [UInt8]? in
-            stream.next_in = source.bindMemory(to: Bytef.self).baseAddress
-            stream.avail_in = uInt(source.count)
-            while true {
-                let (status, produced) = chunk.withUnsafeMutableBytes { destination -> (Int32, Int) in
-                    stream.next_out = destination.bindMemory(to: Bytef.self).baseAddress
-                    stream.avail_out = uInt(destination.count)
-                    let status = CNative.inflate(&stream, Z_NO_FLUSH)
-                    return (status, destination.count - Int(stream.avail_out))
-                }
-                output += chunk[0..<produced]
-                if status == Z_STREAM_END { return output }
-                if status != Z_OK { return nil }
-            }
-        }
-    }
-
-    @Test func piecesOfAnySizeInflateToTheWholeInput() throws {
-        var generator = SystemRandomNumberGenerator()
-        var whole: [UInt8] = []
-        let writer = try GzipWriter(level: 1)
-        for size in [0, 1, 7, 65_536, 100_000, 3, 250_000] {
-            let piece = (0..<size).map { _ in UInt8.random(in: 32...90, using: &generator) }
-            whole += piece
-            try writer.write(piece)
-        }
-        let compressed = try writer.finish()
-        #expect(writer.inputBytes == whole.count)
-        #expect(Self.inflate(compressed) == whole)
-        #expect(try writer.finish() == compressed, "finishing again gives the same stream")
-        #expect(compressed.count < whole.count)
     }
 }

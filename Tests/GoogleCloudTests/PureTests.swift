@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Support
 import Synchronization
 import Testing
 import _CryptoExtras
@@ -118,8 +119,8 @@ import _CryptoExtras
 
     @Test func jsonWriterEscapesAndSeparates() {
         var w = JSONWriter()
-        w.beginObject(); w.member("a", "q\"\\\n\u{01}ü"); w.member("n", Int64(-3)); w.key("l"); w.beginArray()
-        w.bool(true); w.null(); w.endArray(); w.member("s", nil as String?); w.endObject()
+        w.beginObject(); w.field("a", "q\"\\\n\u{01}ü"); w.field("n", Int64(-3)); w.key("l"); w.beginArray()
+        w.value(true); w.null(); w.endArray(); w.field("s", nil as String?); w.endObject()
         #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"a":"q\"\\\n\u0001ü","n":-3,"l":[true,null],"s":null}"#)
     }
 }

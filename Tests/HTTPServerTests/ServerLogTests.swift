@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Testing
 @testable import HTTPServer
 
@@ -36,11 +37,13 @@ import Testing
 
     @Test func jsonLinesAreValidJSONWhateverTheMessageHolds() throws {
         let nasty = "quote \" backslash \\ newline \n tab \t nul \u{0} del \u{7F} é ✓ 🙂"
-        var line = JSONLine()
+        var line = JSONWriter()
+        line.beginObject()
         line.field("message", nasty)
         line.field("status", 503)
         line.object("httpRequest") { $0.field("requestUrl", "/a\nb") }
-        let bytes = line.finish()
+        line.endObject()
+        let bytes = line.line()
         #expect(bytes.last == UInt8(ascii: "\n") && bytes.dropLast().allSatisfy { $0 != UInt8(ascii: "\n") })
         let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(object["message"] as? String == nasty)
@@ -54,7 +57,7 @@ import Testing
     }
 
     @Test func logTimesAreRFC3339InUTCWithMicroseconds() {
-        let time = LogClock.timestamp()
+        let time = Clock.isoTimestamp()
         #expect(time.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"#, options: .regularExpression) != nil, "\(time)")
     }
 }

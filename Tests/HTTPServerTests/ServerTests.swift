@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Support
 import Synchronization
 import Testing
 @testable import HTTPServer
@@ -78,7 +79,7 @@ func makeRouter(_ recorder: Recorder, staticRoot: String? = nil) throws -> Route
     var router = Router()
     router.get("/healthz", .immediate { _ in .text("ok") })
     router.get("/big", .immediate { _ in .text(bigText) })
-    router.get("/items/{id}", .immediate { request in .json(200, "{\"id\":\(JSONString.quoted(request.pathParameters["id"] ?? ""))}") })
+    router.get("/items/{id}", .immediate { request in .json(200, "{\"id\":\(JSONWriter.quoted(request.pathParameters["id"] ?? ""))}") })
     router.post("/echo", .blocking { request in
         HTTPResponse(status: 200, headers: ["Content-Type": "application/octet-stream"], body: request.body)
     })

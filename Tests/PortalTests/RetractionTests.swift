@@ -1,5 +1,6 @@
 import ETL
 import Foundation
+import Support
 import Synchronization
 import Testing
 import Warehouse

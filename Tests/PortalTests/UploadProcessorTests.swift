@@ -1,5 +1,6 @@
 import ETL
 import Foundation
+import Support
 import Testing
 import Warehouse
 

@@ -1,4 +1,4 @@
-import CNative
+import CSQLite
 import ETL
 import Testing
 import Warehouse

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Synchronization
 
 /// An OAuth 2.0 access token and when it stops working.

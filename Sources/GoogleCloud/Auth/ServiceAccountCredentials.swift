@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Support
 import _CryptoExtras
 
 /// A service account key file: signs a JWT (RS256) and trades it for an access token.
@@ -34,16 +35,16 @@ public enum ServiceAccountCredentials {
         }
         var header = JSONWriter()
         header.beginObject()
-        header.member("alg", "RS256"); header.member("typ", "JWT")
-        if let id = key.privateKeyID { header.member("kid", id) }
+        header.field("alg", "RS256"); header.field("typ", "JWT")
+        if let id = key.privateKeyID { header.field("kid", id) }
         header.endObject()
         var claims = JSONWriter()
         claims.beginObject()
-        claims.member("iss", key.clientEmail)
-        claims.member("scope", scopes.joined(separator: " "))
-        claims.member("aud", key.tokenURI)
-        claims.member("iat", issuedAt)
-        claims.member("exp", issuedAt + lifetime)
+        claims.field("iss", key.clientEmail)
+        claims.field("scope", scopes.joined(separator: " "))
+        claims.field("aud", key.tokenURI)
+        claims.field("iat", issuedAt)
+        claims.field("exp", issuedAt + lifetime)
         claims.endObject()
         let signingInput = Base64.encode(header.bytes, urlSafe: true, padded: false) + "."
             + Base64.encode(claims.bytes, urlSafe: true, padded: false)

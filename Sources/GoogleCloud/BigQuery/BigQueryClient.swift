@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A client of the BigQuery REST API v2: datasets, tables and views created when missing,
 /// streaming inserts (`insertAll`) and queries (`jobs.query` + `getQueryResults` pages).
@@ -41,9 +42,9 @@ public final class BigQueryClient: Sendable {
         var body = JSONWriter()
         body.beginObject()
         body.key("datasetReference"); body.beginObject()
-        body.member("projectId", project); body.member("datasetId", dataset)
+        body.field("projectId", project); body.field("datasetId", dataset)
         body.endObject()
-        if let location = settings.location { body.member("location", location) }
+        if let location = settings.location { body.field("location", location) }
         body.endObject()
         return try createIfMissing(url: "\(projectURL)/datasets", body: body.bytes)
     }
@@ -54,32 +55,32 @@ public final class BigQueryClient: Sendable {
         var body = JSONWriter()
         body.beginObject()
         writeReference(&body, dataset, table)
-        if let description = definition.description { body.member("description", description) }
+        if let description = definition.description { body.field("description", description) }
         body.key("schema"); body.beginObject(); body.key("fields"); body.beginArray()
         for field in definition.fields {
             body.beginObject()
-            body.member("name", field.name); body.member("type", field.type); body.member("mode", field.mode)
-            if let description = field.description { body.member("description", description) }
+            body.field("name", field.name); body.field("type", field.type); body.field("mode", field.mode)
+            if let description = field.description { body.field("description", description) }
             body.endObject()
         }
         body.endArray(); body.endObject()
         if let partition = definition.partitionField {
             body.key("timePartitioning"); body.beginObject()
-            body.member("type", "DAY"); body.member("field", partition)
+            body.field("type", "DAY"); body.field("field", partition)
             body.endObject()
         }
         if let range = definition.rangePartition {
             // INT64 values are strings in BigQuery's JSON.
             body.key("rangePartitioning"); body.beginObject()
-            body.member("field", range.field)
+            body.field("field", range.field)
             body.key("range"); body.beginObject()
-            body.member("start", String(range.start)); body.member("end", String(range.end)); body.member("interval", String(range.interval))
+            body.field("start", String(range.start)); body.field("end", String(range.end)); body.field("interval", String(range.interval))
             body.endObject()
             body.endObject()
         }
         if !definition.clusteringFields.isEmpty {
             body.key("clustering"); body.beginObject(); body.key("fields"); body.beginArray()
-            for field in definition.clusteringFields { body.string(field) }
+            for field in definition.clusteringFields { body.value(field) }
             body.endArray(); body.endObject()
         }
         body.endObject()
@@ -93,7 +94,7 @@ public final class BigQueryClient: Sendable {
         body.beginObject()
         writeReference(&body, dataset, view)
         body.key("view"); body.beginObject()
-        body.member("query", sql); body.member("useLegacySql", false)
+        body.field("query", sql); body.field("useLegacySql", false)
         body.endObject()
         body.endObject()
         return try createIfMissing(url: "\(projectURL)/datasets/\(PercentEncoding.encode(dataset))/tables", body: body.bytes)
@@ -131,7 +132,7 @@ public final class BigQueryClient: Sendable {
         var body = JSONWriter()
         body.beginObject()
         body.key("view"); body.beginObject()
-        body.member("query", sql); body.member("useLegacySql", false)
+        body.field("query", sql); body.field("useLegacySql", false)
         body.endObject()
         body.endObject()
         try patch(dataset, view, body.bytes)
@@ -178,7 +179,7 @@ public final class BigQueryClient: Sendable {
 
     private func writeReference(_ body: inout JSONWriter, _ dataset: String, _ table: String) {
         body.key("tableReference"); body.beginObject()
-        body.member("projectId", project); body.member("datasetId", dataset); body.member("tableId", table)
+        body.field("projectId", project); body.field("datasetId", dataset); body.field("tableId", table)
         body.endObject()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension BigQueryClient {
     /// Streams rows into a table (`tabledata.insertAll`). The body is gzip-compressed when
@@ -13,7 +14,7 @@ extension BigQueryClient {
         for (position, row) in rows.enumerated() {
             var item = JSONWriter(capacity: 64)
             item.beginObject()
-            if let id = row.insertID { item.member("insertId", id) }
+            if let id = row.insertID { item.field("insertId", id) }
             item.key("json")
             item.raw(row.json)
             item.endObject()
@@ -66,7 +67,12 @@ extension BigQueryClient {
         payload += encodedRows
         payload += Array("]}".utf8)
         let jsonBytes = payload.count
-        if settings.gzipInsertAll { payload = try Gzip.compress(payload, level: settings.gzipLevel) }
+        if settings.gzipInsertAll {
+            guard let compressed = Gzip.compress(payload, level: settings.gzipLevel) else {
+                throw GoogleCloudError.configuration("zlib could not compress an insertAll request")
+            }
+            payload = compressed
+        }
         return try sendInsertAll(dataset: dataset, table: table, payload: payload, gzip: settings.gzipInsertAll,
                                  jsonBytes: jsonBytes, rowCount: rowCount, idempotent: idempotent)
     }
@@ -110,30 +116,30 @@ extension BigQueryClient {
         }
         var body = JSONWriter()
         body.beginObject()
-        body.member("query", sql)
-        body.member("useLegacySql", false)
-        body.member("requestId", UUID().uuidString.lowercased())
-        body.member("timeoutMs", waitMilliseconds())
-        if let pageSize = settings.pageSize { body.member("maxResults", Int64(pageSize)) }
-        if let location = settings.location { body.member("location", location) }
+        body.field("query", sql)
+        body.field("useLegacySql", false)
+        body.field("requestId", UUID().uuidString.lowercased())
+        body.field("timeoutMs", waitMilliseconds())
+        if let pageSize = settings.pageSize { body.field("maxResults", Int64(pageSize)) }
+        if let location = settings.location { body.field("location", location) }
         if !parameters.isEmpty {
-            body.member("parameterMode", "NAMED")
+            body.field("parameterMode", "NAMED")
             body.key("queryParameters"); body.beginArray()
             for parameter in parameters {
                 body.beginObject()
-                body.member("name", parameter.name)
-                body.key("parameterType"); body.beginObject(); body.member("type", parameter.type)
+                body.field("name", parameter.name)
+                body.key("parameterType"); body.beginObject(); body.field("type", parameter.type)
                 if let elementType = parameter.elementType {
-                    body.key("arrayType"); body.beginObject(); body.member("type", elementType); body.endObject()
+                    body.key("arrayType"); body.beginObject(); body.field("type", elementType); body.endObject()
                 }
                 body.endObject()
                 body.key("parameterValue"); body.beginObject()
                 if parameter.elementType != nil {
                     body.key("arrayValues"); body.beginArray()
-                    for element in parameter.arrayValues { body.beginObject(); body.member("value", element); body.endObject() }
+                    for element in parameter.arrayValues { body.beginObject(); body.field("value", element); body.endObject() }
                     body.endArray()
                 } else {
-                    body.member("value", parameter.value)
+                    body.field("value", parameter.value)
                 }
                 body.endObject()
                 body.endObject()

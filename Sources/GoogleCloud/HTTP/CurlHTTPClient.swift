@@ -1,4 +1,4 @@
-import CNative
+import CCurl
 import Synchronization
 
 /// The module-wide setup of the C libraries.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Support
 
 /// What Cloud Storage says about an object (the fields this project reads).
 public struct ObjectMetadata: Sendable, Equatable, Decodable {

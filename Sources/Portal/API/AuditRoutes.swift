@@ -1,5 +1,6 @@
 import ETL
 import HTTPServer
+import Support
 
 /// Taking an upload back (`DELETE /api/uploads/{id}`) and the audit trail (`GET /api/audit`,
 /// the `/audit` page).

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Support
 import Synchronization
 
 /// `GET /readyz` for load balancers: the object store and the warehouse answered their last
@@ -27,14 +28,12 @@ final class Readiness: Sendable {
 
     /// Checks the stores again every `interval` seconds, on a thread of its own.
     func startMonitoring(interval: Double = 5) {
-        let thread = Thread { [self] in
+        PThread.detach { [self] in
             while true {
-                Thread.sleep(forTimeInterval: interval)
+                PThread.sleep(seconds: interval)
                 check()
             }
         }
-        thread.name = "readiness"
-        thread.start()
     }
 
     private func check() {

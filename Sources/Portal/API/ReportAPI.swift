@@ -1,5 +1,6 @@
 import ETL
 import HTTPServer
+import Support
 
 /// Reads report filters from a query string.
 enum ReportQuery {

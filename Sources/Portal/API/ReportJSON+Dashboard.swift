@@ -1,4 +1,5 @@
 import ETL
+import Support
 
 /// JSON of the dashboard's answers. Money is a decimal string rounded to the cent
 /// (as in the summary); unit prices keep every significant digit (at least two places).

@@ -1,5 +1,6 @@
 import ETL
 import HTTPServer
+import Support
 import Synchronization
 
 /// The dashboard's API (`/api/report/…`) and the `/dashboard` page.
@@ -150,7 +151,7 @@ enum LookerStudio {
             ("ds.ds0.tableId", view),
         ]
         return "https://lookerstudio.google.com/reporting/create?"
-            + parameters.map { "\($0.0)=\(URLText.percentEncoded($0.1))" }.joined(separator: "&")
+            + parameters.map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
     }
 }
 

@@ -1,5 +1,6 @@
 import ETL
 import Foundation
+import Support
 
 /// Answers the dashboard's opening questions ahead of time: a thread of its own checks the
 /// warehouse's data version now and then and, once it has stopped changing (a load is over),
@@ -20,16 +21,14 @@ final class ReportWarmer: Sendable {
 
     /// Starts the checking thread; it lives as long as the process.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "report-warmer"
-        thread.start()
+        PThread.detach { [self] in run() }
     }
 
     private func run() {
         var previous: String?
         var warmed: String?
         while true {
-            Thread.sleep(forTimeInterval: intervalSeconds)
+            PThread.sleep(seconds: intervalSeconds)
             guard let version = try? warehouse.reportDataVersion() else { return }  // no versions: nothing to warm
             defer { previous = version }
             // Settled: the same version twice in a row, and not warmed yet.

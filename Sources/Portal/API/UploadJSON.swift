@@ -1,4 +1,5 @@
 import ETL
+import Support
 
 /// The JSON shapes of uploads: the contract scripts and the page rely on.
 enum UploadJSON {

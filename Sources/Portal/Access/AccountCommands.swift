@@ -1,6 +1,7 @@
 import Access
 import ETL
 import Foundation
+import Support
 
 /// `sales-portal users …` and `sales-portal tokens …`: the users file, edited from the command
 /// line. Nothing secret is printed but the one token `createToken` makes.

@@ -1,6 +1,7 @@
 import Access
 import Foundation
 import HTTPServer
+import Support
 import Synchronization
 
 /// Decides, for each request, who is calling and whether they may: the `Host` rule, the
@@ -48,11 +49,11 @@ final class Gatekeeper: Sendable {
         if let name = head.undecodableQueryParameter {
             // A filter that does not decode must never silently mean "no filter".
             throw HTTPError(status: 400, code: "bad_query",
-                            message: "the query parameter \(JSONString.quoted(name)) does not decode (a bad %XX escape, NUL, or not UTF-8)")
+                            message: "the query parameter \(JSONWriter.quoted(name)) does not decode (a bad %XX escape, NUL, or not UTF-8)")
         }
         if let name = head.repeatedQueryParameter {
             throw HTTPError(status: 400, code: "repeated_query_parameter",
-                            message: "the query parameter \(JSONString.quoted(name)) is given more than once; give it once")
+                            message: "the query parameter \(JSONWriter.quoted(name)) is given more than once; give it once")
         }
         // A public route serves anyone: credentials that do not check out are ignored there.
         var caller = route.access == .public ? (try? identify(request)) ?? nil : try identify(request)
@@ -206,7 +207,7 @@ final class Gatekeeper: Sendable {
     private func unauthenticated(_ head: HTTPRequestHead, _ route: RouteDeclaration) -> HTTPError {
         if route.kind == .page {
             return HTTPError(status: 303, code: "sign_in", message: "Sign in first.",
-                             extraHeaders: ["Location": "/login?next=" + URLText.percentEncoded(head.target, keeping: [UInt8(ascii: "/")]), "Cache-Control": "no-store"])
+                             extraHeaders: ["Location": "/login?next=" + PercentEncoding.encode(head.target, keeping: [UInt8(ascii: "/")]), "Cache-Control": "no-store"])
         }
         let message = switch mode {
         case .iap: "this portal is behind Identity-Aware Proxy: the request carries no valid IAP assertion or API token"

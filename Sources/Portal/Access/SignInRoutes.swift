@@ -1,5 +1,6 @@
 import Access
 import HTTPServer
+import Support
 
 /// `/login`, `/logout` and `/api/me`: signing in with a password, a session cookie for the
 /// browser, signing out, and who the caller is.

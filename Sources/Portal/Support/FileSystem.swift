@@ -1,4 +1,5 @@
 import Glibc
+import Support
 
 /// The few file-system calls the portal makes, with errors as text.
 enum FileSystem {
@@ -90,45 +91,6 @@ enum FileSystem {
     }
 
     static func lastError() -> String { String(cString: strerror(errno)) }
-}
-
-/// Time as the portal records it.
-enum Clock {
-    /// Microseconds since 1970-01-01T00:00:00Z.
-    static func nowMicros() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
-    }
-
-    /// A monotonic reading in nanoseconds, for durations.
-    static func monotonicNanos() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
-
-    /// `2026-11-29T17:49:51.123456Z` for microseconds since the epoch.
-    static func isoTimestamp(micros: Int64) -> String {
-        var seconds = time_t(micros / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let fraction = micros % 1_000_000
-        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(pad(Int32(fraction), width: 6))Z"
-    }
-
-    /// (year, month, day) in UTC for microseconds since the epoch.
-    static func utcDate(micros: Int64) -> (year: Int, month: Int, day: Int) {
-        var seconds = time_t(micros / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return (Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
-    }
-
-    static func pad(_ value: Int32, width: Int = 2) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
 }
 
 /// Upload identifiers: time-ordered, unique without coordination between replicas.

@@ -1,5 +1,6 @@
 import ETL
 import HTTPServer
+import Support
 
 /// Everything that can go wrong in the portal, with the HTTP answer each gets.
 public enum PortalError: Error, Sendable, CustomStringConvertible {
@@ -64,4 +65,16 @@ public enum PortalError: Error, Sendable, CustomStringConvertible {
 
     /// As an HTTP error (JSON body `{"error": code, "message": …}`).
     public var httpError: HTTPError { HTTPError(status: status, code: code, message: description) }
+}
+
+extension PortalError {
+    /// A gzip failure as the uploader sees it: a damaged file is 400 `bad_gzip`, one that
+    /// decompresses past the caps 413.
+    init(_ gzip: GzipError) {
+        switch gzip {
+        case .unavailable: self = .storage("zlib could not start decompressing")
+        case .damaged(let message): self = .badRequest(code: "bad_gzip", message: message)
+        case .tooLarge(let message): self = .tooLarge(message)
+        }
+    }
 }

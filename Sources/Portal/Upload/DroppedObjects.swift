@@ -2,6 +2,7 @@ import Crypto
 import ETL
 import Foundation
 import GoogleCloud
+import Support
 
 extension UploadProcessor {
     /// The pipeline of an object dropped into the bucket: region → read once for its SHA-256

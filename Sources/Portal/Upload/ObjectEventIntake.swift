@@ -2,6 +2,7 @@ import Access
 import ETL
 import Foundation
 import HTTPServer
+import Support
 import Synchronization
 
 /// Loads the files dropped into the bucket, as the original Cloud Function did: Cloud Storage
@@ -47,9 +48,7 @@ final class ObjectEventIntake: Sendable {
         let intake = ObjectEventIntake(
             bucket: settings.bucket.isEmpty ? config.gcp.bucket : settings.bucket, pattern: try ObjectPattern(settings.objectPattern),
             verifier: verifier, processor: processor, audit: audit, log: log)
-        let thread = Thread { intake.run() }
-        thread.name = "object-events"
-        thread.start()
+        PThread.detach { intake.run() }
         return intake
     }
 

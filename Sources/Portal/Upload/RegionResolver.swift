@@ -1,4 +1,6 @@
 /// Finds a region by its code or one of its aliases, case-insensitively.
+import Support
+
 struct RegionResolver: Sendable {
     private let byName: [String: RegionConfig]
 

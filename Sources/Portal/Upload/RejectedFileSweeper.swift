@@ -1,5 +1,6 @@
 import ETL
 import Foundation
+import Support
 
 /// Keeps a flood of junk from filling the disk or the bucket: the raw file of an upload rejected
 /// as a whole is deleted once it is older than `storage.rejectedFileRetentionDays`; its record
@@ -33,13 +34,11 @@ extension UploadProcessor {
     func startRejectedFileSweeper(log: @escaping @Sendable (String) -> Void) {
         let retentionMicros = Int64(config.storage.rejectedFileRetentionDays) * 86_400_000_000
         let interval = Double(config.storage.retentionSweepSeconds)
-        let thread = Thread { [self] in
+        PThread.detach { [self] in
             while true {
                 sweepRejectedFiles(createdBefore: Clock.nowMicros() - retentionMicros, log: log)
-                Thread.sleep(forTimeInterval: interval)
+                PThread.sleep(seconds: interval)
             }
         }
-        thread.name = "rejected-file-sweeper"
-        thread.start()
     }
 }

@@ -1,5 +1,6 @@
 import ETL
 import Glibc
+import Support
 
 /// Taking an upload back: its rows leave every report, its record says who and when, and the
 /// raw file stays. Rows that other live uploads of the region had skipped as duplicates of the

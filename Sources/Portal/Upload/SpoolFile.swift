@@ -1,6 +1,7 @@
 import Crypto
 import ETL
 import Glibc
+import Support
 
 /// A file in flight: bytes written to a local spool file while their SHA-256,
 /// size and UTF-8 validity are computed. The spool lives beside the object store,
@@ -51,8 +52,8 @@ final class SpoolFile {
     /// Tells gzip from plain text by the first bytes, and checks what was held back.
     private func decide() throws {
         decided = true
-        if GzipInflater.isGzip(head) {
-            inflater = try GzipInflater(maxBytes: maxDecompressedBytes)
+        if Gzip.isGzip(head) {
+            do { inflater = try GzipInflater(maxBytes: maxDecompressedBytes) } catch { throw PortalError(error) }
             scratch = .allocate(byteCount: 256 << 10, alignment: 16)
         }
         let held = head
@@ -68,7 +69,12 @@ final class SpoolFile {
         }
         var offset = 0
         while offset < bytes.count {
-            let (taken, written) = try inflater.inflate(UnsafeRawBufferPointer(rebasing: bytes[offset...]), into: scratch)
+            let (taken, written): (Int, Int)
+            do {
+                (taken, written) = try inflater.inflate(UnsafeRawBufferPointer(rebasing: bytes[offset...]), into: scratch)
+            } catch {
+                throw PortalError(error)
+            }
             offset += taken
             checkText(UnsafeRawBufferPointer(rebasing: scratch[0..<written]))
             if taken == 0 && written == 0 { break }

@@ -1,6 +1,7 @@
-import CNative
+import CSystemLinux
 import ETL
 import Glibc
+import Support
 import Synchronization
 
 /// What happened to one file: its record (when it got one) and how long each step took.
@@ -110,7 +111,7 @@ final class UploadProcessor: Sendable {
                     outcome.record = record
                     return outcome
                 }
-                let storeStart = Clock.monotonicNanos()
+                let storeStart = Clock.nanoseconds()
                 let now = Clock.nowMicros()
                 let uploadID = UploadID.make()
                 let name = ObjectNaming.rawFile(region: region.code, uploadID: uploadID, fileName: file.fileName, atMicros: now)
@@ -125,7 +126,7 @@ final class UploadProcessor: Sendable {
                     user: uploader, clientAddress: address)
                 try warehouse.saveUpload(record)
                 outcome.storeMillis = Self.millis(since: storeStart)
-                let loadStart = Clock.monotonicNanos()
+                let loadStart = Clock.nanoseconds()
                 record = load(record, localCopy: keptSpool, dialect: dialect)
                 outcome.loadMillis = Self.millis(since: loadStart)
                 outcome.record = record
@@ -168,7 +169,7 @@ final class UploadProcessor: Sendable {
         let rejectsName = ObjectNaming.rejects(
             region: region.code, uploadID: record.id, atMicros: record.createdAtMicros,
             attempt: resuming ? UploadID.make() : nil)
-        var lastProgressSave = Clock.monotonicNanos()
+        var lastProgressSave = Clock.nanoseconds()
         do {
             let stored = try localCopy.map { path throws -> any ObjectReader in
                 let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
@@ -182,7 +183,7 @@ final class UploadProcessor: Sendable {
                 source: source, warehouse: warehouse,
                 makeRejectsWriter: { [store] in try store.create(name: rejectsName, contentType: "text/csv") },
                 progress: { progress in
-                    let now = Clock.monotonicNanos()
+                    let now = Clock.nanoseconds()
                     guard now - lastProgressSave > 500_000_000 else { return }
                     lastProgressSave = now
                     record.bytesProcessed = source.isGzip ? source.storedBytesRead : progress.bytesRead
@@ -331,6 +332,6 @@ final class UploadProcessor: Sendable {
     }
 
     static func millis(since start: UInt64) -> Double {
-        Double(Clock.monotonicNanos() - start) / 1_000_000
+        Double(Clock.nanoseconds() - start) / 1_000_000
     }
 }
