@@ -374,6 +374,13 @@ public protocol ObjectReader: AnyObject {
     /// Fills the front of `buffer`; returns the count, 0 at the end.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     func close()
+    /// The version of the object being read, where the store keeps versions (Cloud Storage's
+    /// generation); nil elsewhere.
+    var generation: String? { get }
+}
+
+extension ObjectReader {
+    public var generation: String? { nil }
 }
 
 /// Where raw files and rejects are kept: a local folder, or a Cloud Storage bucket.
@@ -387,6 +394,20 @@ public protocol ObjectStore: Sendable {
     func checkReady() throws
     /// Deletes an object; one that is already gone is not an error.
     func delete(uri: String) throws
+    /// Stores the finished local file at `path` as a new object named `name`: a store on the
+    /// same file system moves it in (no copy), another sends a copy and leaves the file.
+    func store(localFile path: String, name: String, contentType: String) throws -> StoredLocalFile
+}
+
+/// A local file given to an object store: the object it became, and whether the file is still
+/// at its path (a copy was sent; the caller may read it, then removes it).
+public struct StoredLocalFile: Sendable, Equatable {
+    public var object: StoredObject
+    public var localFileRemains: Bool
+    public init(object: StoredObject, localFileRemains: Bool) {
+        self.object = object
+        self.localFileRemains = localFileRemains
+    }
 }
 
 /// What a warehouse's `BatchPreparer` made of a batch, handed back with the batch to `insert`.

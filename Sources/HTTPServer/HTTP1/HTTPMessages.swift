@@ -234,9 +234,16 @@ public struct HTTPResponse: Sendable {
     }
 }
 
+/// An error that knows the HTTP answer it gets: a handler throws it as it is, and the server
+/// answers with `httpError` (any other error is a 500 whose details stay in the log).
+public protocol HTTPResponseError: Error {
+    /// The status, code and message the client is answered with.
+    var httpError: HTTPError { get }
+}
+
 /// An error that becomes an HTTP response: a status, a stable machine code and a human message,
 /// rendered as `{"error": code, "message": message}`.
-public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct HTTPError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     /// Status code of the response.
     public var status: Int
     /// Stable machine-readable code, e.g. "not_found".
@@ -252,6 +259,15 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.extraHeaders = extraHeaders
+    }
+
+    /// Itself (an `HTTPError` is its own answer).
+    public var httpError: HTTPError { self }
+
+    /// The answer an error thrown by a handler gets: its own for an `HTTPResponseError`, nil for
+    /// any other (the server then answers 500).
+    public static func answering(_ error: any Error) -> HTTPError? {
+        (error as? any HTTPResponseError)?.httpError
     }
 
     /// The JSON response for this error.

@@ -145,12 +145,7 @@ extension EventLoop {
             let httpRequest = HTTPRequest(head: request.head, pathParameters: request.parameters, body: request.body, peer: request.peer,
                                           requestID: request.requestID)
             request.body = []
-            var response: HTTPResponse
-            do {
-                response = try run(httpRequest)
-            } catch {
-                response = error.response
-            }
+            var response = Self.run { try run(httpRequest) }
             ResponseCompression.finish(&response, request: request.head, minimumBytes: minimumBytes)
             respond(connection, response, close: false)
         case .blocking(let run):
@@ -211,13 +206,13 @@ extension EventLoop {
     static let busy = HTTPError(status: 503, code: "busy", message: "The server is busy: try again in a moment.",
                                 extraHeaders: ["Retry-After": "1"])
 
-    /// Runs a handler, turning any error into a response; errors that are not `HTTPError` become a
-    /// generic 500 (logged to standard error, never shown to the client).
+    /// Runs a handler, turning any error into a response; errors that are not `HTTPResponseError`
+    /// become a generic 500 (logged to standard error, never shown to the client).
     static func run(_ handler: () throws -> HTTPResponse) -> HTTPResponse {
         do {
             return try handler()
-        } catch let error as HTTPError {
-            return error.response
+        } catch let error as any HTTPResponseError {
+            return error.httpError.response
         } catch {
             ServerLog.line("handler error: \(error)", severity: .error)
             return HTTPError(status: 500, code: "internal", message: "The server failed to handle the request.").response

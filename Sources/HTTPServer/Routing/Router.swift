@@ -6,7 +6,7 @@ public struct Router: Sendable {
     /// How a route's handler runs, and how its request body is delivered.
     public enum Handler: Sendable {
         /// Runs on the event-loop thread with the body buffered; must not block (health, static files, small JSON).
-        case immediate(@Sendable (HTTPRequest) throws(HTTPError) -> HTTPResponse)
+        case immediate(@Sendable (HTTPRequest) throws -> HTTPResponse)
         /// Runs on a worker thread with the body buffered (at most `maxBufferedBodyBytes`).
         case blocking(@Sendable (HTTPRequest) throws -> HTTPResponse)
         /// For large bodies (uploads): as soon as the head arrives, a receive worker makes the route's

@@ -222,7 +222,7 @@ final class BodyPump: @unchecked Sendable {
                     }
                 } catch {
                     let response = EventLoop.run { throw error }
-                    let reason = error as? HTTPError
+                    let reason = HTTPError.answering(error)
                         ?? HTTPError(status: response.status, code: "internal", message: "The server failed to handle the request.")
                     lock.withLock {
                         phase = .over

@@ -19,13 +19,13 @@ enum AuditRoutes {
             var query = AuditQuery(actor: text("user"), kind: text("kind"), limit: 50)
             if let limit = text("limit") {
                 guard let number = Int(limit), (1...500).contains(number) else {
-                    throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 500").httpError
+                    throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 500")
                 }
                 query.limit = number
             }
             if let before = text("before") {
                 guard let micros = Int64(before) else {
-                    throw PortalError.badRequest(code: "bad_before", message: "before must be the next_before of the previous page").httpError
+                    throw PortalError.badRequest(code: "bad_before", message: "before must be the next_before of the previous page")
                 }
                 query.beforeMicros = micros
             }
@@ -53,7 +53,7 @@ enum AuditRoutes {
             return response
         })
         if let pages {
-            router.add("GET", "/audit", access: .admin, kind: .page, .immediate { _, caller throws(HTTPError) in
+            router.add("GET", "/audit", access: .admin, kind: .page, .immediate { _, caller in
                 pages.auditPage(caller)
             })
         }
@@ -67,7 +67,7 @@ enum AuditRoutes {
         guard UploadID.isValid(id), let record = try Routes.warehouseCall({ try processor.warehouse.upload(id: id) }),
               caller.mayAccess(region: record.region)
         else {
-            throw PortalError.notFound("no upload with id \"\(id)\"").httpError
+            throw PortalError.notFound("no upload with id \"\(id)\"")
         }
         let isAdmin = caller.principal.has(.admin)
         guard isAdmin || record.user.lowercased() == caller.principal.name.lowercased() else {
@@ -85,7 +85,7 @@ enum AuditRoutes {
             throw HTTPError(status: 409, code: "still_loading",
                             message: "upload \(id) is \(status.rawValue): take it back once its load is over")
         } catch {
-            throw PortalError.warehouse("the retraction of upload \(id) stopped: \(error); it is finished on the next start").httpError
+            throw PortalError.warehouse("the retraction of upload \(id) stopped: \(error); it is finished on the next start")
         }
         return .json(200, UploadJSON.single(result, showPaths: isAdmin))
     }

@@ -13,7 +13,7 @@ enum ReportQuery {
         func day(_ name: String) throws -> Int64? {
             guard let text = value(name) else { return nil }
             guard let day = LocalDateTime.parseISODate(text) else {
-                throw PortalError.badRequest(code: "bad_date", message: "\(name) must be a date as YYYY-MM-DD, not \"\(text)\"").httpError
+                throw PortalError.badRequest(code: "bad_date", message: "\(name) must be a date as YYYY-MM-DD, not \"\(text)\"")
             }
             return day
         }
@@ -21,7 +21,7 @@ enum ReportQuery {
             region: value("region")?.uppercased(), country: value("country"), product: value("product"),
             fromDay: try day("from"), toDay: try day("to"))
         if let from = filter.fromDay, let to = filter.toDay, from > to {
-            throw PortalError.badRequest(code: "bad_range", message: "from must not be after to").httpError
+            throw PortalError.badRequest(code: "bad_range", message: "from must not be after to")
         }
         return filter
     }

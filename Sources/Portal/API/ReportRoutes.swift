@@ -44,8 +44,8 @@ enum ReportRoutes {
                 return HTTPResponse.json(200, bytes).withValidator(cacheControl: Routes.apiCacheControl)
             }
         }
-        if limits.warmIntervalSeconds > 0, let warehouse = processor.warehouse as? any ReportingWarehouse {
-            ReportWarmer(warehouse: warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()
+        if limits.warmIntervalSeconds > 0 {
+            ReportWarmer(warehouse: processor.warehouse, cache: cache, context: context, intervalSeconds: limits.warmIntervalSeconds).start()
         }
         /// The filters of the query, limited to the caller's regions.
         @Sendable func filter(_ request: HTTPRequest, _ caller: Caller) throws -> ReportFilter {
@@ -58,7 +58,7 @@ enum ReportRoutes {
             let filter = try filter(request, caller)
             let grainText = request.head.queryValue("grain").flatMap { $0.isEmpty ? nil : $0 } ?? "day"
             guard let grain = ReportGrain(rawValue: grainText) else {
-                throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"").httpError
+                throw PortalError.badRequest(code: "bad_grain", message: "grain must be day, week or month, not \"\(grainText)\"")
             }
             return try respond(.timeSeries(filter, grain), caller)
         })
@@ -66,7 +66,7 @@ enum ReportRoutes {
             let filter = try filter(request, caller)
             let byText = request.head.queryValue("by") ?? ""
             guard let dimension = ReportDimension(rawValue: byText) else {
-                throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"").httpError
+                throw PortalError.badRequest(code: "bad_dimension", message: "by must be region, country or product, not \"\(byText)\"")
             }
             let limit = try integer(request.head, "limit", default: limits.defaultBreakdownLimit, range: 1...limits.maxBreakdownLimit)
             return try respond(.breakdown(filter, dimension, limit: limit), caller)
@@ -88,13 +88,13 @@ enum ReportRoutes {
             try caller.requireRegion(region)
             let lines = try reportCall(processor) { try $0.invoiceLines(region: region, invoiceNo: invoice) }
             guard !lines.isEmpty else {
-                throw PortalError.notFound("no invoice \"\(invoice)\" in region \"\(region)\"").httpError
+                throw PortalError.notFound("no invoice \"\(invoice)\" in region \"\(region)\"")
             }
             return HTTPResponse.json(200, ReportJSON.invoice(region: region, invoiceNo: invoice, lines: lines))
                 .withValidator(cacheControl: Routes.apiCacheControl)
         })
         if let pages {
-            router.add("GET", "/dashboard", access: .viewer, kind: .page, .immediate { _, caller throws(HTTPError) in
+            router.add("GET", "/dashboard", access: .viewer, kind: .page, .immediate { _, caller in
                 pages.dashboardPage(caller)
             })
         }
@@ -117,17 +117,14 @@ enum ReportRoutes {
         guard let text = head.queryValue(name), !text.isEmpty else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw PortalError.badRequest(
-                code: "bad_\(name)", message: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)").httpError
+                code: "bad_\(name)", message: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }
 
     /// Runs a report call on the warehouse, turning its failure into a 503 with the reason.
     private static func reportCall<T>(_ processor: UploadProcessor, _ body: (any ReportingWarehouse) throws -> T) throws -> T {
-        guard let warehouse = processor.warehouse as? any ReportingWarehouse else {
-            throw PortalError.warehouse("this warehouse does not answer reports").httpError
-        }
-        do { return try body(warehouse) } catch let error as HTTPError { throw error } catch {
+        do { return try body(processor.warehouse) } catch let error as any HTTPResponseError { throw error } catch {
             throw Routes.warehouseFailure(error)
         }
     }

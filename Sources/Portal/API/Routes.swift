@@ -15,13 +15,13 @@ enum Routes {
                      metrics: Metrics = Metrics(), log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
         var router = SecuredRouter(gate: gate, metrics: metrics)
         let prometheusText = "text/plain; version=0.0.4; charset=utf-8"
-        router.add("GET", "/metrics", access: .admin, .immediate { _, _ throws(HTTPError) in
+        router.add("GET", "/metrics", access: .admin, .immediate { _, _ in
             HTTPResponse(status: 200, headers: ["Content-Type": prometheusText, "Cache-Control": "no-store"], body: metrics.render())
         })
         let health = HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
                                   body: Array(#"{"status":"ok"}"#.utf8))
-        router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in health })
-        router.add("GET", "/readyz", access: .public, checksHost: false, .immediate { _, _ throws(HTTPError) in
+        router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ in health })
+        router.add("GET", "/readyz", access: .public, checksHost: false, .immediate { _, _ in
             readiness.response()
         })
 
@@ -43,7 +43,7 @@ enum Routes {
             guard UploadID.isValid(id), let record = try warehouseCall({ try processor.warehouse.upload(id: id) }),
                   caller.mayAccess(region: record.region)
             else {
-                throw PortalError.notFound("no upload with id \"\(id)\"").httpError
+                throw PortalError.notFound("no upload with id \"\(id)\"")
             }
             return HTTPResponse.json(200, UploadJSON.single(record, showPaths: caller.principal.has(.admin)))
                 .withValidator(cacheControl: apiCacheControl)
@@ -52,7 +52,7 @@ enum Routes {
         // not as a user of the portal; the host is the push endpoint's (list it in server.allowedHosts).
         router.add("POST", "/api/events/gcs", access: .public, csrf: .originOnly, .blocking { request, _ in
             guard let events else {
-                throw PortalError.notFound("bucket notifications are not taken here: gcsEvents.enabled is false").httpError
+                throw PortalError.notFound("bucket notifications are not taken here: gcsEvents.enabled is false")
             }
             return try events.receive(request)
         })
@@ -60,16 +60,16 @@ enum Routes {
         AuditRoutes.add(to: &router, processor: processor, pages: pages, audit: audit)
         ReportRoutes.add(to: &router, processor: processor, pages: pages, config: config)
         // An unknown API path is a JSON 404 of its own, not a missing static file.
-        router.add("GET", "/api/{path...}", access: .viewer, .immediate { request, _ throws(HTTPError) in
-            throw PortalError.notFound("no API route \(request.head.path); see README.md for the routes").httpError
+        router.add("GET", "/api/{path...}", access: .viewer, .immediate { request, _ in
+            throw PortalError.notFound("no API route \(request.head.path); see README.md for the routes")
         })
         if let pages {
-            router.add("GET", "/", access: .viewer, kind: .page, .immediate { _, caller throws(HTTPError) in
+            router.add("GET", "/", access: .viewer, kind: .page, .immediate { _, caller in
                 pages.uploadPage(caller)
             })
         }
         if let staticFiles, case .immediate(let serve) = staticFiles.handler {
-            router.add("GET", "/{path...}", access: .public, kind: .asset, .immediate { request, _ throws(HTTPError) in
+            router.add("GET", "/{path...}", access: .public, kind: .asset, .immediate { request, _ in
                 // The pages are templates: served filled in on their own routes only.
                 let path = request.pathParameters["path"] ?? ""
                 if Pages.templateNames.contains(path) || path.isEmpty {
@@ -98,14 +98,14 @@ enum Routes {
     private static func listLimit(_ text: String?) throws -> Int {
         guard let text, !text.isEmpty else { return 50 }
         guard let limit = Int(text), (1...1000).contains(limit) else {
-            throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 1000, not \"\(text)\"").httpError
+            throw PortalError.badRequest(code: "bad_limit", message: "limit must be a whole number from 1 to 1000, not \"\(text)\"")
         }
         return limit
     }
 
     /// Runs a warehouse call, turning its failure into a 503 with the reason.
     static func warehouseCall<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as HTTPError { throw error } catch {
+        do { return try body() } catch let error as any HTTPResponseError { throw error } catch {
             throw warehouseFailure(error)
         }
     }

@@ -14,38 +14,22 @@ final class UploadRequest: HTTPBodyConsumer {
 
     /// Refuses a body that is not a multipart form before any byte of it is read.
     init(_ request: HTTPRequest, caller: Caller, processor: UploadProcessor, limits: UploadForm.Limits,
-         audit: AuditLog, metrics: Metrics) throws(HTTPError) {
+         audit: AuditLog, metrics: Metrics) throws {
         self.request = request
         self.caller = caller
         self.processor = processor
         self.audit = audit
         self.metrics = metrics
-        do {
-            intake = try UploadForm.Intake(contentType: request.head.headers["content-type"] ?? "",
-                                           spoolDirectory: processor.spoolDirectory, limits: limits)
-        } catch {
-            throw error.httpError
-        }
+        intake = try UploadForm.Intake(contentType: request.head.headers["content-type"] ?? "",
+                                       spoolDirectory: processor.spoolDirectory, limits: limits)
     }
 
-    func consume(_ bytes: UnsafeRawBufferPointer) throws {
-        do {
-            try intake.consume(bytes)
-        } catch {
-            throw error.httpError
-        }
-    }
+    func consume(_ bytes: UnsafeRawBufferPointer) throws { try intake.consume(bytes) }
 
     func abandon(_ reason: HTTPError) { intake.discard() }
 
     func finish() throws -> HTTPResponse {
-        let form: UploadForm
-        do {
-            form = try intake.finish()
-        } catch {
-            throw error.httpError
-        }
-        return try answer(form)
+        try answer(try intake.finish())
     }
 
     /// Checks the form as a whole (delimiter, CSRF field, every file's region) before anything is
@@ -58,7 +42,7 @@ final class UploadRequest: HTTPBodyConsumer {
             guard let named = CSVDialect(name: name) else {
                 for file in form.files { processor.discard(file) }
                 throw PortalError.badRequest(code: "bad_delimiter",
-                                             message: "delimiter must be comma, semicolon, tab or pipe, not \"\(name)\"").httpError
+                                             message: "delimiter must be comma, semicolon, tab or pipe, not \"\(name)\"")
             }
             dialect = named
         }
@@ -73,7 +57,7 @@ final class UploadRequest: HTTPBodyConsumer {
             throw error
         }
         guard !form.files.isEmpty else {
-            throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"").httpError
+            throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"")
         }
         let outcomes = form.files.map {
             processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address, dialect: dialect)

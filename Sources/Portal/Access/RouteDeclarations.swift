@@ -108,7 +108,7 @@ struct Caller: Sendable {
 
 /// A route's handler, given the admitted caller. The same three ways of running as `Router.Handler`.
 enum PortalHandler: Sendable {
-    case immediate(@Sendable (HTTPRequest, Caller) throws(HTTPError) -> HTTPResponse)
+    case immediate(@Sendable (HTTPRequest, Caller) throws -> HTTPResponse)
     case blocking(@Sendable (HTTPRequest, Caller) throws -> HTTPResponse)
     /// The body is handed to the consumer the closure makes (see `Router.Handler.streaming`).
     case streaming(@Sendable (HTTPRequest, Caller) throws -> any HTTPBodyConsumer)
@@ -154,8 +154,8 @@ struct SecuredRouter {
                             let answer = try work()
                             record(answer.status)
                             return answer
-                        } catch let error as HTTPError {
-                            record(error.status)
+                        } catch let error as any HTTPResponseError {
+                            record(error.httpError.status)
                             throw error
                         } catch {
                             record(500)
@@ -165,8 +165,8 @@ struct SecuredRouter {
                 }
                 record(response.status)
                 return response
-            } catch let error as HTTPError {
-                record(error.status)
+            } catch let error as any HTTPResponseError {
+                record(error.httpError.status)
                 throw error
             } catch {
                 record(500)
@@ -175,14 +175,8 @@ struct SecuredRouter {
         }
         switch handler {
         case .immediate(let run):
-            router.add(method, pattern, .immediate { request throws(HTTPError) in
-                do {
-                    return try measured(request, bodyBytes: request.body.count) { try run(request, try gate.admit(request, declaration)) }
-                } catch let error as HTTPError {
-                    throw error
-                } catch {
-                    throw HTTPError(status: 500, code: "internal", message: "The server failed to handle the request.")
-                }
+            router.add(method, pattern, .immediate { request in
+                try measured(request, bodyBytes: request.body.count) { try run(request, try gate.admit(request, declaration)) }
             })
         case .blocking(let run):
             router.add(method, pattern, .blocking { request in
@@ -199,8 +193,8 @@ struct SecuredRouter {
                 }
                 do {
                     return MeasuredConsumer(try make(request, try gate.admit(request, declaration)), record: record)
-                } catch let error as HTTPError {
-                    record(error.status)
+                } catch let error as any HTTPResponseError {
+                    record(error.httpError.status)
                     throw error
                 } catch {
                     record(500)
@@ -232,8 +226,8 @@ private final class MeasuredConsumer: HTTPBodyConsumer {
             let response = try inner.finish()
             record(response.status)
             return response
-        } catch let error as HTTPError {
-            record(error.status)
+        } catch let error as any HTTPResponseError {
+            record(error.httpError.status)
             throw error
         } catch {
             record(500)

@@ -7,7 +7,7 @@ import Support
 enum SignInRoutes {
     static func add(to router: inout SecuredRouter, pages: Pages?, audit: AuditLog, log: @escaping @Sendable (String) -> Void) {
         let gate = router.gate
-        router.add("GET", "/login", access: .public, kind: .page, .immediate { request, caller throws(HTTPError) in
+        router.add("GET", "/login", access: .public, kind: .page, .immediate { request, caller in
             let next = safeNext(request.head.queryValue("next"))
             if caller.isSignedIn || gate.mode != .local { return redirect(to: next) }
             guard let pages else { throw HTTPError(status: 404, code: "not_found", message: "No sign-in page is installed.") }
@@ -16,7 +16,7 @@ enum SignInRoutes {
         router.add("POST", "/login", access: .public, kind: .page, csrf: .originOnly, .blocking { request, _ in
             try signIn(request, gate: gate, pages: pages, audit: audit, log: log)
         })
-        router.add("POST", "/logout", access: .viewer, kind: .page, .immediate { request, caller throws(HTTPError) in
+        router.add("POST", "/logout", access: .viewer, kind: .page, .immediate { request, caller in
             if let session = caller.session {
                 gate.sessions.revoke(session, now: Gatekeeper.now())
                 audit.record(kind: "sign_out", actor: caller.principal.name, subject: caller.principal.name, address: caller.address,
@@ -26,7 +26,7 @@ enum SignInRoutes {
             response.headers.add("Set-Cookie", cookie("", maxAge: 0, secure: gate.secureCookies(for: request)))
             return response
         })
-        router.add("GET", "/api/me", access: .viewer, .immediate { _, caller throws(HTTPError) in
+        router.add("GET", "/api/me", access: .viewer, .immediate { _, caller in
             var json = JSONWriter()
             json.beginObject()
             json.field("user", caller.principal.name)
@@ -55,7 +55,7 @@ enum SignInRoutes {
             return redirect(to: "/")
         }
         guard let form = FormURLEncoded.parse(request.body) else {
-            throw PortalError.badRequest(code: "bad_form", message: "the sign-in form is not valid form data").httpError
+            throw PortalError.badRequest(code: "bad_form", message: "the sign-in form is not valid form data")
         }
         func field(_ name: String) -> String { form.first { $0.name == name }?.value ?? "" }
         let username = field("username").trimmingSpaces(), password = field("password")

@@ -32,6 +32,18 @@ public final class GCSObjectStore: ObjectStore {
         return GCSObjectReader(download: download)
     }
 
+    /// Sends a copy of the file with a resumable upload; the file stays where it is.
+    public func store(localFile path: String, name: String, contentType: String) throws -> StoredLocalFile {
+        let writer = try create(name: name, contentType: contentType)
+        do {
+            try FileSystem.readChunks(of: path, failure: { .storage("cannot read \(path): \($0)") }) { try writer.write($0) }
+            return StoredLocalFile(object: try writer.finish(), localFileRemains: true)
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
     public func checkReady() throws {
         try client.checkBucket(bucket)
     }
@@ -81,4 +93,6 @@ final class GCSObjectReader: ObjectReader {
     }
 
     func close() {}
+
+    var generation: String? { download.metadata.generation }
 }

@@ -23,6 +23,10 @@ public final class LocalObjectStore: ObjectStore {
         return LocalObjectWriter(fd: fd, temporaryPath: temporary, finalPath: path)
     }
 
+    public func store(localFile path: String, name: String, contentType: String) throws -> StoredLocalFile {
+        StoredLocalFile(object: try adopt(file: path, name: name), localFileRemains: false)
+    }
+
     /// Moves a finished local file (on the same file system) into the store under `name`, without
     /// copying, and makes it durable: the stored raw file is the source of truth.
     public func adopt(file: String, name: String) throws(PortalError) -> StoredObject {

@@ -3,7 +3,7 @@ import HTTPServer
 import Support
 
 /// Everything that can go wrong in the portal, with the HTTP answer each gets.
-public enum PortalError: Error, Sendable, CustomStringConvertible {
+public enum PortalError: HTTPResponseError, Sendable, CustomStringConvertible {
     /// The request is malformed (no file, bad multipart, bad query value).
     case badRequest(code: String, message: String)
     /// The region is missing or unknown: 422, nothing stored.

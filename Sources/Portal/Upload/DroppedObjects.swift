@@ -82,7 +82,7 @@ extension UploadProcessor {
             return nil
         }
         defer { reader.close() }
-        if let download = (reader as? GCSObjectReader)?.download, download.metadata.generation != event.generation {
+        if let generation = reader.generation, generation != event.generation {
             return nil
         }
         var hasher = SHA256()

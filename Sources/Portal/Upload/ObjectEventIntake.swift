@@ -67,7 +67,7 @@ final class ObjectEventIntake: Sendable {
     /// Answers one push: 401 or 403 for a caller that is not the push service account, 400 for
     /// a body that is no notification, 202 for an object to load (or loaded already), 204 for a
     /// notification that is acknowledged and ignored, 503 when too many wait.
-    func receive(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+    func receive(_ request: HTTPRequest) throws -> HTTPResponse {
         let account: String
         do {
             account = try verifier.verify(authorization: request.head.headers["authorization"], now: Gatekeeper.now())
@@ -77,8 +77,7 @@ final class ObjectEventIntake: Sendable {
             throw HTTPError(status: 401, code: "unauthenticated", message: "\(error)",
                             extraHeaders: ["WWW-Authenticate": #"Bearer realm="sales-portal", error="invalid_token""#])
         }
-        let event: ObjectEvent
-        do { event = try ObjectEvent.parse(request.body) } catch { throw error.httpError }
+        let event = try ObjectEvent.parse(request.body)
         guard event.eventType == ObjectEvent.finalize else {
             return ignored(event, "a \(event.eventType) event is not a new object")
         }

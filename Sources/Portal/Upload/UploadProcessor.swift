@@ -33,7 +33,7 @@ struct UploadOutcome: Sendable {
 final class UploadProcessor: Sendable {
     let config: PortalConfig
     let store: any ObjectStore
-    let warehouse: any Warehouse
+    let warehouse: any ReportingWarehouse
     let regions: RegionResolver
     /// Folder of files in flight, on the object store's file system when it is local.
     let spoolDirectory: String
@@ -42,7 +42,7 @@ final class UploadProcessor: Sendable {
     /// Keeps the loads of a region apart from its retractions.
     let regionGate = RegionGate()
 
-    init(config: PortalConfig, store: any ObjectStore, warehouse: any Warehouse, spoolDirectory: String) {
+    init(config: PortalConfig, store: any ObjectStore, warehouse: any ReportingWarehouse, spoolDirectory: String) {
         self.config = config
         self.store = store
         self.warehouse = warehouse
@@ -115,9 +115,10 @@ final class UploadProcessor: Sendable {
                 let now = Clock.nowMicros()
                 let uploadID = UploadID.make()
                 let name = ObjectNaming.rawFile(region: region.code, uploadID: uploadID, fileName: file.fileName, atMicros: now)
-                let stored = try storeSpool(content, name: name)
+                let handedOver = try store.store(localFile: content.path, name: name, contentType: "text/csv")
+                let stored = handedOver.object
                 // A remote store's copy is not read back: the load reads the spool just sent, then drops it.
-                let keptSpool = store is LocalObjectStore ? nil : content.path
+                let keptSpool = handedOver.localFileRemains ? content.path : nil
                 defer { if let keptSpool { unlink(keptSpool) } }
                 var record = UploadRecord(
                     id: uploadID, region: region.code, fileName: file.fileName, objectURI: stored.uri,
@@ -269,22 +270,6 @@ final class UploadProcessor: Sendable {
     }
 
     // MARK: - Steps
-
-    private func storeSpool(_ content: SpooledContent, name: String) throws -> StoredObject {
-        if let local = store as? LocalObjectStore {
-            return try local.adopt(file: content.path, name: name)
-        }
-        let writer = try store.create(name: name, contentType: "text/csv")
-        do {
-            try FileSystem.readChunks(of: content.path, failure: { .storage("cannot read spool file: \($0)") }) {
-                try writer.write($0)
-            }
-            return try writer.finish()
-        } catch {
-            writer.abort()
-            throw error
-        }
-    }
 
     /// The record of a file whose content `earlier` loaded for the same region.
     func alreadyLoadedRecord(fileName: String, sha256: String, size: Int64, region: RegionConfig, earlier: UploadRecord) -> UploadRecord {
