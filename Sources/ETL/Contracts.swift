@@ -217,6 +217,9 @@ public struct UploadRecord: Sendable, Equatable {
     /// Who uploaded it (`anonymous` when access control is off) and from which address.
     public var user: String = "anonymous"
     public var clientAddress: String = ""
+    /// The id of the request that brought the file (`X-Request-Id`, a traceparent's trace id, or
+    /// one the server made), as on that request's log lines; nil for records made before ids.
+    public var requestID: String?
     /// Who took it back, and when (microseconds since the epoch).
     public var retractedBy: String?
     public var retractedAtMicros: Int64?

@@ -15,7 +15,7 @@ func record(
     @Test func everyFieldSurvivesARoundTrip() throws {
         let database = TemporaryDatabase()
         let warehouse = try database.warehouse()
-        let full = UploadRecord(
+        var full = UploadRecord(
             id: "up-1", region: "IN", fileName: "IN \"final\".csv", objectURI: "gs://bucket/raw/up-1.csv",
             sha256: String(repeating: "ab", count: 32), sizeBytes: 98_765, encoding: "windows-1252", status: .loaded,
             rows: RowCounts(read: 10, loaded: 6, rejected: 3, duplicates: 1),
@@ -26,7 +26,10 @@ func record(
             ],
             rejectsURI: "gs://bucket/raw/up-1.rejects.csv", extraColumns: ["Notes", "Ref \"x\""],
             errorCode: "some_code", errorMessage: "some message", bytesProcessed: 98_765,
-            createdAtMicros: 1_700_000_000_000_001, updatedAtMicros: 1_700_000_000_000_002)
+            createdAtMicros: 1_700_000_000_000_001, updatedAtMicros: 1_700_000_000_000_002,
+            user: "ana", clientAddress: "203.0.113.9", retractedBy: "boss", retractedAtMicros: 1_700_000_000_000_003,
+            rawFileRemovedAtMicros: 1_700_000_000_000_004)
+        full.requestID = "nightly-IN-7"
         try warehouse.saveUpload(full)
         #expect(try warehouse.upload(id: "up-1") == full)
         #expect(try warehouse.upload(id: "missing") == nil)
@@ -37,6 +40,7 @@ func record(
         changed.extraColumns = []
         changed.rejectsURI = nil
         changed.errorCode = nil
+        changed.requestID = nil
         try warehouse.saveUpload(changed)
         #expect(try warehouse.upload(id: "up-1") == changed)
         #expect(try warehouse.recentUploads(limit: 10).count == 1)

@@ -88,8 +88,12 @@ def test_rejects_csv_sits_beside_the_raw_file(place, server, tmp_path):
 
 def test_upload_records_are_in_bigquery(place, seeded):
     rows = gcp_support.query(
-        f"SELECT DISTINCT upload_id FROM `{gcp_support.PROJECT}.{place.dataset}.upload_events` WHERE status = 'loaded'")
-    assert {result["id"] for result in seeded.values()} <= {row["upload_id"] for row in rows}
+        f"SELECT DISTINCT upload_id, request_id FROM `{gcp_support.PROJECT}.{place.dataset}.upload_events` WHERE status = 'loaded'")
+    request_ids = {row["upload_id"]: row["request_id"] for row in rows}
+    assert {result["id"] for result in seeded.values()} <= set(request_ids)
+    # Each record carries the id of the request that brought its file, as the answer gave it.
+    for result in seeded.values():
+        assert result["request_id"] and request_ids[result["id"]] == result["request_id"], (result, request_ids)
 
 
 def test_not_ready_when_the_bucket_is_gone():

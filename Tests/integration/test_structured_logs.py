@@ -61,9 +61,14 @@ def test_every_line_is_json_with_the_request_id_and_no_secret(site, tmp_path):
     assert bad.headers.get("x-request-id") not in (None, "two words")
     # An upload with a token, and one with the session cookie; a failing one.
     path, _ = access.unique_csv(tmp_path, "IN.csv", 880100)
-    uploaded = access.upload_as(server, admin.token, path)
+    uploaded = access.upload_as(server, admin.token, path, extra=("-H", "X-Request-Id: nightly-IN-7"))
     assert uploaded.status == 200, uploaded.body
+    assert uploaded.headers.get("x-request-id") == "nightly-IN-7"
     upload_id = support.uploads_of(uploaded)[0]["id"]
+    # The upload record keeps the request's id: the history leads from a file to its log lines.
+    assert support.uploads_of(uploaded)[0]["request_id"] == "nightly-IN-7"
+    record = access.curl(server.url(f"/api/uploads/{upload_id}"), *access.bearer(admin.token))
+    assert json.loads(record.body)["request_id"] == "nightly-IN-7", record.body
     with_cookie = support.upload(server, path, extra=(*access.cookie_args(cookie), "-F", f"csrf={csrf}",
                                                       "-H", f"Origin: {access.origin_of(server)}"))
     assert with_cookie.status == 200, with_cookie.body
@@ -105,6 +110,8 @@ def test_text_lines_carry_the_request_id(tmp_path):
         assert response.status == 200
         request_id = response.headers.get("x-request-id")
         assert request_id
+        # An id the server made is the record's too.
+        assert support.uploads_of(response)[0]["request_id"] == request_id
         support.wait_for("the access line", lambda: any(
             line.startswith("POST /api/uploads 200 ") and line.endswith(" " + request_id) for line in server.stdout_lines), 10)
         log = server.log_path.read_text()

@@ -109,6 +109,7 @@ enum UploadJSON {
         json.field("updated_at", Clock.isoTimestamp(micros: record.updatedAtMicros))
         json.field("user", record.user)
         if showPaths { json.field("client_address", record.clientAddress) }
+        if let id = record.requestID { json.field("request_id", id) }
         if let by = record.retractedBy { json.field("retracted_by", by) }
         if let at = record.retractedAtMicros { json.field("retracted_at", Clock.isoTimestamp(micros: at)) }
         if let at = record.rawFileRemovedAtMicros { json.field("raw_file_removed_at", Clock.isoTimestamp(micros: at)) }

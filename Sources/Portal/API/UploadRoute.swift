@@ -60,7 +60,8 @@ final class UploadRequest: HTTPBodyConsumer {
             throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"")
         }
         let outcomes = form.files.map {
-            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address, dialect: dialect)
+            processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address,
+                              requestID: request.requestID, dialect: dialect)
         }
         for outcome in outcomes {
             audit.recordUpload(outcome.record, fileName: outcome.fileName, actor: caller.principal.name, address: caller.address,

@@ -14,13 +14,14 @@ extension UploadProcessor {
         let regionName = accepted.regionText
         guard let region = regionName.map({ regions.region(named: $0) }) ?? regions.region(forFileName: accepted.fileName) else {
             let known = config.regions.map(\.code).joined(separator: ", ")
-            let record = UploadRecord(
+            var record = UploadRecord(
                 id: uploadID, region: regionName?.uppercased() ?? "", fileName: accepted.fileName, objectURI: event.uri,
                 sha256: "", sizeBytes: event.sizeBytes, encoding: TextEncoding.utf8.rawValue, status: .rejected, currency: "",
                 errorCode: "unknown_region",
                 errorMessage: regionName.map { "unknown region \"\($0)\" in the object's path; known regions: \(known)" }
                     ?? "cannot tell the region from the file name \"\(accepted.fileName)\"; name the file after a region (\(known))",
                 createdAtMicros: now, updatedAtMicros: now, user: accepted.account, clientAddress: accepted.address)
+            record.requestID = accepted.requestID
             return save(record, log: log)
         }
         let fingerprint: ObjectFingerprint
@@ -35,6 +36,7 @@ extension UploadProcessor {
                 id: uploadID, region: region.code, fileName: accepted.fileName, objectURI: event.uri, sha256: "",
                 sizeBytes: event.sizeBytes, encoding: TextEncoding.utf8.rawValue, status: .failed, currency: region.currency,
                 createdAtMicros: now, updatedAtMicros: now, user: accepted.account, clientAddress: accepted.address)
+            record.requestID = accepted.requestID
             record.errorCode = (error as? PortalError)?.code ?? "storage_failed"
             record.errorMessage = "cannot read \(event.uri): \(error)"
             return save(record, log: log)
@@ -48,13 +50,15 @@ extension UploadProcessor {
                     record.objectURI = event.uri
                     record.user = accepted.account
                     record.clientAddress = accepted.address
+                    record.requestID = accepted.requestID
                     return save(record, log: log)
                 }
-                let record = UploadRecord(
+                var record = UploadRecord(
                     id: uploadID, region: region.code, fileName: accepted.fileName, objectURI: event.uri,
                     sha256: fingerprint.sha256, sizeBytes: fingerprint.size, encoding: fingerprint.encoding.rawValue,
                     status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
                     user: accepted.account, clientAddress: accepted.address)
+                record.requestID = accepted.requestID
                 try warehouse.saveUpload(record)
                 return load(record)
             }

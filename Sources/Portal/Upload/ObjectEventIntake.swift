@@ -32,6 +32,8 @@ final class ObjectEventIntake: Sendable {
         var fileName: String
         var account: String
         var address: String
+        /// The id of the push request that brought the event.
+        var requestID: String?
     }
 
     /// The intake of the configuration (nil when `gcsEvents.enabled` is false), with Google's
@@ -88,7 +90,7 @@ final class ObjectEventIntake: Sendable {
             return ignored(event, "the object is outside gcsEvents.objectPattern")
         }
         let accepted = Accepted(event: event, regionText: match.region, fileName: match.fileName, account: account,
-                                address: request.clientAddress)
+                                address: request.clientAddress, requestID: request.requestID)
         let uploadID = event.uploadID
         let queued: Bool? = queue.withLock { queue in
             if queue.queued.contains(uploadID) { return false }

@@ -60,10 +60,10 @@ final class UploadProcessor: Sendable {
     func discard(_ file: ReceivedFile) { removeSpool(file.content) }
 
     /// Processes one spooled file for `uploader` (a user name, `anonymous` without access control)
-    /// at `address`, read in `dialect` (nil: told from its header line). Never throws: every
-    /// failure becomes an outcome with a reason.
+    /// at `address`, brought by the request `requestID`, read in `dialect` (nil: told from its
+    /// header line). Never throws: every failure becomes an outcome with a reason.
     func process(_ file: ReceivedFile, explicitRegion: String?, uploader: String = "anonymous", address: String = "",
-                 dialect: CSVDialect? = nil) -> UploadOutcome {
+                 requestID: String? = nil, dialect: CSVDialect? = nil) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         let content = file.content
         let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
@@ -72,7 +72,7 @@ final class UploadProcessor: Sendable {
             removeSpool(content)
             return refusedBeforeStoring(file, region: region?.code ?? regionName?.uppercased() ?? "", currency: region?.currency ?? "",
                                         code: "empty_file", message: "the file \"\(file.fileName)\" is empty",
-                                        uploader: uploader, address: address)
+                                        uploader: uploader, address: address, requestID: requestID)
         }
         guard let region else {
             removeSpool(content)
@@ -80,13 +80,13 @@ final class UploadProcessor: Sendable {
             let message = regionName.map { "unknown region \"\($0)\"; known regions: \(known)" }
                 ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or give its region"
             return refusedBeforeStoring(file, region: regionName?.uppercased() ?? "", currency: "", code: "unknown_region",
-                                        message: message, uploader: uploader, address: address)
+                                        message: message, uploader: uploader, address: address, requestID: requestID)
         }
         guard content.gzipComplete else {
             removeSpool(content)
             return refusedBeforeStoring(file, region: region.code, currency: region.currency, code: "bad_gzip",
                                         message: "the gzip file \"\(file.fileName)\" is cut short: send it again whole",
-                                        uploader: uploader, address: address)
+                                        uploader: uploader, address: address, requestID: requestID)
         }
         do {
             // Apart from retractions of the region: what is checked here stays true until the load ends.
@@ -107,6 +107,7 @@ final class UploadProcessor: Sendable {
                         fileName: file.fileName, sha256: content.sha256, size: content.size, region: region, earlier: earlier)
                     record.user = uploader
                     record.clientAddress = address
+                    record.requestID = requestID
                     try warehouse.saveUpload(record)
                     outcome.record = record
                     return outcome
@@ -125,6 +126,7 @@ final class UploadProcessor: Sendable {
                     sha256: content.sha256, sizeBytes: stored.sizeBytes, encoding: content.encoding.rawValue,
                     status: .stored, currency: region.currency, createdAtMicros: now, updatedAtMicros: now,
                     user: uploader, clientAddress: address)
+                record.requestID = requestID
                 try warehouse.saveUpload(record)
                 outcome.storeMillis = Self.millis(since: storeStart)
                 let loadStart = Clock.nanoseconds()
@@ -294,16 +296,17 @@ final class UploadProcessor: Sendable {
     /// recorded `rejected`, with no object, so that the history lists every file answered about.
     /// When the record cannot be saved the answer still says why the file was refused.
     private func refusedBeforeStoring(_ file: ReceivedFile, region: String, currency: String, code: String, message: String,
-                                      uploader: String, address: String) -> UploadOutcome {
+                                      uploader: String, address: String, requestID: String?) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         outcome.errorCode = code
         outcome.errorMessage = message
         let now = Clock.nowMicros()
-        let record = UploadRecord(
+        var record = UploadRecord(
             id: UploadID.make(), region: region, fileName: file.fileName, objectURI: "", sha256: file.content.sha256,
             sizeBytes: file.content.size, encoding: file.content.encoding.rawValue, status: .rejected, currency: currency,
             errorCode: code, errorMessage: message, createdAtMicros: now, updatedAtMicros: now,
             user: uploader, clientAddress: address)
+        record.requestID = requestID
         if (try? warehouse.saveUpload(record)) != nil { outcome.record = record }
         return outcome
     }

@@ -36,6 +36,7 @@ extension BigQueryWarehouse {
         TableField("retracted_by", "STRING"),
         TableField("retracted_at_micros", "INT64"),
         TableField("raw_removed_at_micros", "INT64", description: "when the raw file of a rejected file was deleted"),
+        TableField("request_id", "STRING", description: "the id of the request that brought the file, as in the logs"),
     ]
 
     public func saveUpload(_ record: UploadRecord) throws {
@@ -72,6 +73,7 @@ extension BigQueryWarehouse {
         json.field("retracted_by", record.retractedBy)
         if let at = record.retractedAtMicros { json.field("retracted_at_micros", at) }
         if let at = record.rawFileRemovedAtMicros { json.field("raw_removed_at_micros", at) }
+        if let id = record.requestID { json.field("request_id", id) }
         json.endObject()
         let errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
                                           rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)
@@ -136,7 +138,7 @@ extension BigQueryWarehouse {
         let decoder = JSONDecoder()
         let rejects = (text("first_rejects")?.data(using: .utf8)).flatMap { try? decoder.decode([RejectedRow].self, from: $0) } ?? []
         let extra = (text("extra_columns")?.data(using: .utf8)).flatMap { try? decoder.decode([String].self, from: $0) } ?? []
-        return UploadRecord(
+        var record = UploadRecord(
             id: text("upload_id") ?? "", region: text("region") ?? "", fileName: text("file_name") ?? "",
             objectURI: text("object_uri") ?? "", sha256: text("sha256") ?? "", sizeBytes: number("size_bytes"),
             encoding: text("encoding") ?? "utf-8", status: status,
@@ -150,5 +152,7 @@ extension BigQueryWarehouse {
             retractedBy: text("retracted_by"),
             retractedAtMicros: result.value(row, "retracted_at_micros").int64,
             rawFileRemovedAtMicros: result.value(row, "raw_removed_at_micros").int64)
+        record.requestID = text("request_id")
+        return record
     }
 }

@@ -51,7 +51,8 @@ enum SQLiteSchema {
             client_address TEXT NOT NULL DEFAULT '',
             retracted_by TEXT,
             retracted_at_micros INTEGER,
-            raw_removed_at_micros INTEGER
+            raw_removed_at_micros INTEGER,
+            request_id TEXT
         );
         CREATE INDEX IF NOT EXISTS uploads_by_created ON uploads(created_at_micros);
         CREATE INDEX IF NOT EXISTS uploads_by_content ON uploads(region, sha256);
@@ -65,6 +66,7 @@ enum SQLiteSchema {
         ("retracted_by", "TEXT"),
         ("retracted_at_micros", "INTEGER"),
         ("raw_removed_at_micros", "INTEGER"),
+        ("request_id", "TEXT"),
     ]
 
     /// The audit trail: who did what, when, from where.

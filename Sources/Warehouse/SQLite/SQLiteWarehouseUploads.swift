@@ -11,9 +11,9 @@ extension SQLiteWarehouse {
                     rows_read, rows_loaded, rows_rejected, rows_duplicate, revenue_micros, currency,
                     first_rejects, rejects_uri, extra_columns, error_code, error_message, bytes_processed,
                     created_at_micros, updated_at_micros, user_name, client_address, retracted_by, retracted_at_micros,
-                    raw_removed_at_micros)
+                    raw_removed_at_micros, request_id)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                    ?23, ?24, ?25, ?26, ?27)
+                    ?23, ?24, ?25, ?26, ?27, ?28)
                 ON CONFLICT (id) DO UPDATE SET
                     region = excluded.region, file_name = excluded.file_name, object_uri = excluded.object_uri,
                     sha256 = excluded.sha256, size_bytes = excluded.size_bytes, encoding = excluded.encoding,
@@ -26,7 +26,7 @@ extension SQLiteWarehouse {
                     created_at_micros = excluded.created_at_micros, updated_at_micros = excluded.updated_at_micros,
                     user_name = excluded.user_name, client_address = excluded.client_address,
                     retracted_by = excluded.retracted_by, retracted_at_micros = excluded.retracted_at_micros,
-                    raw_removed_at_micros = excluded.raw_removed_at_micros
+                    raw_removed_at_micros = excluded.raw_removed_at_micros, request_id = excluded.request_id
                 """)
             statement.bind(record.id, at: 1)
             statement.bind(record.region, at: 2)
@@ -55,6 +55,7 @@ extension SQLiteWarehouse {
             statement.bind(record.retractedBy, at: 25)
             if let at = record.retractedAtMicros { statement.bind(at, at: 26) } else { statement.bind(nil as String?, at: 26) }
             if let at = record.rawFileRemovedAtMicros { statement.bind(at, at: 27) } else { statement.bind(nil as String?, at: 27) }
+            statement.bind(record.requestID, at: 28)
             try statement.run()
         }
     }
@@ -103,7 +104,7 @@ extension SQLiteWarehouse {
         SELECT id, region, file_name, object_uri, sha256, size_bytes, encoding, status, rows_read, rows_loaded,
             rows_rejected, rows_duplicate, revenue_micros, currency, first_rejects, rejects_uri, extra_columns,
             error_code, error_message, bytes_processed, created_at_micros, updated_at_micros,
-            user_name, client_address, retracted_by, retracted_at_micros, raw_removed_at_micros
+            user_name, client_address, retracted_by, retracted_at_micros, raw_removed_at_micros, request_id
         FROM uploads
         """
 
@@ -137,6 +138,7 @@ extension SQLiteWarehouse {
                 records[records.count - 1].retractedBy = statement.text(24)
                 records[records.count - 1].retractedAtMicros = statement.isNull(25) ? nil : statement.int64(25)
                 records[records.count - 1].rawFileRemovedAtMicros = statement.isNull(26) ? nil : statement.int64(26)
+                records[records.count - 1].requestID = statement.text(27)
                 encoded.append((statement.text(14) ?? "[]", statement.text(16) ?? "[]"))
             }
             statement.reset()
