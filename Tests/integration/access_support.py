@@ -137,7 +137,7 @@ class Site:
         if password is not None:
             args.append("--password-stdin")
         self.cli(*args, stdin=(password + "\n") if password is not None else None)
-        user = User(name=name, role=role, regions=regions, password=password)
+        user = User(name=name, role=role, regions=regions, password=support.used_secret(password))
         if token_label is not None:
             user.token = self.create_token(name, token_label)
         self.users[name] = user
@@ -148,7 +148,7 @@ class Site:
         lines = done.stdout.splitlines()
         assert len(lines) == 1 and lines[0].strip() and " " not in lines[0].strip(), \
             f"`tokens create` must print the token alone on one line, printed {done.stdout!r}"
-        return lines[0].strip()
+        return support.used_secret(lines[0].strip())
 
     def routes(self) -> list[dict]:
         done = self.cli("routes")
@@ -219,6 +219,7 @@ def curl(url: str, *args: str, timeout: float = support.CURL_TIMEOUT) -> support
 def login(server: support.Server, username: str, password: str, next_path: str | None = None,
           source: str | None = None, json_answer: bool = False, extra: tuple[str, ...] = ()) -> support.Response:
     """POST /login as a form; from `source` (a loopback address) when given."""
+    support.used_secret(password)
     args = ["--data-urlencode", f"username={username}", "--data-urlencode", f"password={password}"]
     if next_path is not None:
         args += ["--data-urlencode", f"next={next_path}"]
@@ -243,6 +244,7 @@ def session_cookie(response: support.Response, name: str = "sp_session") -> str:
     first = header.split(";", 1)[0].strip()
     assert first.startswith(name + "=") and len(first) > len(name) + 1, \
         f"no {name} cookie in Set-Cookie: {set_cookies(response)!r} (status {response.status})"
+    support.used_secret(first.split("=", 1)[1])
     return first
 
 
@@ -271,7 +273,8 @@ def signed_in(server: support.Server, user: User) -> tuple[str, str]:
     assert me.status == 200, (me.status, me.body)
     token = me.json().get("csrf")
     assert isinstance(token, str) and token, me.body
-    return cookie, token
+    support.used_secret(cookie.split("=", 1)[-1])
+    return cookie, support.used_secret(token)
 
 
 def upload_as(server: support.Server, token: str | None, *files: Path, region: str | None = None,

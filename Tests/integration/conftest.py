@@ -30,6 +30,39 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
 
 
+_LOG_CHECK: dict[str, int] = {}
+
+
+def _logs_of(server: support.Server) -> str:
+    text = "\n".join(server.stdout_lines)
+    if server.log_path is not None and server.log_path.exists():
+        text += "\n" + server.log_path.read_text(errors="replace")
+    return text
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log():
+    """After the whole run: no password, token, session cookie, CSRF token or signed assertion a
+    test used is in any line any server wrote (standard output and error)."""
+    yield
+    found = []
+    for running in support.STARTED_SERVERS:
+        logs = _logs_of(running)
+        for secret in support.SECRETS_USED:
+            if secret in logs:
+                found.append(f"{secret[:4]}… in the logs of the server on {running.data_dir}")
+    _LOG_CHECK.update(servers=len(support.STARTED_SERVERS), secrets=len(support.SECRETS_USED), found=len(found))
+    if found:
+        pytest.fail("secrets in the logs:\n" + "\n".join(found[:20]), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _LOG_CHECK:
+        terminalreporter.write_line(
+            f"logs of {_LOG_CHECK['servers']} servers read for {_LOG_CHECK['secrets']} secrets the tests used: "
+            f"{_LOG_CHECK['found']} found")
+
+
 @pytest.fixture(scope="module")
 def server():
     """A server shared by the tests of one module."""

@@ -9,6 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
+import support
+
 AUDIENCE = "https://sales.example.com/api/events/gcs"
 PUSH_ACCOUNT = "pubsub-push@test-project.iam.gserviceaccount.com"
 KEY_ID = "push-test-key"
@@ -46,7 +48,7 @@ class Signer:
         header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
         signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(body).encode())}"
         signature = self.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input}.{b64url(signature)}"
+        return support.used_secret(f"{signing_input}.{b64url(signature)}")
 
 
 def events_settings(keys_file: Path, **changes) -> dict:

@@ -83,6 +83,21 @@ def config_with_body_limit(directory: Path, max_body_bytes: int) -> Path:
 
 # --- the server process ----------------------------------------------------------
 
+# Every server the run started and every secret the tests used (passwords, tokens, session
+# cookies, CSRF tokens, signed assertions): conftest.py reads all the servers' logs at the end
+# for any of the secrets.
+STARTED_SERVERS: list["Server"] = []
+SECRETS_USED: set[str] = set()
+
+
+def used_secret(value: str | None) -> str | None:
+    """Notes `value` as a secret no log may ever hold (short values aside: they would match by
+    chance); returns it."""
+    if value and len(value) >= 8:
+        SECRETS_USED.add(value)
+    return value
+
+
 @dataclass
 class Server:
     """One running `sales-portal serve` on a free port with its own data folder."""
@@ -107,6 +122,7 @@ class Server:
             command += ["--config", str(self.config)]
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".stderr.log")
         log = open(self.log_path, "wb")
+        STARTED_SERVERS.append(self)
         # Run from the repository root, where the server finds Public/ (and Config/) by default.
         limit = self.max_open_files
 
