@@ -284,7 +284,7 @@ public struct ReportFilter: Sendable, Equatable {
     }
 }
 
-/// The report numbers of DESIGN.md, one definition for every warehouse.
+/// The report numbers of docs/data-contract.md, one definition for every warehouse.
 public struct ReportSummary: Sendable, Equatable {
     /// Sum of revenue over product lines, cancellations included (net).
     public var revenue: ExactDecimal

@@ -10,12 +10,12 @@ struct RowRejection: Error {
 
 /// Cleans and types records of one file. Not copyable: it owns its scratch space.
 ///
-/// Rules (DESIGN.md "Output table"): invoice_no trimmed, required; stock_code trimmed and
-/// upper-cased, required; description trimmed with inner runs of spaces and tabs collapsed
-/// to one space, nil when blank; quantity an integer (`12`, `-3`; `12.0` from spreadsheets is
-/// 12); unit price an exact decimal of at most six places; customer_id trimmed, nil when
-/// blank, a spreadsheet float `17850.0` is `17850`; country trimmed; the row key from the
-/// invoice time and a hash of the region and every normalized field.
+/// Rules (docs/data-contract.md, "Cleaning each line"): invoice_no trimmed, required;
+/// stock_code trimmed and upper-cased, required; description trimmed with inner runs of
+/// spaces and tabs collapsed to one space, nil when blank; quantity an integer (`12`, `-3`;
+/// `12.0` from spreadsheets is 12); unit price an exact decimal of at most six places;
+/// customer_id trimmed, nil when blank, a spreadsheet float `17850.0` is `17850`; country
+/// trimmed; the row key from the invoice time and a hash of the region and every normalized field.
 struct RowTransformer: ~Copyable {
     private let header: HeaderMap
     private let invoiceField, stockField, descriptionField, quantityField: Int

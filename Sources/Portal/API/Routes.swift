@@ -2,7 +2,7 @@ import ETL
 import HTTPServer
 import Warehouse
 
-/// The HTTP surface of DESIGN.md, built once and frozen into the server.
+/// The HTTP surface described in docs/api.md, built once and frozen into the server.
 enum Routes {
     /// Cache-Control of the JSON answers read with GET: only the caller's browser may keep one
     /// (it depends on who asks), and only to revalidate it with its ETag before each use.
