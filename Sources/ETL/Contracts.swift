@@ -107,8 +107,9 @@ public struct UploadContext: Sendable, Equatable {
     }
 }
 
-/// A line that could not be loaded, with its reason code (`bad_field_count`,
-/// `bad_number`, `bad_date`, `missing_invoice_no`, … or a warehouse's own reason).
+/// A line that could not be loaded, with its reason code (`bad_field_count`, `bad_quantity`,
+/// `bad_price`, `bad_date`, `out_of_range`, `missing_invoice_no`, … or a warehouse's own reason;
+/// docs/data-contract.md lists them).
 public struct RejectedRow: Sendable, Equatable, Codable {
     public var line: Int64
     public var reason: String

@@ -58,7 +58,7 @@ public struct ReportPeriod: Sendable, Equatable {
 public struct ReportGroup: Sendable, Equatable {
     /// The region, the country, or the stock code.
     public var key: String
-    /// For products, the description seen most recently for the stock code; nil otherwise.
+    /// For products, one description of the stock code (the greatest, as text); nil otherwise.
     public var label: String?
     public var figures: ReportFigures
     public init(key: String, label: String? = nil, figures: ReportFigures) {

@@ -3,7 +3,7 @@
 /// Why a record was not turned into a row.
 struct RowRejection: Error {
     /// Stable reason code: `bad_field_count`, `missing_invoice_no`, `missing_stock_code`,
-    /// `bad_quantity`, `bad_price`, `bad_date`, `record_too_long`.
+    /// `bad_quantity`, `bad_price`, `bad_date`, `out_of_range`, `record_too_long`.
     var reason: String
     var message: String
 }

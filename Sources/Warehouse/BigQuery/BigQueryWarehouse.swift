@@ -31,8 +31,8 @@ public struct BigQueryWarehouseSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// The `Warehouse` contract over BigQuery: the flat `orders` table of the design
-/// (partitioned by `invoice_date`, clustered by region and stock code), a view that keeps one
+/// The `Warehouse` contract over BigQuery: the flat `orders` table (partitioned by invoice
+/// month, clustered by region and invoice date; see `ordersDefinition`), a view that keeps one
 /// row per `row_key`, and an append-only table of upload events. Calls block.
 public final class BigQueryWarehouse: Warehouse {
     public let client: BigQueryClient
