@@ -49,18 +49,19 @@ COLUMNS = ("invoice_no", "stock_code", "description", "quantity",
 REQUIRED = COLUMNS
 """A file without one of these is rejected whole."""
 
-HEADER_ALIASES = {
-    "invoiceno": "invoice_no", "invoice": "invoice_no", "invoicenumber": "invoice_no",
+HEADER_KEYS = {
+    "invoiceno": "invoice_no",
     "stockcode": "stock_code",
     "description": "description",
     "quantity": "quantity",
     "invoicedate": "invoice_date",
-    "unitprice": "unit_price", "price": "unit_price",
+    "unitprice": "unit_price",
     "customerid": "customer_id",
     "country": "country",
 }
-"""Header names reduced to lower-case letters and digits (so `InvoiceNo`,
-` invoice_no `, `INVOICE NO` all meet), mapped to the canonical column."""
+"""Header names trimmed, lower-cased and without `_`, `-`, spaces or tabs (so `InvoiceNo`,
+` invoice_no `, `INVOICE NO`, `Invoice-No` all meet), mapped to the canonical column. No other
+spelling (`Invoice`, `Price`, `Invoice.No`) names a column."""
 
 CENT = Decimal("0.01")
 
@@ -196,7 +197,7 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def header_key(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.strip().lower())
+    return re.sub(r"[_\- \t]", "", name.strip().lower())
 
 
 def map_header(names: list[str]) -> tuple[dict[str, int], list[str]]:
@@ -204,9 +205,12 @@ def map_header(names: list[str]) -> tuple[dict[str, int], list[str]]:
     index: dict[str, int] = {}
     extra: list[str] = []
     for i, name in enumerate(names):
-        column = HEADER_ALIASES.get(header_key(name))
-        if column is None or column in index:
-            extra.append(name.strip())
+        column = HEADER_KEYS.get(header_key(name))
+        if column is not None and column in index:
+            raise FileRejected("duplicate_column", f"the header names column {name.strip()} more than once")
+        if column is None:
+            if name.strip():
+                extra.append(name.strip())
         else:
             index[column] = i
     missing = [c for c in REQUIRED if c not in index]

@@ -138,3 +138,49 @@ def test_the_reference_and_the_server_filter_non_ascii_text_alike(fresh_server, 
     want = [reference.summary(results, **f)["units"] for f in filters]
     assert got == want, list(zip(filters, got, want))
     assert 0 in want and any(want)
+
+
+HEADER_SPELLINGS = [
+    HEADER,
+    ["invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price", "customer_id", "country"],
+    [" INVOICE NO ", "Stock-Code", "description", "QUANTITY", "Invoice\tDate", "unit price", "CustomerID", "Country"],
+    ["Country", "CustomerID", "UnitPrice", "InvoiceDate", "Quantity", "Description", "StockCode", "InvoiceNo", "Notes"],
+    ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country", ""],
+    ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
+    ["InvoiceNumber", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
+    ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "CustomerID", "Country"],
+    ["Invoice.No", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
+    ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country",
+     "invoice_no"],
+    ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"],
+]
+
+
+def test_the_reference_and_the_server_read_header_spellings_alike(tmp_path):
+    """Which spellings name a column (case, spaces, `_`, `-`, tabs aside; no aliases), a column
+    named twice, a blank name, a missing column: the server and the reference decide alike."""
+    row = {"invoiceno": "536365", "stockcode": "85123A", "description": "WHITE HANGING HEART", "quantity": "6",
+           "invoicedate": "12/1/2010 8:26", "unitprice": "2.55", "customerid": "17850", "country": "United Kingdom"}
+    outcomes = []
+    for number, names in enumerate(HEADER_SPELLINGS):
+        key = [reference.header_key(name) for name in names]
+        values = [row.get(k, "x") for k in key]
+        text = io.StringIO(newline="")
+        csv.writer(text, lineterminator="\r\n").writerows([names, values])
+        data = text.getvalue().encode("utf-8")
+        path = tmp_path / f"case{number}" / "UK.csv"
+        path.parent.mkdir()
+        path.write_bytes(data)
+        done = subprocess.run([str(support.binary_path()), "ingest", str(path), "--data-dir", str(path.parent / "data")],
+                              capture_output=True, timeout=120, cwd=support.REPO_ROOT)
+        [result] = json.loads(done.stdout)["uploads"]
+        server = (result["status"], result.get("error"), result.get("extra_columns", []))
+        try:
+            want = reference.load_bytes(data, "UK.csv")
+            expected = ("loaded", None, want.extra_columns)
+        except reference.FileRejected as refused:
+            expected = ("rejected", refused.code, [])
+        outcomes.append((names, server, expected))
+    assert [(n, s) for n, s, e in outcomes if s != e] == [], [(n, s, e) for n, s, e in outcomes if s != e]
+    # Both kinds of answer were met, and each refusal reason.
+    assert {e[1] for _, _, e in outcomes} == {None, "missing_columns", "duplicate_column"}
