@@ -86,7 +86,7 @@ final class Gatekeeper: Sendable {
             }
         }
         return caller ?? Caller(principal: Principal(name: "", role: .viewer, regions: .only([]), method: .none),
-                                session: nil, csrfToken: "", address: request.clientAddress, csrfPending: false)
+                                session: nil, address: request.clientAddress, csrfPending: false)
     }
 
     /// Who the request comes from: nil without credentials; throws for credentials that are wrong.
@@ -127,8 +127,9 @@ final class Gatekeeper: Sendable {
     }
 
     private func caller(_ principal: Principal, session: Session?, address: String) -> Caller {
-        var caller = Caller(principal: principal, session: session, csrfToken: "", address: address, csrfPending: false)
-        caller.csrfToken = sessions.csrfToken(sessionID: sessionKey(caller))
+        var caller = Caller(principal: principal, session: session, address: address, csrfPending: false)
+        caller.csrfBinding = sessionKey(caller)
+        caller.csrfSigner = sessions
         return caller
     }
 

@@ -76,8 +76,13 @@ struct Caller: Sendable {
     var principal: Principal
     /// The browser session, when the request came with the session cookie.
     var session: Session?
-    /// The token a form of this caller must carry.
-    var csrfToken: String
+    /// What the caller's CSRF token is bound to (`Gatekeeper.sessionKey`), and who signs it;
+    /// nil signer: no token (a caller without credentials).
+    var csrfBinding: String = ""
+    var csrfSigner: SessionSigner?
+    /// The token a form of this caller must carry: an HMAC, computed when asked for (most
+    /// requests never need it).
+    var csrfToken: String { csrfSigner?.csrfToken(sessionID: csrfBinding) ?? "" }
     /// The client's address.
     var address: String
     /// True when the CSRF token is still to be found in a streamed form's fields (`checkCSRF`).
@@ -136,15 +141,14 @@ struct SecuredRouter {
                                            checksHost: checksHost, csrf: csrf)
         declarations.removeAll { $0.method == method && $0.pattern == pattern }
         declarations.append(declaration)
-        let gate = self.gate, metrics = self.metrics
+        let gate = self.gate, meter = metrics.meter(route: pattern)
         /// Runs a handler and counts its answer (an error's status too).
         /// An answer computed later (`HTTPResponse.computed`) is counted when its work is done.
         @Sendable func measured(_ request: HTTPRequest, bodyBytes: Int, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
             let start = DispatchTime.now().uptimeNanoseconds
             @Sendable func record(_ status: Int) {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                metrics.recordRequest(method: request.head.method, pattern: pattern, status: status, seconds: seconds,
-                                      bodyBytes: bodyBytes)
+                meter.record(method: request.head.method, status: status, seconds: seconds, bodyBytes: bodyBytes)
             }
             do {
                 let response = try body()
@@ -188,8 +192,7 @@ struct SecuredRouter {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let record: @Sendable (Int) -> Void = { status in
                     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    metrics.recordRequest(method: request.head.method, pattern: pattern, status: status, seconds: seconds,
-                                          bodyBytes: bodyBytes)
+                    meter.record(method: request.head.method, status: status, seconds: seconds, bodyBytes: bodyBytes)
                 }
                 do {
                     return MeasuredConsumer(try make(request, try gate.admit(request, declaration)), record: record)

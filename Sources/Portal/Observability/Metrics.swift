@@ -3,15 +3,17 @@ import HTTPServer
 import Synchronization
 
 /// The portal's metrics, written in Prometheus' text format (0.0.4) by our own small writer:
-/// a few counters and histograms under one lock, which is all a scrape every few seconds needs
-/// (swift-metrics with swift-prometheus would add two packages to every build for the same text).
+/// a few counters and histograms, which is all a scrape every few seconds needs (swift-metrics
+/// with swift-prometheus would add two packages to every build for the same text). Requests are
+/// counted by each route's own `RouteMeter`, made when the route is added: counting an answer is
+/// a few integer additions under that route's lock, with no text built.
 final class Metrics: Sendable {
     /// Upper bounds of the latency buckets, in seconds.
     static let latencyBuckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     /// Upper bounds of the load-duration buckets, in seconds.
     static let loadBuckets: [Double] = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900]
 
-    private struct Histogram {
+    struct Histogram {
         var buckets: [Int]
         var sum = 0.0
         var count = 0
@@ -19,15 +21,14 @@ final class Metrics: Sendable {
     }
 
     private struct State {
-        var requests: [String: Int] = [:]          // labels → count
-        var latency: [String: Histogram] = [:]     // labels → histogram
         var uploads: [String: Int] = [:]           // status → count
         var rows: [String: Int] = [:]              // loaded | rejected | duplicate → count
         var loadDuration = Histogram(Metrics.loadBuckets.count)
-        var bytesReceived = 0
     }
 
     private let state = Mutex(State())
+    /// The meters of the routes, by route template.
+    private let meters = Mutex<[String: RouteMeter]>([:])
     /// Where gauges come from at scrape time (set once the server runs).
     private let sources = Mutex<Sources>(Sources())
 
@@ -39,18 +40,13 @@ final class Metrics: Sendable {
 
     func setSources(_ change: (inout Sources) -> Void) { sources.withLock { change(&$0) } }
 
-    /// One answered request of route `pattern`.
-    func recordRequest(method: String, pattern: String, status: Int, seconds: Double, bodyBytes: Int) {
-        let labels = "method=\"\(method)\",route=\"\(Self.escape(pattern))\""
-        let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 }
-        state.withLock { state in
-            state.requests[labels + ",status=\"\(status)\"", default: 0] += 1
-            var histogram = state.latency[labels] ?? Histogram(Self.latencyBuckets.count)
-            if let bucket { histogram.buckets[bucket] += 1 }
-            histogram.sum += seconds
-            histogram.count += 1
-            state.latency[labels] = histogram
-            state.bytesReceived += bodyBytes
+    /// The meter of route template `pattern` (one per template, whatever adds it).
+    func meter(route pattern: String) -> RouteMeter {
+        meters.withLock { meters in
+            if let meter = meters[pattern] { return meter }
+            let meter = RouteMeter(routeLabel: "route=\"\(Self.escape(pattern))\"")
+            meters[pattern] = meter
+            return meter
         }
     }
 
@@ -73,6 +69,7 @@ final class Metrics: Sendable {
     func render() -> [UInt8] {
         let snapshot = state.withLock { $0 }
         let sources = self.sources.withLock { $0 }
+        let routes = meters.withLock { $0 }.sorted { $0.key < $1.key }.map { ($0.value.routeLabel, $0.value.snapshot()) }
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -92,15 +89,22 @@ final class Metrics: Sendable {
             sample(name + "_count", labels, Double(histogram.count))
         }
         family("sales_portal_http_requests_total", "counter", "HTTP requests answered, by method, route template and status.")
-        for (labels, count) in snapshot.requests.sorted(by: { $0.key < $1.key }) {
-            sample("sales_portal_http_requests_total", labels, Double(count))
+        for (route, counts) in routes {
+            for (method, byMethod) in counts.methods.sorted(by: { $0.key < $1.key }) {
+                for (status, count) in byMethod.statuses.sorted(by: { $0.key < $1.key }) {
+                    sample("sales_portal_http_requests_total", "method=\"\(Self.escape(method))\",\(route),status=\"\(status)\"", Double(count))
+                }
+            }
         }
         family("sales_portal_http_request_duration_seconds", "histogram", "Time to answer a request, by method and route template.")
-        for (labels, latency) in snapshot.latency.sorted(by: { $0.key < $1.key }) {
-            histogram("sales_portal_http_request_duration_seconds", labels, latency, Self.latencyBuckets)
+        for (route, counts) in routes {
+            for (method, byMethod) in counts.methods.sorted(by: { $0.key < $1.key }) {
+                histogram("sales_portal_http_request_duration_seconds", "method=\"\(Self.escape(method))\",\(route)",
+                          byMethod.latency, Self.latencyBuckets)
+            }
         }
         family("sales_portal_http_request_body_bytes_total", "counter", "Request body bytes received by routed requests.")
-        sample("sales_portal_http_request_body_bytes_total", "", Double(snapshot.bytesReceived))
+        sample("sales_portal_http_request_body_bytes_total", "", Double(routes.reduce(0) { $0 + $1.1.bodyBytes }))
         family("sales_portal_uploads_total", "counter", "Uploaded files by their outcome.")
         for (status, count) in snapshot.uploads.sorted(by: { $0.key < $1.key }) {
             sample("sales_portal_uploads_total", "status=\"\(Self.escape(status))\"", Double(count))
@@ -153,8 +157,52 @@ final class Metrics: Sendable {
     }
 
     /// A label value: backslash, quote and line feed escaped.
-    private static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
+}
+
+/// The request counters of one route template: answers by method and status, their latency
+/// and the body bytes received, under the route's own lock.
+final class RouteMeter: Sendable {
+    /// `route="…"`, escaped once.
+    let routeLabel: String
+
+    struct MethodCounts: Sendable {
+        var statuses: [Int: Int] = [:]
+        var latency = Metrics.Histogram(Metrics.latencyBuckets.count)
+    }
+
+    struct Counts: Sendable {
+        var methods: [String: MethodCounts] = [:]
+        var bodyBytes = 0
+    }
+
+    private let counts = Mutex(Counts())
+
+    init(routeLabel: String) { self.routeLabel = routeLabel }
+
+    /// Counts one answer.
+    func record(method: String, status: Int, seconds: Double, bodyBytes: Int) {
+        let bucket = Metrics.latencyBuckets.firstIndex { seconds <= $0 }
+        counts.withLock { counts in
+            counts.bodyBytes += bodyBytes
+            counts.methods[method, default: MethodCounts()].statuses[status, default: 0] += 1
+            if let bucket { counts.methods[method, default: MethodCounts()].latency.buckets[bucket] += 1 }
+            counts.methods[method, default: MethodCounts()].latency.sum += seconds
+            counts.methods[method, default: MethodCounts()].latency.count += 1
+        }
+    }
+
+    func snapshot() -> Counts { counts.withLock { $0 } }
 }
