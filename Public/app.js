@@ -9,6 +9,8 @@ document.documentElement.classList.replace("no-js", "js");
 document.addEventListener("DOMContentLoaded", function () {
   var UPLOAD_URL = "/api/uploads";
   var REJECTS_SHOWN = 20;
+  /** Queues a file to check or upload; set below when the page has the upload form. */
+  var enqueueFile = function () {};
 
   // ---- formatting ---------------------------------------------------------
 
@@ -58,6 +60,7 @@ document.addEventListener("DOMContentLoaded", function () {
 
   var STATUS_TEXT = {
     loaded: "Loaded",
+    checked: "Checked",
     already_loaded: "Already loaded",
     rejected: "Rejected",
     failed: "Failed",
@@ -70,8 +73,8 @@ document.addEventListener("DOMContentLoaded", function () {
     error: "Error"
   };
 
-  /** Statuses whose counts and revenue describe rows in the warehouse. */
-  var LOADED_STATES = { loaded: true, already_loaded: true };
+  /** Statuses whose counts and revenue describe rows in the warehouse (or, checked, rows that would be). */
+  var LOADED_STATES = { loaded: true, already_loaded: true, checked: true };
 
   function statusText(status) {
     return STATUS_TEXT[status] || String(status || "Unknown");
@@ -143,10 +146,10 @@ document.addEventListener("DOMContentLoaded", function () {
 
   FileEntry.prototype.onSent = function () {
     this.progress.removeAttribute("value");
-    this.progressText.textContent = "Loading rows…";
+    this.progressText.textContent = this.checking ? "Checking rows…" : "Loading rows…";
     this.body.setAttribute("data-status", "loading");
-    announce(this.file.name + ": sent, loading rows.");
-    this.watchLoad();
+    announce(this.file.name + (this.checking ? ": sent, checking rows." : ": sent, loading rows."));
+    if (!this.checking) this.watchLoad();
   };
 
   // While the server loads the rows, its upload history shows how far the load has come:
@@ -199,7 +202,7 @@ document.addEventListener("DOMContentLoaded", function () {
     this.row.appendChild(revenue);
     this.showDetails(result);
     announce((result.file || this.file.name) + ": " + statusText(status) +
-      (rows.loaded !== undefined ? ", " + rows.loaded + " rows loaded" : "") +
+      (rows.loaded !== undefined ? ", " + rows.loaded + (status === "checked" ? " rows would load" : " rows loaded") : "") +
       (rows.rejected ? ", " + rows.rejected + " rejected" : "") + ".");
   };
 
@@ -247,6 +250,46 @@ document.addEventListener("DOMContentLoaded", function () {
           ])]),
           body
         ])
+      ]));
+    }
+    var sample = result.sample || [];
+    if (result.dry_run_of) {
+      parts.push(el("p", { "class": "note" }, ["Checked only: nothing was stored or loaded. The Loaded column counts the rows an upload would load."]));
+    }
+    if (result.dry_run_of && result.status === "checked") {
+      var entry = this;
+      var go = el("button", { type: "button", "class": "button" }, ["Upload " + (result.file || entry.file.name)]);
+      go.addEventListener("click", function () {
+        go.disabled = true;
+        go.textContent = "Uploading…";
+        enqueueFile(result.dry_run_of, false);
+      });
+      parts.push(el("p", { "class": "actions" }, [go]));
+    }
+    if (sample.length) {
+      var sampleBody = el("tbody");
+      sample.forEach(function (row) {
+        sampleBody.appendChild(el("tr", null, [
+          el("td", { "class": "num" }, [String(row.line)]),
+          el("td", null, [String(row.invoice_no)]),
+          el("td", null, [String(row.stock_code)]),
+          el("td", null, [row.description === null ? "–" : String(row.description)]),
+          el("td", { "class": "num" }, [String(row.quantity)]),
+          el("td", { "class": "when" }, [String(row.invoice_date).replace("T", " ")]),
+          el("td", { "class": "num" }, [formatMoney(row.unit_price)]),
+          el("td", null, [row.customer_id === null ? "–" : String(row.customer_id)]),
+          el("td", null, [String(row.country)])
+        ]));
+      });
+      parts.push(el("details", { "class": "rejects sample", open: "" }, [
+        el("summary", null, ["First " + sample.length + " rows as they would be stored"]),
+        el("div", { "class": "table-scroll" }, [el("table", { "class": "rejects-table sample-table" }, [
+          el("thead", null, [el("tr", null, ["Line", "Invoice", "Stock code", "Description", "Quantity", "Date",
+            "Unit price", "Customer", "Country"].map(function (name, index) {
+            return el("th", { scope: "col", "class": index === 0 || index === 4 || index === 6 ? "num" : null }, [name]);
+          }))]),
+          sampleBody
+        ])])
       ]));
     }
     if (result.rejects_uri) {
@@ -301,21 +344,27 @@ document.addEventListener("DOMContentLoaded", function () {
   input.setAttribute("aria-labelledby", "drop-title");
 
   function isCsv(file) {
-    return /\.csv$/i.test(file.name) || file.type === "text/csv";
+    return /\.csv(\.gz)?$/i.test(file.name) || file.type === "text/csv";
   }
 
-  function uploadFiles(files) {
-    var list = Array.prototype.slice.call(files || []);
-    if (!list.length) return;
-    list.forEach(function (file) {
-      var entry = new FileEntry(file);
-      if (!isCsv(file)) {
-        entry.showError("not_csv", "Only .csv files can be uploaded.");
-        return;
-      }
-      waiting.push({ file: file, region: region.value, delimiter: delimiter ? delimiter.value : "", entry: entry });
-    });
+  var dryRun = document.getElementById("dry-run");
+
+  /** Queues one file: checked only (`check`), or uploaded. */
+  function enqueue(file, check) {
+    var entry = new FileEntry(file);
+    if (!isCsv(file)) {
+      entry.showError("not_csv", "Only .csv (or .csv.gz) files can be uploaded.");
+      return;
+    }
+    waiting.push({ file: file, region: region.value, delimiter: delimiter ? delimiter.value : "", check: check, entry: entry });
     pump();
+  }
+
+  enqueueFile = enqueue;
+
+  function uploadFiles(files) {
+    var check = !!(dryRun && dryRun.checked);
+    Array.prototype.slice.call(files || []).forEach(function (file) { enqueue(file, check); });
   }
 
   // Two files go up at a time (the server takes a few uploads of one client at once); the
@@ -328,18 +377,19 @@ document.addEventListener("DOMContentLoaded", function () {
     while (sending < PARALLEL_UPLOADS && waiting.length) {
       var next = waiting.shift();
       sending += 1;
-      send(next.file, next.region, next.delimiter, next.entry);
+      send(next.file, next.region, next.delimiter, next.check, next.entry);
     }
   }
 
-  function send(file, regionValue, delimiterValue, entry) {
+  function send(file, regionValue, delimiterValue, check, entry) {
     var data = new FormData();
     if (CSRF_TOKEN) data.append("csrf", CSRF_TOKEN);
     if (regionValue) data.append("region", regionValue);
     if (delimiterValue) data.append("delimiter", delimiterValue);
     data.append("file", file, file.name);
     var request = new XMLHttpRequest();
-    request.open("POST", UPLOAD_URL);
+    request.open("POST", check ? UPLOAD_URL + "?dry_run=1" : UPLOAD_URL);
+    entry.checking = check;
     request.setRequestHeader("Accept", "application/json");
     if (CSRF_TOKEN) request.setRequestHeader("X-CSRF-Token", CSRF_TOKEN);
     request.addEventListener("loadend", function () {
@@ -359,7 +409,14 @@ document.addEventListener("DOMContentLoaded", function () {
       }
       var body = null;
       try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
-      if (body && Array.isArray(body.uploads) && body.uploads.length) {
+      if (body && body.dry_run && Array.isArray(body.files) && body.files.length) {
+        // A check: nothing stored. The file itself is kept to upload it for real with one click.
+        body.files.forEach(function (checked, index) {
+          checked.dry_run_of = index === 0 ? file : null;
+          (index === 0 ? entry : new FileEntry({ name: checked.file || file.name })).showResult(checked);
+        });
+        return;
+      } else if (body && Array.isArray(body.uploads) && body.uploads.length) {
         entry.showResult(body.uploads[0]);
         for (var i = 1; i < body.uploads.length; i++) {
           new FileEntry({ name: body.uploads[i].file || file.name }).showResult(body.uploads[i]);

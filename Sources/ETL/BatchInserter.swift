@@ -4,7 +4,7 @@
 import Glibc
 import Support
 
-/// Hands batches to `Warehouse.insert` on a thread of its own, with at most one batch in
+/// Hands batches to `RowSink.insert` on a thread of its own, with at most one batch in
 /// flight: `submit` gives it a batch, `collect` waits for that batch's result. So reading and
 /// cleaning batch N+1 overlaps storing batch N, and memory stays bounded to two batches.
 ///
@@ -14,7 +14,7 @@ import Support
 /// drops its hold on the batch, then posts `done`; the loading thread reads `outcome` after
 /// waiting on `done`. Between those points only one thread touches a field.
 final class BatchInserter: @unchecked Sendable {
-    private let warehouse: any Warehouse
+    private let warehouse: any RowSink
     private let context: UploadContext
     private var pending: [OrderRow] = []
     private var pendingPrepared: (any PreparedBatch)?
@@ -27,7 +27,7 @@ final class BatchInserter: @unchecked Sendable {
     private(set) var inFlight = false
 
     /// Starts the insert thread; nil when no thread can be started (the caller inserts inline).
-    init?(warehouse: any Warehouse, context: UploadContext) {
+    init?(warehouse: any RowSink, context: UploadContext) {
         self.warehouse = warehouse
         self.context = context
         work = .allocate(capacity: 1)

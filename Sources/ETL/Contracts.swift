@@ -308,19 +308,30 @@ public struct ReportSummary: Sendable, Equatable {
 
 /// The rows of a warehouse and the record of every upload. Calls block: call
 /// them from worker threads, never from an event loop or Swift's cooperative pool.
-public protocol Warehouse: Sendable {
-    /// Creates tables, indexes and views that are missing.
-    func prepare() throws
-    /// Throws when the warehouse cannot be reached or written.
-    func checkReady() throws
+/// Where a load hands its batches of cleaned rows: a warehouse, or a dry run that only looks.
+public protocol RowSink: Sendable {
     /// Stores a batch; a row whose row key is already there is counted, not stored again.
     func insert(_ rows: [OrderRow], for upload: UploadContext) throws -> InsertResult
     /// What prepares the batches of one load for storing: the work that needs nothing stored
     /// (grouping, encoding), done on the loading thread while the batch before is being stored;
-    /// nil when the warehouse has none.
+    /// nil when the sink has none.
     func makeBatchPreparer(for upload: UploadContext) -> (any BatchPreparer)?
     /// `insert(_:for:)` with what the load's `BatchPreparer` made of the same rows.
     func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult
+}
+
+extension RowSink {
+    public func makeBatchPreparer(for upload: UploadContext) -> (any BatchPreparer)? { nil }
+    public func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult {
+        try insert(rows, for: upload)
+    }
+}
+
+public protocol Warehouse: RowSink {
+    /// Creates tables, indexes and views that are missing.
+    func prepare() throws
+    /// Throws when the warehouse cannot be reached or written.
+    func checkReady() throws
     /// Creates or replaces the record of an upload.
     func saveUpload(_ record: UploadRecord) throws
     func upload(id: String) throws -> UploadRecord?
@@ -425,10 +436,6 @@ public protocol BatchPreparer: AnyObject {
 
 extension Warehouse {
     public var loadsSkipStoredRows: Bool { true }
-    public func makeBatchPreparer(for upload: UploadContext) -> (any BatchPreparer)? { nil }
-    public func insert(_ rows: [OrderRow], for upload: UploadContext, prepared: (any PreparedBatch)?) throws -> InsertResult {
-        try insert(rows, for: upload)
-    }
     /// An upload of the same content for the same region whose raw file is stored and whose rows
     /// are being loaded (a load under way, or one a restart is resuming), if any.
     public func uploadInProgress(region: String, sha256: String) throws -> UploadRecord? {

@@ -82,7 +82,7 @@ public struct LoadJob: Sendable {
     /// object is finished when the load succeeds and aborted when it throws. `progress` is
     /// called after each batch. The caller closes `source`. Blocks: run it on a worker thread.
     public func run(
-        source: any ObjectReader, warehouse: any Warehouse,
+        source: any ObjectReader, warehouse: any RowSink,
         makeRejectsWriter: () throws -> any ObjectWriter,
         progress: (LoadProgress) -> Void
     ) throws(ETLError) -> LoadReport {
@@ -102,7 +102,7 @@ public struct LoadJob: Sendable {
 /// The mutable state of one `LoadJob.run`.
 private final class LoadRun {
     let job: LoadJob
-    let warehouse: any Warehouse
+    let warehouse: any RowSink
     var reader: CSVReader
     /// The dialect the reader was made for, once the header line was seen.
     var dialect: CSVDialect?
@@ -126,7 +126,7 @@ private final class LoadRun {
     var firstRejects: [RejectedRow] = []
     var rejects: RejectsWriter?
 
-    init(job: LoadJob, warehouse: any Warehouse) {
+    init(job: LoadJob, warehouse: any RowSink) {
         self.job = job
         self.warehouse = warehouse
         reader = CSVReader(maxRecordBytes: job.settings.maxRecordBytes)

@@ -46,7 +46,9 @@ final class UploadRequest: HTTPBodyConsumer {
             }
             dialect = named
         }
+        let dryRun: Bool
         do {
+            dryRun = try Self.isDryRun(request.head.queryValue("dry_run") ?? form.fields["dry_run"])
             try caller.checkCSRF(formField: form.fields["csrf"])
             // Every file's region is checked before any is stored: a refused upload stores nothing.
             for file in form.files {
@@ -58,6 +60,13 @@ final class UploadRequest: HTTPBodyConsumer {
         }
         guard !form.files.isEmpty else {
             throw PortalError.badRequest(code: "no_file", message: "the form has no file: send it in a field named \"file\"")
+        }
+        if dryRun {
+            // Read, cleaned and counted as an upload would be; nothing stored, nothing recorded.
+            let checked = form.files.map { processor.check($0, explicitRegion: region, dialect: dialect) }
+            let status = checked.contains { $0.report != nil } ? 200 : checked.contains { DryRunJSON.status(of: $0) == "failed" } ? 503 : 422
+            if Self.prefersHTML(request.head) { return .html(status, UploadHTML.checked(checked)) }
+            return .json(status, DryRunJSON.results(checked))
         }
         let outcomes = form.files.map {
             processor.process($0, explicitRegion: region, uploader: caller.principal.name, address: caller.address,
@@ -80,6 +89,16 @@ final class UploadRequest: HTTPBodyConsumer {
             return .html(status, UploadHTML.page(outcomes))
         }
         return .json(status, UploadJSON.results(outcomes, showPaths: showPaths))
+    }
+
+    /// Whether `dry_run` asks for a check only: `1`/`true` yes, `0`/`false`/absent no.
+    private static func isDryRun(_ value: String?) throws -> Bool {
+        guard let value = value?.trimmingSpaces().lowercased(), !value.isEmpty else { return false }
+        switch value {
+        case "1", "true", "yes": return true
+        case "0", "false", "no": return false
+        default: throw PortalError.badRequest(code: "bad_dry_run", message: "dry_run must be 1 or 0, not \"\(value)\"")
+        }
     }
 
     /// True for a browser's plain form post (JavaScript asks for JSON).

@@ -66,28 +66,14 @@ final class UploadProcessor: Sendable {
                  requestID: String? = nil, dialect: CSVDialect? = nil) -> UploadOutcome {
         var outcome = UploadOutcome(fileName: file.fileName)
         let content = file.content
-        let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
-        let region = regionName.map { regions.region(named: $0) } ?? regions.region(forFileName: file.fileName)
-        guard content.size > 0 else {
+        let resolved = resolveRegion(of: file, explicitRegion: explicitRegion)
+        if let (code, message) = refusalBeforeReading(file, resolved) {
             removeSpool(content)
-            return refusedBeforeStoring(file, region: region?.code ?? regionName?.uppercased() ?? "", currency: region?.currency ?? "",
-                                        code: "empty_file", message: "the file \"\(file.fileName)\" is empty",
+            return refusedBeforeStoring(file, region: resolved.code,
+                                        currency: resolved.region?.currency ?? "", code: code, message: message,
                                         uploader: uploader, address: address, requestID: requestID)
         }
-        guard let region else {
-            removeSpool(content)
-            let known = config.regions.map(\.code).joined(separator: ", ")
-            let message = regionName.map { "unknown region \"\($0)\"; known regions: \(known)" }
-                ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or give its region"
-            return refusedBeforeStoring(file, region: regionName?.uppercased() ?? "", currency: "", code: "unknown_region",
-                                        message: message, uploader: uploader, address: address, requestID: requestID)
-        }
-        guard content.gzipComplete else {
-            removeSpool(content)
-            return refusedBeforeStoring(file, region: region.code, currency: region.currency, code: "bad_gzip",
-                                        message: "the gzip file \"\(file.fileName)\" is cut short: send it again whole",
-                                        uploader: uploader, address: address, requestID: requestID)
-        }
+        guard let region = resolved.region else { return outcome }
         do {
             // Apart from retractions of the region: what is checked here stays true until the load ends.
             outcome = try regionGate.load(region.code) { () throws -> UploadOutcome in
@@ -292,6 +278,30 @@ final class UploadProcessor: Sendable {
 
     private func removeSpool(_ content: SpooledContent) { unlink(content.path) }
 
+    /// The region a file goes to: the one named (form field), else the one its name tells; and
+    /// the name given (trimmed), if any.
+    func resolveRegion(of file: ReceivedFile, explicitRegion: String?) -> ResolvedRegion {
+        let regionName = explicitRegion.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
+        return ResolvedRegion(region: regionName.map { regions.region(named: $0) } ?? regions.region(forFileName: file.fileName),
+                              named: regionName)
+    }
+
+    /// Why a file is refused before any row is read (empty, no known region, a gzip file cut
+    /// short), as (code, message); nil when it can be read.
+    func refusalBeforeReading(_ file: ReceivedFile, _ resolved: ResolvedRegion) -> (code: String, message: String)? {
+        guard file.content.size > 0 else { return ("empty_file", "the file \"\(file.fileName)\" is empty") }
+        guard resolved.region != nil else {
+            let known = config.regions.map(\.code).joined(separator: ", ")
+            let message = resolved.named.map { "unknown region \"\($0)\"; known regions: \(known)" }
+                ?? "cannot tell the region from the file name \"\(file.fileName)\"; name the file after a region (\(known)) or give its region"
+            return ("unknown_region", message)
+        }
+        guard file.content.gzipComplete else {
+            return ("bad_gzip", "the gzip file \"\(file.fileName)\" is cut short: send it again whole")
+        }
+        return nil
+    }
+
     /// The outcome of a file refused before anything was stored (empty, no known region): it is
     /// recorded `rejected`, with no object, so that the history lists every file answered about.
     /// When the record cannot be saved the answer still says why the file was refused.
@@ -322,4 +332,12 @@ final class UploadProcessor: Sendable {
     static func millis(since start: UInt64) -> Double {
         Double(Clock.nanoseconds() - start) / 1_000_000
     }
+}
+
+/// The region of a file: the configured one it goes to (nil: none), and the name given for it.
+struct ResolvedRegion {
+    var region: RegionConfig?
+    var named: String?
+    /// The region code to record: the configured one's, else the name given in upper case.
+    var code: String { region?.code ?? named?.uppercased() ?? "" }
 }
