@@ -262,7 +262,7 @@ document.addEventListener("DOMContentLoaded", function () {
       go.addEventListener("click", function () {
         go.disabled = true;
         go.textContent = "Uploading…";
-        enqueueFile(result.dry_run_of, false);
+        enqueueFile(result.dry_run_of, false, entry.settings);
       });
       parts.push(el("p", { "class": "actions" }, [go]));
     }
@@ -276,7 +276,7 @@ document.addEventListener("DOMContentLoaded", function () {
           el("td", null, [row.description === null ? "–" : String(row.description)]),
           el("td", { "class": "num" }, [String(row.quantity)]),
           el("td", { "class": "when" }, [String(row.invoice_date).replace("T", " ")]),
-          el("td", { "class": "num" }, [formatMoney(row.unit_price)]),
+          el("td", { "class": "num" }, [String(row.unit_price)]),
           el("td", null, [row.customer_id === null ? "–" : String(row.customer_id)]),
           el("td", null, [String(row.country)])
         ]));
@@ -349,14 +349,16 @@ document.addEventListener("DOMContentLoaded", function () {
 
   var dryRun = document.getElementById("dry-run");
 
-  /** Queues one file: checked only (`check`), or uploaded. */
-  function enqueue(file, check) {
+  /** Queues one file: checked only (`check`), or uploaded; with the form's region and delimiter,
+   *  or with `settings` (those a check used, so that its upload loads what was checked). */
+  function enqueue(file, check, settings) {
     var entry = new FileEntry(file);
     if (!isCsv(file)) {
       entry.showError("not_csv", "Only .csv (or .csv.gz) files can be uploaded.");
       return;
     }
-    waiting.push({ file: file, region: region.value, delimiter: delimiter ? delimiter.value : "", check: check, entry: entry });
+    entry.settings = settings || { region: region.value, delimiter: delimiter ? delimiter.value : "" };
+    waiting.push({ file: file, region: entry.settings.region, delimiter: entry.settings.delimiter, check: check, entry: entry });
     pump();
   }
 

@@ -40,6 +40,8 @@ import sys
 import threading
 import time
 
+from report import write_section
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HEADING = "## Under attack"
@@ -387,7 +389,7 @@ def main():
     section = render(result)
     print("\n".join(section))
     if args.results:
-        write_section(section, args.results)
+        write_section(HEADING, section, args.results)
 
 
 def render(result):
@@ -418,22 +420,6 @@ def render(result):
                  f"({result['settled_rss_mib'] / result['idle_rss_mib']:.2f}× idle).")
     lines.append("")
     return lines
-
-
-def write_section(section, path):
-    """Puts the section into RESULTS.md in place of the old one, else before "## Method"."""
-    try:
-        text = open(path).read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n"
-    lines = text.split("\n")
-    start = next((i for i, line in enumerate(lines) if line == HEADING), None)
-    if start is not None:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    else:
-        start = end = next((i for i, line in enumerate(lines) if line == "## Method"), len(lines))
-    with open(path, "w") as handle:
-        handle.write("\n".join(lines[:start] + section + lines[end:]))
 
 
 if __name__ == "__main__":

@@ -372,20 +372,23 @@ def reports_section(data):
 
 
 def write_reports_section(data, path):
-    """Puts the reports section into RESULTS.md, keeping every other section as it is: in place of
-    the old one, else before "## Method", else at the end."""
+    """Puts the reports section into RESULTS.md (see `write_section`)."""
+    write_section(REPORTS_HEADING, reports_section(data), path)
+
+
+def write_section(heading, section, path):
+    """Puts `section` (lines, the first one `heading`) into RESULTS.md, keeping every other section
+    as it is: in place of the old one, else before "## Method", else at the end."""
     try:
         with open(path) as handle:
             text = handle.read()
     except FileNotFoundError:
         text = "# Benchmarks\n"
-    section = "\n".join(reports_section(data))
     lines = text.split("\n")
-    start = next((i for i, line in enumerate(lines) if line == REPORTS_HEADING), None)
+    start = next((i for i, line in enumerate(lines) if line == heading), None)
     if start is not None:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     else:
         start = end = next((i for i, line in enumerate(lines) if line == "## Method"), len(lines))
-    new = lines[:start] + section.split("\n") + lines[end:]
     with open(path, "w") as handle:
-        handle.write("\n".join(new))
+        handle.write("\n".join(lines[:start] + list(section) + lines[end:]))

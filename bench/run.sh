@@ -2,11 +2,12 @@
 # Benchmarks SalesPortal beside nginx and a Flask portal, in one run, and writes bench/RESULTS.md.
 # Installs its peers (nginx, wrk, curl from Debian; Flask and gunicorn from PyPI in bench/.venv),
 # builds the release executable, generates the data files into bench/out/, runs every scenario.
-# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling,gcp,reports,attacks),
+# Environment: BENCH_ROUNDS (3), BENCH_WRK_SECONDS (10), BENCH_ONLY (http,upload,ingest,idle,ceiling,gcp,reports,attacks,logging),
 # BENCH_ROWS ("1M=1000000 5M=5000000"), BENCH_SKIP_BUILD=1 to reuse .build/release.
 # reports (bench/reports.py, DuckDB from PyPI beside it): BENCH_REPORT_ROWS ("5M=5000000 10M=10000000"),
 # BENCH_REPORT_COLD_ROUNDS (5), BENCH_REPORT_RANDOM (200), BENCH_REPORT_RANDOM_SECONDS (600),
 # BENCH_REPORT_TIMEOUT (120 s a request), BENCH_REPORT_SETTINGS (JSON added to the server's configuration).
+# logging (bench/logging_cost.py): /healthz with the access log off, as text and as JSON, beside nginx;
 # attacks (bench/attacks.py): a normal user's latency alone and under attack, and memory after;
 # BENCH_ATTACK_ROWS (2000000), BENCH_ATTACK_PROBES (9).
 set -euo pipefail
@@ -51,7 +52,12 @@ gcc -O2 -o "$OUT/sqlite_ceiling" "$BENCH/sqlite_ceiling.c" -lsqlite3
 
 # reports: the report API on big warehouses beside DuckDB (bench/reports.py); it writes its own
 # section of RESULTS.md, which a later bench.py run keeps.
-only=${BENCH_ONLY:-http,upload,ingest,idle,ceiling,gcp,reports,attacks}
+only=${BENCH_ONLY:-http,upload,ingest,idle,ceiling,gcp,reports,attacks,logging}
+if [[ ",$only," == *",logging,"* ]]; then
+    python3 "$BENCH/logging_cost.py" --binary "$BINARY" --out "$OUT" --results "$BENCH/RESULTS.md" \
+        --rounds "${BENCH_ROUNDS:-3}" --seconds "${BENCH_WRK_SECONDS:-10}"
+    only=${only//logging/}
+fi
 if [[ ",$only," == *",attacks,"* ]]; then
     "$BENCH/.venv/bin/python" "$BENCH/attacks.py" --binary "$BINARY" --out "$OUT" --results "$BENCH/RESULTS.md"
     only=${only//attacks/}

@@ -5,7 +5,9 @@ import Synchronization
 /// Takes a load's batches without storing them: every row the load hands over counts as one it
 /// would store, and the first `sampleSize` are kept to show. Rows that repeat rows stored by
 /// other uploads cannot be told here (nothing is asked of the warehouse); repeats within the
-/// file are found by the load itself, as for a real upload.
+/// file are found by the load itself within its dedupe window (`ETLSettings.dedupeWindowRows`,
+/// 100,000 rows by default). Repeats further apart, which a warehouse counts when it meets their
+/// row key again, count here as rows it would store.
 public final class DryRunSink: RowSink {
     /// How many rows are kept to show.
     public let sampleSize: Int

@@ -10,6 +10,8 @@ public enum GzipError: Error, Equatable, Sendable {
     case damaged(String)
     /// The data decompresses to more than the caps allow; says which.
     case tooLarge(String)
+    /// Compressing failed; zlib's words.
+    case compressionFailed(String)
 }
 
 /// gzip of whole buffers.
@@ -119,7 +121,7 @@ public final class GzipWriter {
                 if status == Z_BUF_ERROR && produced == 0 { return nil }
             }
         }
-        if let failure { throw .damaged("zlib deflate failed with \(failure)") }
+        if let failure { throw .compressionFailed("zlib deflate failed with \(failure)") }
     }
 }
 

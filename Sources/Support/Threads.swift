@@ -71,19 +71,29 @@ public enum PThread {
 
     /// Starts a joinable thread; nil when the system refuses one (too many threads, no memory).
     public static func tryStart(niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
-        let box = Unmanaged.passRetained(Box(niceness: niceness, body))
-        var thread = pthread_t()
-        guard pthread_create(&thread, nil, threadEntry, box.toOpaque()) == 0 else {
-            box.release()
-            return nil
-        }
-        return thread
+        try? create(niceness: niceness, body).get()
     }
 
     /// Starts a joinable thread; a process that cannot start one stops here.
     public static func start(niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) -> pthread_t {
-        guard let thread = tryStart(niceness: niceness, body) else { fatalError("pthread_create failed: \(errno)") }
-        return thread
+        switch create(niceness: niceness, body) {
+        case .success(let thread): return thread
+        case .failure(let error): fatalError("pthread_create failed: \(String(cString: strerror(error.code)))")
+        }
+    }
+
+    /// Why a thread could not start: `pthread_create`'s return code (it does not set errno).
+    public struct StartError: Error { public let code: Int32 }
+
+    private static func create(niceness: Int32, _ body: @escaping @Sendable () -> Void) -> Result<pthread_t, StartError> {
+        let box = Unmanaged.passRetained(Box(niceness: niceness, body))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, threadEntry, box.toOpaque())
+        guard status == 0 else {
+            box.release()
+            return .failure(StartError(code: status))
+        }
+        return .success(thread)
     }
 
     /// Starts a thread nobody joins: it ends when `body` returns.

@@ -56,11 +56,14 @@ def test_a_checked_file_shows_its_rows_and_uploads_with_one_click(fresh_server, 
     browser.execute_script("arguments[0].scrollIntoView()", checked)
     browser.save_screenshot(str(ARTIFACTS / "check-first.png"))
 
+    # The upload loads what was checked: a region chosen since then does not change it.
+    from selenium.webdriver.support.ui import Select
+    Select(browser.find_element(By.ID, "region")).select_by_value("UK")
     checked.find_element(By.XPATH, ".//button[normalize-space()='Upload IN.csv']").click()
     uploaded = WebDriverWait(browser, WAIT_SECONDS).until(status_of(1))
     assert uploaded.get_attribute("data-status") == "loaded", uploaded.text
     [record] = support.history(fresh_server)
-    assert record["status"] == "loaded" and record["rows"]["loaded"] == want.loaded
+    assert record["status"] == "loaded" and record["rows"]["loaded"] == want.loaded and record["region"] == "IN"
 
 
 def test_without_javascript_the_check_answers_a_page(fresh_server, seed):

@@ -113,6 +113,11 @@ def test_files_a_load_would_refuse_are_422_and_recorded_nowhere(fresh_server, tm
 def test_a_dry_run_value_that_is_not_yes_or_no_is_400_and_stores_nothing(fresh_server, seed):
     response = support.curl(fresh_server.url("/api/uploads?dry_run=maybe"), "-F", f"file=@{seed / 'IN.csv'}")
     assert response.status == 400 and support.problem(response)[0] == "bad_dry_run", response.body
+    # Asked for in the form and not (or blank) in the query: still only a check.
+    for query in ("?dry_run=", "?dry_run=0"):
+        checked = support.curl(fresh_server.url("/api/uploads" + query), "-F", "dry_run=1", "-F", f"file=@{seed / 'IN.csv'}")
+        assert checked.status == 200 and files_of(checked)[0]["status"] == "checked", (query, checked.body[:300])
+    assert support.history(fresh_server) == [] and stored_files(fresh_server) == []
     # As a form field, `dry_run=0` is a real upload.
     real = support.upload(fresh_server, seed / "IN.csv", extra=("-F", "dry_run=0"))
     assert support.uploads_of(real)[0]["status"] == "loaded"

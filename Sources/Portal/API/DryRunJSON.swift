@@ -19,8 +19,7 @@ enum DryRunJSON {
     /// `checked` when the file would load (some of its lines may be rejected), `rejected` when
     /// it would be refused as a whole, `failed` when the server could not read it.
     static func status(of file: CheckedFile) -> String {
-        if file.report != nil { return "checked" }
-        return file.errorCode == "storage_failed" || file.errorCode == "failed" ? "failed" : "rejected"
+        file.report != nil ? "checked" : file.serverFailure ? "failed" : "rejected"
     }
 
     private static func write(_ file: CheckedFile, into json: inout JSONWriter) {

@@ -48,7 +48,10 @@ final class UploadRequest: HTTPBodyConsumer {
         }
         let dryRun: Bool
         do {
-            dryRun = try Self.isDryRun(request.head.queryValue("dry_run") ?? form.fields["dry_run"])
+            // Given in the query or the form (or both): a check when either asks for one.
+            let inQuery = try Self.isDryRun(request.head.queryValue("dry_run"))
+            let inForm = try Self.isDryRun(form.fields["dry_run"])
+            dryRun = inQuery || inForm
             try caller.checkCSRF(formField: form.fields["csrf"])
             // Every file's region is checked before any is stored: a refused upload stores nothing.
             for file in form.files {
@@ -64,7 +67,8 @@ final class UploadRequest: HTTPBodyConsumer {
         if dryRun {
             // Read, cleaned and counted as an upload would be; nothing stored, nothing recorded.
             let checked = form.files.map { processor.check($0, explicitRegion: region, dialect: dialect) }
-            let status = checked.contains { $0.report != nil } ? 200 : checked.contains { DryRunJSON.status(of: $0) == "failed" } ? 503 : 422
+            // As for uploads: 503 when the server failed a file, else 200 when any would load, else 422.
+            let status = checked.contains(where: \.serverFailure) ? 503 : checked.contains { $0.report != nil } ? 200 : 422
             if Self.prefersHTML(request.head) { return .html(status, UploadHTML.checked(checked)) }
             return .json(status, DryRunJSON.results(checked))
         }
@@ -95,8 +99,8 @@ final class UploadRequest: HTTPBodyConsumer {
     private static func isDryRun(_ value: String?) throws -> Bool {
         guard let value = value?.trimmingSpaces().lowercased(), !value.isEmpty else { return false }
         switch value {
-        case "1", "true", "yes": return true
-        case "0", "false", "no": return false
+        case "1", "true": return true
+        case "0", "false": return false
         default: throw PortalError.badRequest(code: "bad_dry_run", message: "dry_run must be 1 or 0, not \"\(value)\"")
         }
     }

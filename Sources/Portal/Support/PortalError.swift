@@ -73,6 +73,7 @@ extension PortalError {
     init(_ gzip: GzipError) {
         switch gzip {
         case .unavailable: self = .storage("zlib could not start decompressing")
+        case .compressionFailed(let message): self = .storage(message)
         case .damaged(let message): self = .badRequest(code: "bad_gzip", message: message)
         case .tooLarge(let message): self = .tooLarge(message)
         }

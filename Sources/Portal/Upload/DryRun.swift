@@ -18,6 +18,8 @@ struct CheckedFile: Sendable {
     var sample: [OrderRow] = []
     var errorCode: String?
     var errorMessage: String?
+    /// The server could not read the file (not the file's fault): `failed`, as an upload would be.
+    var serverFailure = false
     /// Time spent reading and cleaning.
     var milliseconds: Double = 0
 }
@@ -60,9 +62,11 @@ extension UploadProcessor {
             if case .notCSV = error { checked.encoding = "binary" }
             checked.errorCode = error.code
             checked.errorMessage = error.message
+            checked.serverFailure = !Self.isFileProblem(error)
         } catch {
             checked.errorCode = (error as? PortalError)?.code ?? "failed"
             checked.errorMessage = "\(error)"
+            checked.serverFailure = (error as? PortalError)?.isServerFailure ?? true
         }
         checked.milliseconds = Double(Clock.nanoseconds() - started) / 1e6
         return checked

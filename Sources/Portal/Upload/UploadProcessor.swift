@@ -322,7 +322,7 @@ final class UploadProcessor: Sendable {
     }
 
     /// Whole-file problems of the content itself (as opposed to a failing store or warehouse).
-    private static func isFileProblem(_ error: ETLError) -> Bool {
+    static func isFileProblem(_ error: ETLError) -> Bool {
         switch error {
         case .readFailed, .warehouseFailed, .rejectsFailed: false
         default: true

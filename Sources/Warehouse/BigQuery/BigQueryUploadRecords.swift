@@ -73,10 +73,18 @@ extension BigQueryWarehouse {
         json.field("retracted_by", record.retractedBy)
         if let at = record.retractedAtMicros { json.field("retracted_at_micros", at) }
         if let at = record.rawFileRemovedAtMicros { json.field("raw_removed_at_micros", at) }
+        var withoutRequestID = json
+        withoutRequestID.endObject()
         if let id = record.requestID { json.field("request_id", id) }
         json.endObject()
-        let errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
+        var errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
                                           rows: [InsertRow(insertID: eventID, json: json.bytes)], skipInvalidRows: false)
+        // Streaming inserts may not see a column for a few minutes after it is added to the
+        // table (prepare() adds request_id to tables made before it): the record goes in without it.
+        if record.requestID != nil, let error = errors.first, error.message.contains("no such field") {
+            errors = try client.insertAll(dataset: settings.dataset, table: settings.uploadEventsTable,
+                                          rows: [InsertRow(insertID: eventID, json: withoutRequestID.bytes)], skipInvalidRows: false)
+        }
         if let error = errors.first {
             throw GoogleCloudError.invalidResponse("upload record \(record.id) refused: \(error.reason) \(error.message)")
         }

@@ -12,7 +12,8 @@ enum ConcurrentWork {
             return
         }
         let queue = Queue(count: count)
-        let helpers = (1..<min(width, count)).map { _ in PThread.start { queue.drain(job) } }
+        // A helper the system refuses is simply not there: the calling thread drains the queue too.
+        let helpers = (1..<min(width, count)).compactMap { _ in PThread.tryStart { queue.drain(job) } }
         queue.drain(job)
         helpers.forEach(PThread.join)
         if let error = queue.firstError { throw error }
