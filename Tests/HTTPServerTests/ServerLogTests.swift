@@ -60,4 +60,31 @@ import Testing
         let time = Clock.isoTimestamp()
         #expect(time.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"#, options: .regularExpression) != nil, "\(time)")
     }
+
+    @Test func jsonAccessLinesAreValidJSONWhateverThePathAndAgentHold() throws {
+        var log = AccessLog(enabled: true, format: .json)
+        var head = HTTPRequestHead(method: "GET", target: "/x")
+        head.headers.add("User-Agent", "agent \"quoted\" \\ tab\t é ✓")
+        let request = ActiveRequest(id: 1, head: head, peer: 0xC0A8_0105, startedAt: 0, requestID: "r-1", traceID: nil)
+        let nasty = "/files/a\"b\\c\nd\u{1}é?q=1"
+        log.record(method: "GET", path: nasty, status: 503, bytes: 0, nanoseconds: 999, request: request)
+        log.record(method: "HEAD", path: "/healthz", status: 200, bytes: 15, nanoseconds: 1_000_000_000, request: nil)
+        let lines = log.pending.split(separator: UInt8(ascii: "\n"))
+        #expect(lines.count == 2 && log.pending.last == UInt8(ascii: "\n"))
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0])) as? [String: Any])
+        #expect(first["severity"] as? String == "ERROR")
+        #expect(first["message"] as? String == "GET \(nasty) 503")
+        let time = try #require(first["time"] as? String)
+        #expect(time.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"#, options: .regularExpression) != nil, "\(time)")
+        let http = try #require(first["httpRequest"] as? [String: Any])
+        #expect(http["requestUrl"] as? String == nasty && http["requestMethod"] as? String == "GET")
+        #expect(http["latency"] as? String == "0.000001s" && http["responseSize"] as? String == "0")
+        #expect(http["remoteIp"] as? String == "192.168.1.5" && http["userAgent"] as? String == "agent \"quoted\" \\ tab\t é ✓")
+        #expect(first["requestId"] as? String == "r-1")
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[1])) as? [String: Any])
+        #expect(second["severity"] as? String == "INFO" && second["requestId"] == nil)
+        let secondHTTP = try #require(second["httpRequest"] as? [String: Any])
+        #expect(secondHTTP["latency"] as? String == "1.000000s" && secondHTTP["status"] as? Int == 200)
+        #expect(secondHTTP["remoteIp"] == nil)
+    }
 }

@@ -153,6 +153,7 @@ struct AccessLog {
     private(set) var pending: [UInt8] = []
     let enabled: Bool
     let format: LogFormat
+    private var clock = LogTime()
 
     init(enabled: Bool, format: LogFormat = .text) {
         self.enabled = enabled
@@ -189,38 +190,90 @@ struct AccessLog {
         pending.append(UInt8(ascii: "\n"))
     }
 
-    /// Cloud Logging's request entry: `httpRequest`, the request id, the trace when given.
+    /// Cloud Logging's request entry: `httpRequest`, the request id, the trace when given. Written
+    /// straight into the buffer (a fixed shape: no writer, no intermediate strings), with the time
+    /// rebuilt once a second and its microseconds appended.
     private mutating func recordJSON(method: String, path: String, status: Int, bytes: Int, nanoseconds: UInt64,
                                      request: ActiveRequest?) {
-        var line = JSONWriter(capacity: 384)
-        line.beginObject()
-        line.field("severity", status >= 500 ? LogSeverity.error.rawValue : status >= 400 ? LogSeverity.warning.rawValue
-            : LogSeverity.info.rawValue)
-        line.field("time", Clock.isoTimestamp())
-        line.field("message", "\(method) \(path) \(status)")
-        let seconds = Double(nanoseconds) / 1e9
-        line.object("httpRequest") { http in
-            http.field("requestMethod", method)
-            http.field("requestUrl", path)
-            http.field("status", status)
-            http.field("responseSize", String(bytes))
-            http.field("latency", String(format6: seconds) + "s")
-            if let request {
-                http.field("remoteIp", HTTPRequest(head: request.head, peer: request.peer).clientAddress)
-                if let agent = request.head.headers["user-agent"] { http.field("userAgent", agent) }
-            }
-        }
+        pending.append(contentsOf: status >= 500 ? Self.severityError : status >= 400 ? Self.severityWarning : Self.severityInfo)
+        clock.appendNow(to: &pending)
+        pending.append(contentsOf: Self.messageKey)
+        JSONWriter.appendEscaped(method, to: &pending)
+        pending.append(ASCII.space)
+        JSONWriter.appendEscaped(path, to: &pending)
+        pending.append(ASCII.space)
+        ResponseEncoder.appendDecimal(status, to: &pending)
+        pending.append(contentsOf: Self.requestMethodKey)
+        JSONWriter.appendEscaped(method, to: &pending)
+        pending.append(contentsOf: Self.requestUrlKey)
+        JSONWriter.appendEscaped(path, to: &pending)
+        pending.append(contentsOf: Self.statusKey)
+        ResponseEncoder.appendDecimal(status, to: &pending)
+        pending.append(contentsOf: Self.responseSizeKey)
+        ResponseEncoder.appendDecimal(bytes, to: &pending)
+        pending.append(contentsOf: Self.latencyKey)
+        let micros = Int((nanoseconds + 500) / 1000)
+        ResponseEncoder.appendDecimal(micros / 1_000_000, to: &pending)
+        pending.append(UInt8(ascii: "."))
+        Self.appendPadded(micros % 1_000_000, digits: 6, to: &pending)
+        pending.append(contentsOf: Self.secondsEnd)
         if let request {
-            line.field("requestId", request.requestID)
-            let project = ServerLog.traceProject
-            if let trace = request.traceID, !project.isEmpty {
-                line.field("logging.googleapis.com/trace", "projects/\(project)/traces/\(trace)")
+            pending.append(contentsOf: Self.remoteIpKey)
+            let peer = request.peer
+            ResponseEncoder.appendDecimal(Int(peer >> 24), to: &pending)
+            for shift in [16, 8, 0] as [UInt32] {
+                pending.append(UInt8(ascii: "."))
+                ResponseEncoder.appendDecimal(Int(peer >> shift & 255), to: &pending)
             }
+            pending.append(UInt8(ascii: "\""))
+            if let agent = request.head.headers["user-agent"] {
+                pending.append(contentsOf: Self.userAgentKey)
+                JSONWriter.appendEscaped(agent, to: &pending)
+                pending.append(UInt8(ascii: "\""))
+            }
+            pending.append(contentsOf: Self.requestIdKey)
+            JSONWriter.appendEscaped(request.requestID, to: &pending)
+            pending.append(UInt8(ascii: "\""))
+            if let trace = request.traceID {
+                let project = ServerLog.traceProject
+                if !project.isEmpty {
+                    pending.append(contentsOf: Self.traceKey)
+                    JSONWriter.appendEscaped("projects/\(project)/traces/\(trace)", to: &pending)
+                    pending.append(UInt8(ascii: "\""))
+                }
+            }
+        } else {
+            pending.append(UInt8(ascii: "}"))
         }
-        line.endObject()
-        pending.append(contentsOf: line.bytes)
-        pending.append(UInt8(ascii: "\n"))
+        pending.append(contentsOf: Self.lineEnd)
     }
+
+    private static func appendPadded(_ value: Int, digits: Int, to out: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<digits { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    private static let severityInfo = Array(#"{"severity":"INFO","time":""#.utf8)
+    private static let severityWarning = Array(#"{"severity":"WARNING","time":""#.utf8)
+    private static let severityError = Array(#"{"severity":"ERROR","time":""#.utf8)
+    private static let messageKey = Array(#"","message":""#.utf8)
+    private static let requestMethodKey = Array(#"","httpRequest":{"requestMethod":""#.utf8)
+    private static let requestUrlKey = Array(#"","requestUrl":""#.utf8)
+    private static let statusKey = Array(#"","status":"#.utf8)
+    private static let responseSizeKey = Array(#","responseSize":""#.utf8)
+    private static let latencyKey = Array(#"","latency":""#.utf8)
+    private static let secondsEnd = Array(#"s""#.utf8)
+    private static let remoteIpKey = Array(#","remoteIp":""#.utf8)
+    private static let userAgentKey = Array(#","userAgent":""#.utf8)
+    private static let requestIdKey = Array(#"},"requestId":""#.utf8)
+    private static let traceKey = Array(#","logging.googleapis.com/trace":""#.utf8)
+    private static let lineEnd = Array("}\n".utf8)
 
     /// Writes the gathered lines to standard output in one call.
     mutating func flush() {
@@ -237,11 +290,29 @@ struct AccessLog {
     }
 }
 
-extension String {
-    /// `value` with six decimals (no Foundation).
-    init(format6 value: Double) {
-        let micros = Int((value * 1_000_000).rounded())
-        let fraction = String(micros % 1_000_000)
-        self = String(micros / 1_000_000) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
+/// The time of a JSON log line (RFC 3339 in UTC with microseconds), its text up to the second
+/// rebuilt only when the second changes. One per access log: not shared between threads.
+struct LogTime {
+    private var second = -1
+    private var prefix: [UInt8] = []
+
+    /// Appends `2026-11-29T17:49:51.123456Z` for now.
+    mutating func appendNow(to out: inout [UInt8]) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        if now.tv_sec != second {
+            second = now.tv_sec
+            let text = Clock.isoTimestamp(micros: Int64(now.tv_sec) * 1_000_000)
+            prefix = Array(text.utf8.dropLast(7))   // up to and with the point: "…T17:49:51."
+        }
+        out.append(contentsOf: prefix)
+        var micros = now.tv_nsec / 1000
+        var digits = [UInt8](repeating: 48, count: 6)
+        for index in stride(from: 5, through: 0, by: -1) {
+            digits[index] = UInt8(48 + micros % 10)
+            micros /= 10
+        }
+        out.append(contentsOf: digits)
+        out.append(UInt8(ascii: "Z"))
     }
 }
