@@ -94,7 +94,7 @@ def test_the_using_it_commands_answer_as_the_readme_says(fresh_server, workdir):
     block = code_blocks("Using it", "bash")[0]
     commands = [command for command, _ in examples(block)]
     urls = [next(a for a in c if a.startswith(EXAMPLE_ADDRESS))[len(EXAMPLE_ADDRESS):] for c in commands]
-    assert urls == ["/api/uploads", "/api/uploads", "/api/uploads", "/api/uploads/ID",
+    assert urls == ["/api/uploads", "/api/uploads", "/api/uploads?dry_run=1", "/api/uploads", "/api/uploads/ID",
                     "/api/report/summary?region=IN&from=2010-12-01&to=2010-12-31", "/healthz", "/readyz"], urls
     want_in = reference.load_file(str(workdir / "IN.csv"))
     want_usa = reference.load_file(str(workdir / "usa.csv"))
@@ -123,29 +123,36 @@ def test_the_using_it_commands_answer_as_the_readme_says(fresh_server, workdir):
     [uk] = json.loads(body)["uploads"]
     assert (uk["file"], uk["region"], uk["status"], uk["rows"]["loaded"]) == ("march-export.csv", "UK", "loaded", want_uk.loaded)
 
-    # The history, newest first, and one upload by its id.
+    # A check: what the file would give, nothing stored (no new history entry below).
     status, body = run(commands[2], fresh_server, workdir)
+    assert status == 200, body
+    [checked] = json.loads(body)["files"]
+    assert (checked["file"], checked["region"], checked["status"], checked["rows"]["loaded"], len(checked["sample"])) == \
+        ("IN.csv", "IN", "checked", want_in.loaded, 20)
+
+    # The history, newest first, and one upload by its id.
+    status, body = run(commands[3], fresh_server, workdir)
     assert status == 200
     history = json.loads(body)["uploads"]
     assert [u["id"] for u in history] == [uk["id"], first[1]["id"], first[0]["id"]]
     assert [u["created_at"] for u in history] == sorted((u["created_at"] for u in history), reverse=True)
-    one = [arg.replace("/ID", "/" + first[0]["id"]) for arg in commands[3]]
+    one = [arg.replace("/ID", "/" + first[0]["id"]) for arg in commands[4]]
     status, body = run(one, fresh_server, workdir)
     assert status == 200
     record = json.loads(body)
     assert (record["id"], record["status"], record["rows"]) == (first[0]["id"], "loaded", first[0]["rows"])
     assert record["progress"] == {"bytes_processed": want_in_size(workdir), "bytes_total": want_in_size(workdir)}
 
-    status, body = run(commands[4], fresh_server, workdir)
+    status, body = run(commands[5], fresh_server, workdir)
     assert status == 200
     summary = json.loads(body)
     want = reference.summary([want_in, want_usa, want_uk], region="IN",
                                date_from=date(2010, 12, 1), date_to=date(2010, 12, 31))
     assert {k: summary[k] for k in want} == want
 
-    status, _ = run(commands[5], fresh_server, workdir)
+    status, _ = run(commands[6], fresh_server, workdir)
     assert status == 200
-    status, body = run(commands[6], fresh_server, workdir)
+    status, body = run(commands[7], fresh_server, workdir)
     assert status == 200 and json.loads(body)["status"] == "ready"
 
 
