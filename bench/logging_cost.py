@@ -18,11 +18,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import time
 
+from bench import free_port, wait_for_port
 from report import write_section
 
 HEADING = "## Cost of the access log"
@@ -33,23 +33,6 @@ VARIANTS = [
     ("nginx, access log off", "nginx", {"access_log": "off"}),
     ("nginx, access log on", "nginx", {"access_log": "on"}),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def start_ours(binary: str, out: str, name: str, server: dict) -> tuple[subprocess.Popen, int]:

@@ -30,33 +30,16 @@ enum DryRunJSON {
         json.field("size", file.sizeBytes)
         json.field("encoding", file.encoding)
         json.field("gzip", file.isGzip)
-        let rows = file.report?.rows ?? RowCounts()
         json.key("rows")
-        json.beginObject()
-        json.field("read", rows.read)
-        json.field("loaded", rows.loaded)
-        json.field("rejected", rows.rejected)
-        json.field("duplicates", rows.duplicates)
-        json.endObject()
+        UploadJSON.writeRows(file.report?.rows ?? RowCounts(), into: &json)
         json.field("revenue", (file.report?.revenue ?? .zero).formatted(places: 2))
         json.field("currency", file.currency)
         json.key("rejects")
-        json.beginArray()
-        for reject in file.report?.firstRejects ?? [] {
-            json.beginObject()
-            json.field("line", reject.line)
-            json.field("reason", reject.reason)
-            json.field("message", reject.message)
-            json.endObject()
-        }
-        json.endArray()
+        UploadJSON.writeRejects(file.report?.firstRejects ?? [], into: &json)
         if let report = file.report {
             if !report.extraColumns.isEmpty { json.field("extra_columns", strings: report.extraColumns) }
             json.key("dialect")
-            json.beginObject()
-            json.field("delimiter", report.dialect.delimiterName)
-            json.field("decimal_separator", report.dialect.decimalComma ? "," : ".")
-            json.endObject()
+            UploadJSON.writeDialect(report.dialect, into: &json)
         }
         if let code = file.errorCode { json.field("error", code) }
         if let message = file.errorMessage { json.field("message", message) }

@@ -80,23 +80,12 @@ enum UploadJSON {
         json.field("revenue", record.revenue.formatted(places: 2))
         json.field("currency", record.currency)
         json.key("rejects")
-        json.beginArray()
-        for reject in record.firstRejects {
-            json.beginObject()
-            json.field("line", reject.line)
-            json.field("reason", reject.reason)
-            json.field("message", reject.message)
-            json.endObject()
-        }
-        json.endArray()
+        writeRejects(record.firstRejects, into: &json)
         if let rejectsURI = record.rejectsURI { json.field("rejects_uri", showPaths ? rejectsURI : storeRelative(rejectsURI)) }
         if !record.extraColumns.isEmpty { json.field("extra_columns", strings: record.extraColumns) }
         if let dialect = record.dialect {
             json.key("dialect")
-            json.beginObject()
-            json.field("delimiter", dialect.delimiterName)
-            json.field("decimal_separator", dialect.decimalComma ? "," : ".")
-            json.endObject()
+            writeDialect(dialect, into: &json)
         }
         if let code = record.errorCode { json.field("error", code) }
         if let message = record.errorMessage { json.field("message", message) }
@@ -117,7 +106,29 @@ enum UploadJSON {
         json.endObject()
     }
 
-    private static func writeRows(_ rows: RowCounts, into json: inout JSONWriter) {
+    /// `[{"line", "reason", "message"}, …]`.
+    static func writeRejects(_ rejects: [RejectedRow], into json: inout JSONWriter) {
+        json.beginArray()
+        for reject in rejects {
+            json.beginObject()
+            json.field("line", reject.line)
+            json.field("reason", reject.reason)
+            json.field("message", reject.message)
+            json.endObject()
+        }
+        json.endArray()
+    }
+
+    /// `{"delimiter", "decimal_separator"}`.
+    static func writeDialect(_ dialect: CSVDialect, into json: inout JSONWriter) {
+        json.beginObject()
+        json.field("delimiter", dialect.delimiterName)
+        json.field("decimal_separator", dialect.decimalComma ? "," : ".")
+        json.endObject()
+    }
+
+    /// `{"read", "loaded", "rejected", "duplicates"}`.
+    static func writeRows(_ rows: RowCounts, into json: inout JSONWriter) {
         json.beginObject()
         json.field("read", rows.read)
         json.field("loaded", rows.loaded)

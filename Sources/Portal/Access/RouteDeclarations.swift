@@ -158,22 +158,16 @@ struct SecuredRouter {
                             let answer = try work()
                             record(answer.status)
                             return answer
-                        } catch let error as any HTTPResponseError {
-                            record(error.httpError.status)
-                            throw error
                         } catch {
-                            record(500)
+                            record(HTTPError.answering(error)?.status ?? 500)
                             throw error
                         }
                     }
                 }
                 record(response.status)
                 return response
-            } catch let error as any HTTPResponseError {
-                record(error.httpError.status)
-                throw error
             } catch {
-                record(500)
+                record(HTTPError.answering(error)?.status ?? 500)
                 throw error
             }
         }
@@ -196,11 +190,8 @@ struct SecuredRouter {
                 }
                 do {
                     return MeasuredConsumer(try make(request, try gate.admit(request, declaration)), record: record)
-                } catch let error as any HTTPResponseError {
-                    record(error.httpError.status)
-                    throw error
                 } catch {
-                    record(500)
+                    record(HTTPError.answering(error)?.status ?? 500)
                     throw error
                 }
             })
@@ -229,11 +220,8 @@ private final class MeasuredConsumer: HTTPBodyConsumer {
             let response = try inner.finish()
             record(response.status)
             return response
-        } catch let error as any HTTPResponseError {
-            record(error.httpError.status)
-            throw error
         } catch {
-            record(500)
+            record(HTTPError.answering(error)?.status ?? 500)
             throw error
         }
     }
