@@ -102,6 +102,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var trustedProxies = TrustedProxies()
     /// Writes one line per request (`METHOD PATH STATUS BYTES DURATIONms`) to standard output.
     public var accessLog: Bool = true
+    /// Told of each answer the server gives for a matched route without its handler having
+    /// answered (every worker busy, a computation refused, too many uploads, a body too large
+    /// for a buffered route), so that request metrics count refusals as well as answers.
+    /// Called on the thread that refuses; must not block.
+    public var onRefusal: (@Sendable (RefusedRequest) -> Void)?
 
     /// A configuration with the defaults above.
     public init() {}
@@ -120,4 +125,18 @@ public struct HTTPServerConfiguration: Sendable {
         self.serverName = serverName
         self.accessLog = accessLog
     }
+}
+
+/// A request the server answered itself for a matched route (see `HTTPServerConfiguration.onRefusal`).
+public struct RefusedRequest: Sendable, Equatable {
+    /// The request method.
+    public var method: String
+    /// The pattern of the route that matched (`/api/report/{kind}`).
+    public var route: String
+    /// The status answered (429, 503, 413 …).
+    public var status: Int
+    /// From the request head to the refusal.
+    public var seconds: Double
+    /// Body bytes received before the refusal.
+    public var bodyBytes: Int
 }

@@ -43,7 +43,10 @@ public enum PortalApp {
         let (routes, gate) = try makeRoutes(config: config, processor: processor, readiness: readiness)
         // Listed before the server starts, so that no upload of this run is taken for one to resume.
         let unfinished = processor.unfinishedUploads(log: log)
-        let server = HTTPServer(configuration: serverConfiguration(config), router: routes.built)
+        var serverSettings = serverConfiguration(config)
+        let metrics = routes.metrics
+        if metrics.countsRequests { serverSettings.onRefusal = { metrics.recordRefusal($0) } }
+        let server = HTTPServer(configuration: serverSettings, router: routes.built)
         let port = try server.start()
         gate.hosts.bound(port: port)
         readiness.attach { server.load }

@@ -32,9 +32,9 @@ struct TemporaryFolder {
         var router = Router()
         router.get("/invoices/{region}/{invoice}", .immediate { _ in .text("one") })
         router.get("/files/{path...}", .immediate { _ in .text("file") })
-        guard case .found(_, let invoice) = router.match(method: "GET", path: "/invoices/UK/INV%2F2011%2F7"),
-              case .found(_, let spaced) = router.match(method: "GET", path: "/invoices/U%4B/A%20B"),
-              case .found(_, let file) = router.match(method: "GET", path: "/files/a%20b/c.css")
+        guard case .found(_, let invoice, _) = router.match(method: "GET", path: "/invoices/UK/INV%2F2011%2F7"),
+              case .found(_, let spaced, _) = router.match(method: "GET", path: "/invoices/U%4B/A%20B"),
+              case .found(_, let file, _) = router.match(method: "GET", path: "/files/a%20b/c.css")
         else {
             Issue.record("routes not found")
             return
@@ -53,15 +53,18 @@ struct TemporaryFolder {
         router.get("/api/uploads", .immediate { _ in .text("list") })
         router.get("/api/uploads/{id}", .immediate { _ in .text("one") })
         router.get("/files/{path...}", .immediate { _ in .text("file") })
-        guard case .found(_, let none) = router.match(method: "GET", path: "/api/uploads"), none.isEmpty,
-              case .found(_, let one) = router.match(method: "GET", path: "/api/uploads/abc"),
-              case .found(_, let rest) = router.match(method: "GET", path: "/files/a/b/c.css")
+        guard case .found(_, let none, let listRoute) = router.match(method: "GET", path: "/api/uploads"), none.isEmpty,
+              case .found(_, let one, let oneRoute) = router.match(method: "GET", path: "/api/uploads/abc"),
+              case .found(_, let rest, let restRoute) = router.match(method: "GET", path: "/files/a/b/c.css"),
+              case .found(_, _, let headRoute) = router.match(method: "HEAD", path: "/api/uploads/x")
         else {
             Issue.record("routes not found")
             return
         }
         #expect(one == ["id": "abc"])
         #expect(rest == ["path": "a/b/c.css"])
+        // The pattern a request matched labels its metrics.
+        #expect([listRoute, oneRoute, restRoute, headRoute] == ["/api/uploads", "/api/uploads/{id}", "/files/{path...}", "/api/uploads/{id}"])
         guard case .notFound = router.match(method: "GET", path: "/api/uploads/abc/extra") else {
             Issue.record("a longer path matched")
             return

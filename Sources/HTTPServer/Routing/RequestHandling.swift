@@ -66,12 +66,13 @@ extension EventLoop {
                                   message: "\(head.method) is not allowed here.",
                                   extraHeaders: ["Allow": allowed.joined(separator: ", ")])
             respond(connection, error.response, close: head.hasBody)
-        case let .found(handler, parameters):
+        case let .found(handler, parameters, route):
             request.handler = handler
+            request.route = route
             request.parameters = parameters
             request.bodyLimit = handler.isStreaming ? limits.maxStreamingBodyBytes : Int64(limits.maxBufferedBodyBytes)
             if let length = head.contentLength, length > request.bodyLimit {
-                respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+                refuse(connection, request, Self.tooLarge(request.bodyLimit), close: true)
                 return
             }
             if head.expectation != nil && head.version == .http1_1 && head.hasBody {
@@ -79,10 +80,10 @@ extension EventLoop {
             }
             if case .streaming(let run) = handler {
                 guard context.clientUploads.admit(request.peer) else {
-                    respond(connection, HTTPError(
+                    refuse(connection, request, HTTPError(
                         status: 429, code: "too_many_uploads",
                         message: "This address has \(context.clientUploads.limit) uploads in progress: send the next when one is answered.",
-                        extraHeaders: ["Retry-After": "5"]).response, close: head.hasBody)
+                        extraHeaders: ["Retry-After": "5"]), close: head.hasBody)
                     return
                 }
                 request.countedAsUpload = true
@@ -124,8 +125,13 @@ extension EventLoop {
     private func acceptBodyBytes(_ connection: Connection, _ request: ActiveRequest, _ count: Int) -> Bool {
         request.bodyBytes += Int64(count)
         if request.bodyBytes > request.bodyLimit {
-            request.stream?.fail(Self.tooLarge(request.bodyLimit))
-            respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+            if let stream = request.stream {
+                // The streaming route's consumer hears of it (and counts it) as an abandoned body.
+                stream.fail(Self.tooLarge(request.bodyLimit))
+                respond(connection, Self.tooLarge(request.bodyLimit).response, close: true)
+            } else {
+                refuse(connection, request, Self.tooLarge(request.bodyLimit), close: true)
+            }
             return false
         }
         return true
@@ -154,6 +160,8 @@ extension EventLoop {
             let mailbox = self.mailbox
             let fd = connection.fd, connectionID = connection.id, requestID = request.id
             let computeWorkers = context.computeWorkers, maxQueued = context.configuration.maxQueuedRequests
+            let onRefusal = context.configuration.onRefusal
+            let (route, startedAt, bodyBytes) = (request.route, request.startedAt, Int(request.bodyBytes))
             let queued = context.workers.submit(ifFewerWaitingThan: maxQueued) {
                 var response = Self.run { try run(httpRequest) }
                 if let work = response.computation {
@@ -164,6 +172,8 @@ extension EventLoop {
                         mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
                     }
                     if let refusal = submitted.refusal {
+                        onRefusal?(RefusedRequest(method: httpRequest.head.method, route: route, status: refusal.status,
+                                                  seconds: Self.seconds(since: startedAt), bodyBytes: bodyBytes))
                         mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: refusal.response))
                     }
                     return
@@ -172,7 +182,7 @@ extension EventLoop {
                 mailbox.post(.response(fd: fd, connectionID: connectionID, requestID: requestID, response: response))
             }
             guard queued else {
-                respond(connection, Self.busy.response, close: false)
+                refuse(connection, request, Self.busy, close: false)
                 return
             }
             request.body = []
@@ -200,6 +210,18 @@ extension EventLoop {
         request.stream = pump
         pump.start { try make(httpRequest) }
         if !request.head.hasBody { pump.finish() }
+    }
+
+    /// Answers a matched request without its handler, and tells `onRefusal`.
+    func refuse(_ connection: Connection, _ request: ActiveRequest, _ error: HTTPError, close: Bool) {
+        if !request.route.isEmpty { context.configuration.onRefusal?(RefusedRequest(method: request.head.method, route: request.route, status: error.status,
+                                                        seconds: Self.seconds(since: request.startedAt),
+                                                        bodyBytes: Int(request.bodyBytes))) }
+        respond(connection, error.response, close: close)
+    }
+
+    private static func seconds(since startedAt: UInt64) -> Double {
+        Double(Clock.nanoseconds() &- startedAt) / 1e9
     }
 
     /// The answer when every worker is busy and the queue is full.

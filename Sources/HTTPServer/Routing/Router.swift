@@ -22,8 +22,8 @@ public struct Router: Sendable {
 
     /// The outcome of looking a request up.
     public enum Match: Sendable {
-        /// A route matched.
-        case found(Handler, parameters: [String: String])
+        /// A route matched; `route` is the pattern it was added with (`/api/report/{kind}`).
+        case found(Handler, parameters: [String: String], route: String)
         /// The path is known but not for this method; `allowed` lists the methods that are.
         case methodNotAllowed(allowed: [String])
         /// No route has this path.
@@ -35,8 +35,10 @@ public struct Router: Sendable {
         // shared tree from being changed), and only read once the router is handed to the server.
         var literals: [String: Node] = [:]
         var parameter: (name: String, node: Node)?
-        var rest: (name: String, handlers: [String: Handler])?
+        var rest: (name: String, pattern: String, handlers: [String: Handler])?
         var handlers: [String: Handler] = [:]
+        /// The pattern of the routes ending at this node (every method shares it).
+        var pattern = ""
 
         func copy() -> Node {
             let node = Node()
@@ -44,6 +46,7 @@ public struct Router: Sendable {
             if let parameter { node.parameter = (parameter.name, parameter.node.copy()) }
             node.rest = rest
             node.handlers = handlers
+            node.pattern = pattern
             return node
         }
     }
@@ -68,7 +71,7 @@ public struct Router: Sendable {
                 let name = String(segment.dropFirst().dropLast(4))
                 var handlers = node.rest?.handlers ?? [:]
                 handlers[method] = handler
-                node.rest = (name, handlers)
+                node.rest = (name, pattern, handlers)
                 return
             }
             if segment.hasPrefix("{") && segment.hasSuffix("}") {
@@ -87,6 +90,7 @@ public struct Router: Sendable {
             }
         }
         node.handlers[method] = handler
+        node.pattern = pattern
     }
 
     /// Shorthand for `add("GET", pattern, handler)`.
@@ -101,22 +105,22 @@ public struct Router: Sendable {
     /// GET route of the same path.
     public func match(method: String, path: String) -> Match {
         var parameters: [String: String] = [:]
-        guard let handlers = find(node: root, path: path[...], parameters: &parameters) else { return .notFound }
-        if let handler = handlers[method] { return .found(handler, parameters: parameters) }
-        if method == "HEAD", let handler = handlers["GET"] { return .found(handler, parameters: parameters) }
+        guard let (handlers, route) = find(node: root, path: path[...], parameters: &parameters) else { return .notFound }
+        if let handler = handlers[method] { return .found(handler, parameters: parameters, route: route) }
+        if method == "HEAD", let handler = handlers["GET"] { return .found(handler, parameters: parameters, route: route) }
         var allowed = Array(handlers.keys)
         if handlers["GET"] != nil && handlers["HEAD"] == nil { allowed.append("HEAD") }
         return .methodNotAllowed(allowed: allowed.sorted())
     }
 
-    private func find(node: Node, path: Substring, parameters: inout [String: String]) -> [String: Handler]? {
+    private func find(node: Node, path: Substring, parameters: inout [String: String]) -> ([String: Handler], String)? {
         var rest = path
         while rest.first == "/" { rest.removeFirst() }
         if rest.isEmpty {
-            if !node.handlers.isEmpty { return node.handlers }
+            if !node.handlers.isEmpty { return (node.handlers, node.pattern) }
             if let catchAll = node.rest {
                 parameters[catchAll.name] = ""
-                return catchAll.handlers
+                return (catchAll.handlers, catchAll.pattern)
             }
             return nil
         }
@@ -137,7 +141,7 @@ public struct Router: Sendable {
         }
         if let catchAll = node.rest {
             parameters[catchAll.name] = Self.decoded(rest)
-            return catchAll.handlers
+            return (catchAll.handlers, catchAll.pattern)
         }
         return nil
     }

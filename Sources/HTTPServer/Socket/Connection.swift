@@ -58,6 +58,8 @@ final class ActiveRequest {
     /// The W3C trace id the client sent, if any.
     let traceID: String?
     var handler: Router.Handler?
+    /// The pattern of the route that matched (empty when none did).
+    var route = ""
     var parameters: [String: String] = [:]
     /// The buffered body (immediate and blocking routes).
     var body: [UInt8] = []

@@ -381,8 +381,12 @@ final class EventLoop {
             }
             if let request = connection.request {
                 if !request.bodyComplete && !request.responseSent, let failure = bodyTooSlow(connection, request) {
-                    request.stream?.fail(failure)
-                    respond(connection, failure.response, close: true)
+                    if let stream = request.stream {
+                        stream.fail(failure)
+                        respond(connection, failure.response, close: true)
+                    } else {
+                        refuse(connection, request, failure, close: true)
+                    }
                     flush(connection)
                 }
                 continue

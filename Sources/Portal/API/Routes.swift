@@ -12,12 +12,15 @@ enum Routes {
     /// `events` loads the objects of bucket notifications (nil when `gcsEvents.enabled` is false).
     static func make(processor: UploadProcessor, staticFiles: StaticFiles?, pages: Pages?, gate: Gatekeeper,
                      config: PortalConfig, audit: AuditLog, events: ObjectEventIntake?, readiness: Readiness,
-                     metrics: Metrics = Metrics(), log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
+                     log: @escaping @Sendable (String) -> Void) -> SecuredRouter {
+        let metrics = Metrics(countsRequests: config.server.metrics)
         var router = SecuredRouter(gate: gate, metrics: metrics)
         let prometheusText = "text/plain; version=0.0.4; charset=utf-8"
-        router.add("GET", "/metrics", access: .admin, .immediate { _, _ in
-            HTTPResponse(status: 200, headers: ["Content-Type": prometheusText, "Cache-Control": "no-store"], body: metrics.render())
-        })
+        if metrics.countsRequests {
+            router.add("GET", "/metrics", access: .admin, .immediate { _, _ in
+                HTTPResponse(status: 200, headers: ["Content-Type": prometheusText, "Cache-Control": "no-store"], body: metrics.render())
+            })
+        }
         let health = HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
                                   body: Array(#"{"status":"ok"}"#.utf8))
         router.add("GET", "/healthz", access: .public, checksHost: false, .immediate { _, _ in health })

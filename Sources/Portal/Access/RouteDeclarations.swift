@@ -141,7 +141,16 @@ struct SecuredRouter {
                                            checksHost: checksHost, csrf: csrf)
         declarations.removeAll { $0.method == method && $0.pattern == pattern }
         declarations.append(declaration)
-        let gate = self.gate, meter = metrics.meter(route: pattern)
+        let gate = self.gate
+        guard metrics.countsRequests else {
+            switch handler {
+            case .immediate(let run): router.add(method, pattern, .immediate { request in try run(request, try gate.admit(request, declaration)) })
+            case .blocking(let run): router.add(method, pattern, .blocking { request in try run(request, try gate.admit(request, declaration)) })
+            case .streaming(let make): router.add(method, pattern, .streaming { request in try make(request, try gate.admit(request, declaration)) })
+            }
+            return
+        }
+        let meter = metrics.meter(route: pattern)
         /// Runs a handler and counts its answer (an error's status too).
         /// An answer computed later (`HTTPResponse.computed`) is counted when its work is done.
         @Sendable func measured(_ request: HTTPRequest, bodyBytes: Int, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {

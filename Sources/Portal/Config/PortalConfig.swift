@@ -30,6 +30,9 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     /// Threads that receive and load uploads (the most uploads handled at once; more wait their turn).
     public var uploadThreads = 4
     public var accessLog = true
+    /// Count requests, uploads, loads and queries for `GET /metrics`. Off: no `/metrics` route
+    /// and nothing counted per request (to measure what counting costs).
+    public var metrics = true
     /// `text` (lines as they are, for a terminal) or `json` (one JSON object per line, with the
     /// field names Google Cloud Logging reads), for the access log and every other log line.
     public var logFormat = "text"

@@ -26,6 +26,8 @@ final class Metrics: Sendable {
         var loadDuration = Histogram(Metrics.loadBuckets.count)
     }
 
+    /// False when `server.metrics` is off: routes are not measured and `/metrics` is not served.
+    let countsRequests: Bool
     private let state = Mutex(State())
     /// The meters of the routes, by route template.
     private let meters = Mutex<[String: RouteMeter]>([:])
@@ -36,6 +38,17 @@ final class Metrics: Sendable {
         var serverLoad: (@Sendable () -> ServerLoad)?
         var cacheCounts: (@Sendable () -> (hits: Int, misses: Int))?
         var insertAll: (@Sendable () -> (requests: Int, rows: Int, jsonBytes: Int, sentBytes: Int))?
+    }
+
+    init(countsRequests: Bool = true) {
+        self.countsRequests = countsRequests
+    }
+
+    /// Counts an answer the server gave without the route's handler (see `HTTPServerConfiguration.onRefusal`).
+    func recordRefusal(_ refused: RefusedRequest) {
+        guard countsRequests else { return }
+        meter(route: refused.route).record(method: refused.method, status: refused.status, seconds: refused.seconds,
+                                           bodyBytes: refused.bodyBytes)
     }
 
     func setSources(_ change: (inout Sources) -> Void) { sources.withLock { change(&$0) } }
