@@ -265,6 +265,16 @@ public enum PortalApp {
 public enum Output {
     public static func line(_ text: String) { bytes(Array((text + "\n").utf8)) }
     public static func errorLine(_ text: String) { write(fd: 2, Array((text + "\n").utf8)) }
+
+    /// Why the server cannot start or stopped with an error, in the server's log format (an entry
+    /// of severity ERROR in JSON mode), so that a platform reading JSON lines sees it as one.
+    public static func serverError(_ text: String) { ServerLog.line(text, severity: .error) }
+
+    /// Takes the log format from `SALES_PORTAL_LOG_FORMAT` before the configuration is read, so
+    /// that an error in reading it is logged in that format too (the configuration decides after).
+    public static func useLogFormat(from environment: [String: String]) {
+        if let format = environment["SALES_PORTAL_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:)) { ServerLog.format = format }
+    }
     public static func bytes(_ bytes: [UInt8]) { write(fd: 1, bytes) }
 
     private static func write(fd: Int32, _ bytes: [UInt8]) {

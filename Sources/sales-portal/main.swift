@@ -28,15 +28,15 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Where objects, the SQLite warehouse and the spool live.")
     var dataDir: String?
 
-    /// Defaults < file < environment < flags.
-    func load(extra: [String: String] = [:]) throws -> PortalConfig {
+    /// Defaults < file < environment < flags. A problem is told through `report`.
+    func load(extra: [String: String] = [:], report: (String) -> Void = Output.errorLine) throws -> PortalConfig {
         var overrides = extra
         if let dataDir { overrides["storage.dataDir"] = dataDir }
         do {
             return try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         } catch {
             // A configuration problem is not a usage mistake: say what is wrong, without the usage text.
-            Output.errorLine("sales-portal: \(error.description)")
+            report("sales-portal: \(error.description)")
             throw ExitCode(2)
         }
     }
@@ -67,10 +67,11 @@ struct Serve: ParsableCommand {
         var extra: [String: String] = [:]
         if let host { extra["server.host"] = host }
         if let port { extra["server.port"] = String(port) }
-        let config = try common.load(extra: extra)
+        Output.useLogFormat(from: ProcessInfo.processInfo.environment)
+        let config = try common.load(extra: extra, report: Output.serverError)
         let status: Int32
         do { status = try PortalApp.serve(config: config) } catch {
-            Output.errorLine("sales-portal: \(error)")
+            Output.serverError("sales-portal: \(error)")
             throw ExitCode(2)
         }
         throw ExitCode(status)

@@ -354,9 +354,16 @@ wait_for = support.wait_for
 
 
 def access_log_lines(server: support.Server, method: str, path: str) -> list[str]:
-    """The access-log lines (stdout: `METHOD PATH STATUS BYTES TIME`) of `method path`."""
+    """The access-log lines of `method path`: `METHOD PATH STATUS …` (as text, or a JSON line's message)."""
     prefix = f"{method} {path} "
-    return [line for line in list(server.stdout_lines) if line.startswith(prefix)]
+    messages = []
+    for line in list(server.stdout_lines):
+        if line.startswith("{"):
+            entry = json.loads(line)
+            line = entry.get("message", "") if "httpRequest" in entry else ""
+        if line.startswith(prefix):
+            messages.append(line)
+    return messages
 
 
 def requires_emulators_or_fail():

@@ -27,6 +27,10 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 CURL_TIMEOUT = 60.0
 LISTENING = re.compile(r"listening on http://(\S+):(\d+)")
+# Servers log as JSON lines unless a test asks for text (server.logFormat in its config or the
+# `log_format` of its Server): the suite checks at the end that every line of every server in
+# JSON mode is a Cloud Logging entry (conftest.py).
+SUITE_LOG_FORMAT = os.environ.get("SALES_PORTAL_TEST_LOG_FORMAT", "json")
 
 
 def binary_path() -> Path:
@@ -112,6 +116,25 @@ class Server:
     max_open_files: int | None = None
     env: dict[str, str] | None = None
     """Environment variables added to this process's for the server (e.g. a bucket per test)."""
+    log_format: str | None = None
+    """`text` or `json`; None: the config file's server.logFormat, else SUITE_LOG_FORMAT."""
+    log_format_used: str = ""
+    stderr_text: str = ""
+    """Standard error as it was when the server was stopped (its folder may be gone since)."""
+
+    def _chosen_log_format(self) -> str:
+        if self.env and "SALES_PORTAL_LOG_FORMAT" in self.env:
+            return self.env["SALES_PORTAL_LOG_FORMAT"]
+        if self.log_format is not None:
+            return self.log_format
+        if self.config is not None:
+            try:
+                configured = json.loads(Path(self.config).read_text()).get("server", {}).get("logFormat")
+            except (OSError, ValueError, AttributeError):
+                configured = None
+            if isinstance(configured, str):
+                return configured
+        return SUITE_LOG_FORMAT
 
     def start(self) -> "Server":
         binary = binary_path()
@@ -130,7 +153,8 @@ class Server:
             if limit is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
-        environment = {**os.environ, **self.env} if self.env else None
+        self.log_format_used = self._chosen_log_format()
+        environment = {**os.environ, **(self.env or {}), "SALES_PORTAL_LOG_FORMAT": self.log_format_used}
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=log, cwd=REPO_ROOT, env=environment, preexec_fn=limit_open_files)
         log.close()
@@ -178,24 +202,35 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=STOP_TIMEOUT)
+            code = self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.kill()
-            return -9
+            code = -9
+        self.keep_stderr()
+        return code
+
+    def keep_stderr(self) -> None:
+        """Keeps standard error in memory, for the checks of the whole run's logs."""
+        try:
+            if self.log_path is not None and self.log_path.exists():
+                self.stderr_text = self.log_path.read_text(errors="replace")
+        except OSError:
+            pass
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT)
+        self.keep_stderr()
 
 
-def start_server(config_max_body: int | None = None) -> Server:
+def start_server(config_max_body: int | None = None, log_format: str | None = None) -> Server:
     """A server with a new data folder (and a config file when a limit is given)."""
     root = Path(tempfile.mkdtemp(prefix="sales-portal-it-"))
     data = root / "data"
     data.mkdir()
     config = config_with_body_limit(root, config_max_body) if config_max_body is not None else None
-    return Server(data_dir=data, config=config).start()
+    return Server(data_dir=data, config=config, log_format=log_format).start()
 
 
 def stop_and_check(server: Server) -> None:

@@ -5,7 +5,9 @@ that the answer returns and every line about the request carries; no secret is e
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -103,7 +105,7 @@ def test_every_line_is_json_with_the_request_id_and_no_secret(site, tmp_path):
 def test_text_lines_carry_the_request_id(tmp_path):
     """Plain text for a terminal (the default): the access line ends with the request id, and
     the line about the uploaded file names it too."""
-    server = support.start_server()
+    server = support.start_server(log_format="text")
     try:
         path, _ = access.unique_csv(tmp_path, "IN.csv", 880200)
         response = support.upload(server, path)
@@ -118,3 +120,22 @@ def test_text_lines_carry_the_request_id(tmp_path):
         assert any(line.startswith("upload ") and line.endswith(f"[{request_id}]") for line in log.splitlines()), log[-2000:]
     finally:
         support.stop_and_check(server)
+
+
+def test_a_configuration_error_is_a_json_entry_when_the_environment_asks_for_json(tmp_path):
+    """SALES_PORTAL_LOG_FORMAT=json holds before the configuration is read: a platform that reads
+    JSON lines sees why the server did not start as an entry of severity ERROR."""
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"server": {"port": 70000}}))
+    command = [str(support.binary_path()), "serve", "--config", str(config), "--data-dir", str(tmp_path / "data")]
+    as_json = subprocess.run(command, env={**os.environ, "SALES_PORTAL_LOG_FORMAT": "json"}, capture_output=True,
+                             text=True, timeout=30)
+    assert as_json.returncode == 2 and as_json.stdout == ""
+    [line] = as_json.stderr.splitlines()
+    entry = json.loads(line)
+    assert entry["severity"] == "ERROR" and TIME.match(entry["time"]), entry
+    assert entry["message"] == "sales-portal: invalid configuration: server.port must be 0…65535"
+    as_text = subprocess.run(command, env={**os.environ, "SALES_PORTAL_LOG_FORMAT": "text"}, capture_output=True,
+                             text=True, timeout=30)
+    assert as_text.returncode == 2
+    assert as_text.stderr == "sales-portal: invalid configuration: server.port must be 0…65535\n"
